@@ -1,0 +1,80 @@
+"""Shared command-line plumbing: a dispatch table of subcommands and one error policy.
+
+Each console script (``search``, ``predictor``) is a table of :class:`Command` entries.
+A command's ``add_arguments`` declares its flags and ``run`` calls library functions.
+User errors (:class:`~jointnas.errors.JointNASError`) print ``error: <what> (<where>)``
+on one line and exit with status 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from ._version import __version__
+from .errors import JointNASError
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name, one-line help, argument declaration and action."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int | None]
+
+
+def build_parser(prog: str, description: str, commands: Sequence[Command]) -> argparse.ArgumentParser:
+    """An argparse parser with one subparser per command and the shared flags."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=f"jointnas {__version__}")
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for cmd in commands:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, parents=[shared])
+        cmd.add_arguments(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def run_cli(prog: str, description: str, commands: Sequence[Command],
+            argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the chosen command and map user errors to exit status 2."""
+    parser = build_parser(prog, description, commands)
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except JointNASError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be > 0")
+    return value

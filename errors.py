@@ -1,0 +1,70 @@
+"""Exceptions raised for user errors.
+
+Every error a user can cause derives from :class:`JointNASError`. The command-line
+tools print ``error: <what> (<where>)`` on one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+
+class JointNASError(Exception):
+    """Base class of all user-facing errors.
+
+    Args:
+        message: what is wrong, naming the field, the value and what is allowed.
+        where: the file, row or option the error comes from, if known.
+    """
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.where})" if self.where else self.message
+
+    def at(self, where: str) -> "JointNASError":
+        """Return the same error located at ``where`` (kept if already located)."""
+        if self.where is None:
+            self.where = where
+        return self
+
+
+class SpaceError(JointNASError):
+    """A search space definition or a config that does not fit a space."""
+
+
+class ConfigError(JointNASError):
+    """A malformed configuration file or option."""
+
+
+class TableError(JointNASError):
+    """A sample table with missing columns or values outside the space."""
+
+
+class DatasetError(JointNASError):
+    """A dataset that cannot be found or does not fit the model."""
+
+
+class PredictorError(JointNASError):
+    """A predictor used before fitting, or a predictor file that does not fit."""
+
+
+class NotFittedError(PredictorError):
+    """An estimator used before ``fit``."""
+
+
+class SearchError(JointNASError):
+    """A search that cannot run as configured (constraints, storage, resume)."""
+
+
+__all__ = [
+    "ConfigError",
+    "DatasetError",
+    "JointNASError",
+    "NotFittedError",
+    "PredictorError",
+    "SearchError",
+    "SpaceError",
+    "TableError",
+]

@@ -24,9 +24,11 @@ class JointNASError(Exception):
         return f"{self.message} ({self.where})" if self.where else self.message
 
     def at(self, where: str) -> "JointNASError":
-        """Return the same error located at ``where`` (kept if already located)."""
-        if self.where is None:
-            self.where = where
+        """Return the same error located at ``where`` (an outer location, e.g. the file).
+
+        An error already located (say at ``default``) becomes ``file: default``.
+        """
+        self.where = where if self.where is None or self.where == where else f"{where}: {self.where}"
         return self
 
 

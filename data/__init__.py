@@ -2,6 +2,7 @@
 
 from .space import ModelSpec, SearchSpace
 from .space_io import load_yaml, read_space, write_yaml
+from .tables import epoch_columns, read_table, usable_rows, validate_table, write_table
 from .variables import Categorical, Float, Integer, Variable
 
 __all__ = [
@@ -11,7 +12,12 @@ __all__ = [
     "ModelSpec",
     "SearchSpace",
     "Variable",
+    "epoch_columns",
     "load_yaml",
     "read_space",
+    "read_table",
+    "usable_rows",
+    "validate_table",
+    "write_table",
     "write_yaml",
 ]

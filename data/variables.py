@@ -34,12 +34,28 @@ def _fmt(values: Any) -> str:
     return ", ".join(str(v) for v in values)
 
 
+def show_value(value: Any) -> str:
+    """``repr`` of a value with numpy scalars shown as plain Python values."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
 
 
+class _Checked:
+    """Scalar validation shared by all variable types (each defines ``invalid``)."""
+
+    def check(self, value: Any) -> Value:
+        """Return ``value`` in the variable's own type; raise :class:`SpaceError` if not allowed."""
+        if self.invalid(np.array([value], dtype=object))[0]:
+            raise SpaceError(f"variable '{self.name}': value {show_value(value)} not allowed "
+                             f"({self.allowed()})")
+        return self._normalize(value)
+
+
 @dataclass(frozen=True)
-class Categorical:
+class Categorical(_Checked):
     """A choice among a fixed list of values, one-hot encoded.
 
     Args:
@@ -124,12 +140,8 @@ class Categorical:
         """Boolean mask of values that are not choices."""
         return self.index(values) < 0
 
-    def check(self, value: Any) -> Value:
-        """Return ``value`` as stored in ``choices``; raise :class:`SpaceError` if not allowed."""
-        idx = self.index(np.array([value], dtype=object))[0]
-        if idx < 0:
-            raise SpaceError(f"variable '{self.name}': value {value!r} not allowed ({self.allowed()})")
-        return self.choices[idx]
+    def _normalize(self, value: Any) -> Value:
+        return self.choices[self.index(np.array([value], dtype=object))[0]]
 
     def mutate(self, value: Value, rng: np.random.Generator) -> Value:
         """Return a different choice, drawn uniformly."""
@@ -142,7 +154,7 @@ class Categorical:
 
 
 @dataclass(frozen=True)
-class Integer:
+class Integer(_Checked):
     """An integer on the grid ``low, low + step, ..., high``, scaled to [0, 1].
 
     Args:
@@ -221,10 +233,7 @@ class Integer:
         """Boolean mask of values off the grid or not integers."""
         return self._numeric(values)[1]
 
-    def check(self, value: Any) -> int:
-        """Return ``value`` as ``int``; raise :class:`SpaceError` if not on the grid."""
-        if self.invalid(np.array([value], dtype=object))[0]:
-            raise SpaceError(f"variable '{self.name}': value {value!r} not allowed ({self.allowed()})")
+    def _normalize(self, value: Any) -> int:
         return int(value)
 
     def mutate(self, value: int, rng: np.random.Generator) -> int:
@@ -239,7 +248,7 @@ class Integer:
 
 
 @dataclass(frozen=True)
-class Float:
+class Float(_Checked):
     """A real number in ``[low, high]``, scaled to [0, 1] (in log space when ``log``).
 
     Args:
@@ -313,10 +322,7 @@ class Float:
         with np.errstate(invalid="ignore"):
             return bad | ~((x >= self.low) & (x <= self.high))
 
-    def check(self, value: Any) -> float:
-        """Return ``value`` as ``float``; raise :class:`SpaceError` if out of range."""
-        if self.invalid(np.array([value], dtype=object))[0]:
-            raise SpaceError(f"variable '{self.name}': value {value!r} not allowed ({self.allowed()})")
+    def _normalize(self, value: Any) -> float:
         return float(value)
 
     def mutate(self, value: float, rng: np.random.Generator) -> float:
@@ -419,7 +425,7 @@ def _raise_invalid(var: Variable, values: np.ndarray, bad: np.ndarray) -> None:
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
         raise SpaceError(
-            f"variable '{var.name}': value {np.asarray(values, dtype=object)[i]!r} not allowed "
+            f"variable '{var.name}': value {show_value(np.asarray(values, dtype=object)[i])} not allowed "
             f"({var.allowed()})",
             where=f"config {i}",
         )

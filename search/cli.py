@@ -1,0 +1,19 @@
+"""The ``search`` console script: a dispatch table of subcommands."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..cli_base import run_cli
+from .sample_cmd import SAMPLE
+
+COMMANDS = [SAMPLE]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``search``."""
+    return run_cli("search", "Search architectures and training recipes jointly.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence, Union
 
@@ -280,8 +281,9 @@ class SearchSpace:
         sobol = qmc.Sobol(d=len(self.variables), scramble=True, seed=seed)
         if skip:
             sobol.fast_forward(skip)
-        m = max(0, math.ceil(math.log2(max(n, 1))))
-        points = sobol.random_base2(m)[:n]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # balance warning for n not 2**m
+            points = sobol.random(n)
         return self.from_unit(points, frame)
 
     def mutate(self, config: Config, seed: Seed = None, k: int = 1,

@@ -1,0 +1,114 @@
+"""Predictor-guided search, the core of the coarse stage.
+
+The first batch is space-filling (Sobol). Afterwards every ``ask`` refits the accuracy
+predictor on all results so far (reusing the encoder pretrained once on architecture
+costs), scores every remaining candidate and proposes the top ones, optionally adding
+``explore`` times the ensemble's spread (an upper-confidence bonus).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...predictor.estimator import AccuracyPredictor
+from ..candidates import CandidateSet, row_keys
+from .base import Strategy
+from .qmc import SobolStream
+from .registry import register
+
+
+@register
+class PredictorGuided(Strategy):
+    """Propose the configs with the best predicted accuracy.
+
+    Args:
+        candidates: what may be proposed.
+        seed: seed of the generator, the Sobol stream and the predictor.
+        n_init: results needed before the predictor is used (space-filling until then);
+            default: the size of the first ``ask``.
+        pool_size: candidates scored per ask on an open space (a fixed Sobol pool);
+            a finite pool is scored whole.
+        explore: weight of the ensemble standard deviation added to the prediction.
+        pretrain_targets: cost columns the encoder is pretrained on (``flops, params``
+            computed analytically on model spaces; pool columns such as ``params_m``
+            on tabular pools); empty to skip pretraining.
+        predictor_params: keyword arguments of :class:`AccuracyPredictor`.
+    """
+
+    name = "predictor"
+
+    def __init__(self, candidates: CandidateSet, *, seed: int | None = None, n_init: int | None = None,
+                 pool_size: int = 4096, explore: float = 0.0,
+                 pretrain_targets: Sequence[str] | None = None,
+                 predictor_params: dict[str, Any] | None = None) -> None:
+        super().__init__(candidates, seed=seed)
+        self.n_init = n_init
+        self.pool_size = pool_size
+        self.explore = explore
+        if pretrain_targets is None:
+            pretrain_targets = ("flops", "params") if self.space.model is not None else ()
+        self.pretrain_targets = tuple(pretrain_targets)
+        self.predictor_params = dict(predictor_params or {})
+        self.stream = SobolStream(candidates, seed)
+        self.predictor: AccuracyPredictor | None = None
+        self._scored: pd.DataFrame | None = None
+
+    def propose(self, n: int) -> pd.DataFrame:
+        if self.n_init is None:
+            self.n_init = n
+        finite = sum(np.isfinite(s) for _, s in self.history)
+        if len(self.history) < self.n_init or finite < 2:
+            return self.stream.next(n, self.proposed)
+        self.refit()
+        pool = self.scoring_pool()
+        keys = row_keys(self.space, pool)
+        pool = pool[np.array([int(k) not in self.proposed for k in keys], dtype=bool)]
+        if pool.empty:
+            return pool
+        mean, std = self.predictor.predict(pool, return_std=True)
+        score = mean + self.explore * std
+        order = np.argsort(-score, kind="stable")[:n]
+        return pool.iloc[order]
+
+    def refit(self) -> AccuracyPredictor:
+        """Fit a predictor on the history (pretraining its encoder on first use)."""
+        if self.predictor is None:
+            params = {"seed": self.seed, **self.predictor_params}
+            self.predictor = AccuracyPredictor(self.space, **params)
+            if self.pretrain_targets:
+                self._pretrain()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # failed rows are expected here
+            self.predictor.fit(self.history_frame(), target="score")
+        return self.predictor
+
+    def _pretrain(self) -> None:
+        pool = self.candidates.pool
+        if pool is not None and all(t in pool.columns for t in self.pretrain_targets):
+            self.predictor.pretrain(pool, targets=self.pretrain_targets,
+                                    costs=pool[list(self.pretrain_targets)])
+        else:
+            self.predictor.pretrain(self.scoring_pool(), targets=self.pretrain_targets,
+                                    costs=self.candidates.cost_fn)
+
+    def scoring_pool(self) -> pd.DataFrame:
+        """The finite pool, or a fixed feasible Sobol pool of ``pool_size`` configs."""
+        if self.candidates.pool is not None:
+            return self.candidates.pool[list(self.space.names)]
+        if self._scored is None:
+            stream = SobolStream(self.candidates, None if self.seed is None else self.seed + 1)
+            self._scored = stream.next(self.pool_size, set()).reset_index(drop=True)
+        return self._scored
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"position": self.stream.position, "n_init": self.n_init}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.stream = SobolStream(self.candidates, self.seed)
+        self.stream.position = int(state.get("position", 0))
+        self.predictor, self._scored = None, None
+        self.n_init = state.get("n_init", self.n_init)

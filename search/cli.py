@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..cli_base import run_cli
+from .coarse_cmd import COARSE, WORKER
 from .sample_cmd import SAMPLE
 
-COMMANDS = [SAMPLE]
+COMMANDS = [SAMPLE, COARSE, WORKER]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,307 @@
+"""Coarse search: constrained iterative optimization with an accuracy predictor (FBNetV3).
+
+1. Draw a Sobol pool of (arch, recipe) pairs and drop those that break the constraints.
+2. Iteration 1 trains a space-filling batch for the full recipe and picks the early-stop
+   epoch by rank correlation (:mod:`~jointnas.search.early_stop`).
+3. Each later iteration refits the predictor on every finished pair (target: accuracy
+   at the early-stop epoch), scores the rest of the pool and trains the top batch only
+   up to the early-stop epoch.
+
+Every pair is an Optuna trial in the run's storage (:mod:`~jointnas.search.study`), so
+a killed run resumes where it stopped and workers on other machines can join.
+
+Example:
+    >>> settings = load_settings("configs/demo.yaml", iterations=2)   # doctest: +SKIP
+    >>> result = CoarseSearch(settings).run()                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..data.space import SearchSpace
+from ..data.space_io import read_space, write_yaml
+from ..data.tables import write_table
+from ..errors import SearchError
+from .candidates import CandidateSet, row_keys
+from .early_stop import EarlyStop, accuracy_at, choose_epoch, plot_tau
+from .evaluators import EvalResult, TableEvaluator, make_evaluator
+from .pool import draw_pool
+from .settings import SearchSettings
+from .strategies.predictor_guided import PredictorGuided
+from .study import RunStore
+
+TARGET = "acc"  # samples.csv column the predictor learns: accuracy at the early-stop epoch
+
+
+@dataclass
+class CoarseResult:
+    """What a coarse run produced."""
+
+    samples: pd.DataFrame
+    best: dict[str, Any] | None
+    early_stop: EarlyStop | None
+    run_dir: Path
+    final: pd.DataFrame | None = None
+
+
+class CoarseSearch:
+    """Run (or resume) one coarse search.
+
+    Args:
+        settings: the run's settings.
+        progress: show tqdm progress bars.
+    """
+
+    def __init__(self, settings: SearchSettings, progress: bool = True) -> None:
+        self.settings = settings
+        self.progress = progress
+        self.space: SearchSpace = read_space(settings.space)
+        self.limits = {**self.space.constraints, **settings.constraints}
+        self.evaluator = make_evaluator(self.space, settings.evaluator)
+        self.run_dir = settings.run_dir
+
+    # -- setup ---------------------------------------------------------------------------
+    def open_store(self) -> RunStore:
+        """Open the run's study and check it belongs to this space."""
+        if self.settings.storage is None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        store = RunStore(self.settings.storage_url, self.settings.name)
+        found = store.meta("fingerprint")
+        if found is None:
+            store.set_meta("fingerprint", self.space.fingerprint())
+            store.set_meta("space", self.space.to_dict())
+            store.set_meta("settings", _plain_settings(self.settings))
+        elif found != self.space.fingerprint():
+            raise SearchError(f"run '{self.settings.name}' was made with space fingerprint {found}, "
+                              f"but {self.settings.space} has {self.space.fingerprint()}: use another "
+                              "--name or the original space", self.settings.storage_url)
+        store.set_meta("finished", False)
+        return store
+
+    def candidates(self) -> CandidateSet:
+        """The pool: the table's rows for a table evaluator, else a feasible Sobol pool."""
+        if isinstance(self.evaluator, TableEvaluator):
+            return CandidateSet(self.space, pool=self.evaluator.pool(), limits=self.limits)
+        pool = draw_pool(self.space, self.settings.pool, seed=self.settings.seed, limits=self.limits)
+        return CandidateSet(self.space, pool=pool, limits=self.limits)
+
+    # -- the run --------------------------------------------------------------------------
+    def run(self, resume: bool = False, retry_failed: bool = False,
+            warm_start: pd.DataFrame | None = None) -> CoarseResult:
+        """Run all iterations (continuing a stored run), write the outputs and return them.
+
+        Args:
+            resume: trials left running by a killed process are re-queued at once
+                (without it, Optuna's heartbeat re-queues them after its grace period).
+            retry_failed: evaluate again the pairs whose evaluation failed.
+            warm_start: earlier results (a sample table) to learn from.
+        """
+        s = self.settings
+        store = self.open_store()
+        candidates = self.candidates()
+        if resume:
+            store.requeue_running()
+        if retry_failed:
+            store.requeue([t for t in store.trials() if t.user_attrs.get("status") == "failed"])
+        if warm_start is not None and not store.meta("warm_started"):
+            self._import(store, warm_start)
+        strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
+                                   pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
+        workers = self._start_workers() if s.workers else []
+        started = time.monotonic()
+        try:
+            for it in range(1, s.iterations + 1):
+                if not store.trials() or not any(t.user_attrs.get("iteration") == it for t in store.trials()):
+                    n = self._batch_size(store, started)
+                    if n == 0:
+                        break
+                    self._enqueue(store, strategy, it, n)
+                self._evaluate(store, it, bool(workers))
+                if it == 1 and s.early_stop and store.meta("early_stop") is None:
+                    self._choose_early_stop(store)
+                self.write_samples(store)
+        finally:
+            store.set_meta("finished", True)
+            for proc in workers:
+                proc.join(timeout=30)
+                if proc.is_alive():
+                    proc.terminate()
+        return self._finish(store, strategy)
+
+    def _batch_size(self, store: RunStore, started: float) -> int:
+        s = self.settings
+        if s.budget_hours is not None and (time.monotonic() - started) / 3600 >= s.budget_hours:
+            return 0
+        n = s.batch
+        if s.budget_trials is not None:
+            n = min(n, s.budget_trials - len(store.results(self.space)) - store.pending())
+        return max(n, 0)
+
+    def early_stop(self, store: RunStore) -> EarlyStop | None:
+        """The stored early-stop choice, if any."""
+        data = store.meta("early_stop")
+        return EarlyStop(**data) if data else None
+
+    def _enqueue(self, store: RunStore, strategy: PredictorGuided, it: int, n: int) -> None:
+        samples = self.samples(store)
+        strategy.history.clear()
+        done = samples[samples["status"] == "ok"] if len(samples) else samples
+        if len(done):
+            strategy.tell(self.space.configs(done), done[TARGET].to_numpy(dtype=float))
+        every = [t.params or t.system_attrs.get("fixed_params", {}) for t in store.trials()]
+        if every:
+            strategy.proposed.update(int(k) for k in row_keys(self.space, self.space.frame(every)))
+        configs = strategy.ask(n)
+        stop = self.early_stop(store)
+        max_epochs = stop.epoch if (it > 1 and stop is not None) else None
+        positions = strategy.candidates.positions(self.space.frame(configs))
+        store.enqueue(configs, [{"iteration": it, "max_epochs": max_epochs, "pool_index": int(p)}
+                                for p in positions])
+
+    def _evaluate(self, store: RunStore, it: int, remote: bool) -> None:
+        """Evaluate the iteration's queue here (or wait for the workers) until it is done."""
+        total = sum(1 for t in store.trials() if t.user_attrs.get("iteration") == it)
+        in_it = lambda t: t.user_attrs.get("iteration") == it  # noqa: E731
+        bar = tqdm(total=total, desc=f"iteration {it}", unit="pair", disable=not self.progress)
+        bar.update(total - store.pending(in_it))
+
+        def evaluate(config, max_epochs, on_epoch) -> EvalResult:
+            result = self.evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
+            bar.update(1)
+            bar.set_postfix(acc=f"{result.val_acc:.3f}", status=result.status)
+            return result
+
+        try:
+            if not remote:
+                store.work(self.space, evaluate, stop=lambda: True)
+            while store.pending(in_it):
+                store.fail_stale()
+                time.sleep(0.5)
+                bar.n = total - store.pending(in_it)
+                bar.refresh()
+        finally:
+            bar.close()
+
+    def _choose_early_stop(self, store: RunStore) -> None:
+        samples = self.samples(store)
+        first = samples[(samples["iteration"] == 1) & (samples["status"] == "ok")]
+        stop = choose_epoch([_curve(r) for r in first["curve"]], self.settings.threshold)
+        if stop is None:
+            return
+        store.set_meta("early_stop", stop.__dict__)
+        stop.save(self.run_dir / "early_stop.json")
+        plot_tau(stop, self.run_dir / "tau_by_epoch.png")
+
+    def _import(self, store: RunStore, table: pd.DataFrame) -> None:
+        from ..data.tables import validate_table
+
+        validate_table(table, self.space, require=("val_acc",))
+        evaluator = TableEvaluator(self.space, table)
+        configs = self.space.configs(table)
+        results = [evaluator.evaluate(c) for c in configs]
+        store.import_results(self.space, configs, results, {"iteration": 0, "imported": True})
+        store.set_meta("warm_started", True)
+
+    # -- outputs --------------------------------------------------------------------------
+    def samples(self, store: RunStore) -> pd.DataFrame:
+        """Every evaluated pair with its curve, metrics and the predictor target ``acc``."""
+        raw = store.results(self.space)
+        if raw.empty:
+            return pd.DataFrame(columns=[*self.space.names, "status", "iteration", "curve", TARGET])
+        stop = self.early_stop(store)
+        epoch = stop.epoch if stop else None
+        raw[TARGET] = [accuracy_at(_curve(c), epoch) if _curve(c) else (v if v is not None else np.nan)
+                       for c, v in zip(raw["curve"], raw["val_acc"])]
+        raw.loc[raw["status"] != "ok", TARGET] = np.nan
+        return raw.sort_values("trial").reset_index(drop=True)
+
+    def write_samples(self, store: RunStore) -> pd.DataFrame:
+        """Write ``samples.csv`` (curves as ``acc_e1..`` columns) and return the samples."""
+        samples = self.samples(store)
+        table = samples.drop(columns=["curve"], errors="ignore")
+        if len(samples):
+            longest = max((len(_curve(c)) for c in samples["curve"]), default=0)
+            for k in range(longest):
+                table[f"acc_e{k + 1}"] = [(_curve(c)[k] if len(_curve(c)) > k else np.nan)
+                                          for c in samples["curve"]]
+        write_table(table, self.run_dir / "samples.csv")
+        return samples
+
+    def _finish(self, store: RunStore, strategy: PredictorGuided) -> CoarseResult:
+        samples = self.write_samples(store)
+        ok = samples[samples["status"] == "ok"]
+        best = None
+        if len(ok):
+            strategy.history.clear()
+            strategy.tell(self.space.configs(ok), ok[TARGET].to_numpy(dtype=float))
+            if len(ok) >= 2:
+                strategy.refit().save(self.run_dir / "predictor.pt")
+            top = ok.loc[ok[TARGET].idxmax()]
+            best = self.space.configs(pd.DataFrame([top]))[0]
+            write_yaml(best, self.run_dir / "best.yaml")
+        final = self._final_eval(best) if self.settings.final_eval and best else None
+        return CoarseResult(samples=samples, best=best, early_stop=self.early_stop(store),
+                            run_dir=self.run_dir, final=final)
+
+    def _final_eval(self, best: dict[str, Any]) -> pd.DataFrame:
+        """Train the found pair and the space's default pair for their full schedules."""
+        rows = {"found": best}
+        if self.space.default:
+            rows["default"] = self.space.default
+        out = []
+        for label, config in rows.items():
+            r = self.evaluator.evaluate(config)
+            out.append({"pair": label, "val_acc": r.val_acc, "test_acc": r.test_acc, "flops": r.flops,
+                        "params": r.params, "epochs": r.epochs_run, "seconds": r.seconds,
+                        "status": r.status})
+        return pd.DataFrame(out)
+
+    def _start_workers(self) -> list:
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=run_worker, args=(self.settings.storage_url, self.settings.name),
+                             daemon=True) for _ in range(self.settings.workers)]
+        for p in procs:
+            p.start()
+        return procs
+
+
+def _curve(value: Any) -> list[float]:
+    if isinstance(value, (list, tuple)):
+        return [float(v) for v in value if v is not None]
+    return []
+
+
+def _plain_settings(settings: SearchSettings) -> dict[str, Any]:
+    data = settings.to_dict()
+    data["space"] = str(Path(settings.space).resolve())
+    if data["evaluator"].get("table"):
+        data["evaluator"]["table"] = str(Path(data["evaluator"]["table"]).resolve())
+    return data
+
+
+def run_worker(storage: str, study: str, poll: float = 1.0) -> int:
+    """Join a run from any machine: evaluate its queued pairs until the coordinator finishes.
+
+    Returns:
+        How many pairs this worker evaluated.
+
+    Raises:
+        SearchError: no such study, or the study is not a jointnas run.
+    """
+    store = RunStore(storage, study, create=False)
+    space_dict, settings = store.meta("space"), store.meta("settings")
+    if not space_dict or not settings:
+        raise SearchError(f"study {study!r} is not a jointnas coarse run (no space stored)")
+    space = SearchSpace.from_dict(space_dict)
+    evaluator = make_evaluator(space, settings["evaluator"])
+    return store.work(space, lambda c, m, cb: evaluator.evaluate(c, max_epochs=m, on_epoch=cb),
+                      stop=lambda: bool(store.meta("finished")), poll=poll)

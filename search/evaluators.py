@@ -1,0 +1,197 @@
+"""Evaluators turn a pair into measured accuracy: by training it, or by looking it up.
+
+Every evaluator has ``evaluate(config, max_epochs=None, on_epoch=None) -> EvalResult``
+and ``full_epochs(config)`` (the length of the pair's own schedule, ``None`` when the
+evaluator has no learning curves).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ..data.space import Config, SearchSpace
+from ..data.tables import epoch_columns, validate_table
+from ..errors import SearchError
+from .candidates import row_keys
+
+OnEpoch = Callable[[int, float], Any]
+
+
+@dataclass
+class EvalResult:
+    """One evaluation: the validation curve and final metrics.
+
+    ``val_acc`` is the accuracy the search optimizes: the last point of ``curve`` when
+    there is one.
+    """
+
+    curve: list[float]
+    val_acc: float
+    test_acc: float = math.nan
+    flops: float = math.nan
+    params: float = math.nan
+    seconds: float = 0.0
+    epochs_run: int = 0
+    status: str = "ok"
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for storage)."""
+        return asdict(self)
+
+
+class Evaluator(Protocol):
+    """What coarse search and the strategies need from an evaluator."""
+
+    def evaluate(self, config: Config, max_epochs: int | None = None,
+                 on_epoch: OnEpoch | None = None) -> EvalResult:
+        ...
+
+    def full_epochs(self, config: Config) -> int | None:
+        ...
+
+
+class TrainEvaluator:
+    """Train each pair with :func:`jointnas.recipes.train.train_and_evaluate`.
+
+    Args:
+        space: a space with a model spec.
+        dataset: dataset name (``digits``, ...) or a loaded bundle.
+        root: dataset root folder for torchvision datasets.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        seed: training seed (same seed, same device: same curve).
+        num_threads: CPU threads per training run.
+    """
+
+    def __init__(self, space: SearchSpace, dataset: Any = "digits", root: str | None = None,
+                 device: str = "auto", seed: int = 0, num_threads: int | None = None) -> None:
+        if space.model is None:
+            raise SearchError(f"space '{space.name}' has no model: the train evaluator needs one "
+                              "(use the table evaluator for tabular spaces)")
+        self.space, self.dataset, self.root = space, dataset, root
+        self.device, self.seed, self.num_threads = device, seed, num_threads
+        self._bundle = None
+
+    def bundle(self):
+        """The dataset, loaded once."""
+        if self._bundle is None:
+            from ..data.datasets import load_dataset
+
+            self._bundle = (load_dataset(self.dataset, root=self.root)
+                            if isinstance(self.dataset, str) else self.dataset)
+        return self._bundle
+
+    def full_epochs(self, config: Config) -> int | None:
+        return int(config["epochs"]) if "epochs" in config else None
+
+    def evaluate(self, config: Config, max_epochs: int | None = None,
+                 on_epoch: OnEpoch | None = None) -> EvalResult:
+        from ..recipes.train import train_and_evaluate
+
+        arch, recipe = self.space.split(config)
+        r = train_and_evaluate(arch, recipe, self.bundle(), device=self.device, seed=self.seed,
+                               max_epochs=max_epochs, on_epoch=on_epoch, model_spec=self.space.model,
+                               num_threads=self.num_threads)
+        return EvalResult(curve=list(r.curve), val_acc=r.val_acc, test_acc=r.test_acc, flops=r.flops,
+                          params=r.params, seconds=r.seconds, epochs_run=r.epochs_run,
+                          status=r.status, message=r.message)
+
+
+class TableEvaluator:
+    """Look pairs up in a measured table (benchmarks and replays).
+
+    Args:
+        space: the space the table's variable columns fit.
+        table: the measured table.
+        target: accuracy column (default: ``val_acc``, ``valid_acc`` or ``acc``, the
+            first present).
+        where: the table's file name, for errors.
+        sleep: seconds to wait per evaluation (to simulate training in tests).
+
+    Per-epoch columns ``acc_e1 .. acc_eK`` give learning curves (for early stopping);
+    ``test_acc``/``test``, ``seconds``, ``status`` and cost columns are passed through.
+
+    Raises:
+        TableError: missing columns or values outside the space.
+    """
+
+    TARGETS = ("val_acc", "valid_acc", "acc")
+
+    def __init__(self, space: SearchSpace, table: pd.DataFrame, target: str | None = None,
+                 where: str | None = None, sleep: float = 0.0) -> None:
+        if target is None:
+            target = next((t for t in self.TARGETS if t in table.columns), self.TARGETS[0])
+        validate_table(table, space, where=where, require=(target,))
+        self.space, self.target, self.where, self.sleep = space, target, where, sleep
+        self.table = table.reset_index(drop=True)
+        keys = row_keys(space, self.table)
+        self._rows = {int(k): i for i, k in enumerate(keys)}
+        self.epoch_cols = epoch_columns(self.table)
+
+    def pool(self) -> pd.DataFrame:
+        """All pairs of the table, with every column (costs included)."""
+        return self.table
+
+    def full_epochs(self, config: Config) -> int | None:
+        if not self.epoch_cols:
+            return None
+        row = self.table.iloc[self.row(config)]
+        return int(np.isfinite(row[self.epoch_cols].to_numpy(dtype=float)).sum())
+
+    def row(self, config: Config) -> int:
+        """Row index of a pair.
+
+        Raises:
+            SearchError: the pair is not in the table.
+        """
+        key = int(row_keys(self.space, self.space.frame([config]))[0])
+        if key not in self._rows:
+            raise SearchError(f"pair not in the table: {config}", self.where)
+        return self._rows[key]
+
+    def evaluate(self, config: Config, max_epochs: int | None = None,
+                 on_epoch: OnEpoch | None = None) -> EvalResult:
+        row = self.table.iloc[self.row(config)]
+        if self.sleep:
+            time.sleep(self.sleep)
+        curve = [float(v) for v in row[self.epoch_cols].to_numpy(dtype=float) if np.isfinite(v)]
+        full = len(curve)
+        if max_epochs is not None:
+            curve = curve[:max_epochs]
+        for epoch, acc in enumerate(curve, start=1):
+            if on_epoch is not None:
+                on_epoch(epoch, acc)
+        val = curve[-1] if curve and len(curve) < full else float(row[self.target])
+        seconds = float(row.get("seconds", 0.0) or 0.0)
+        if full and curve:
+            seconds *= len(curve) / full
+        status = str(row.get("status", "ok"))
+        return EvalResult(
+            curve=curve, val_acc=val,
+            test_acc=float(row.get("test_acc", row.get("test", math.nan))),
+            flops=float(row.get("flops", math.nan)), params=float(row.get("params", math.nan)),
+            seconds=seconds, epochs_run=len(curve), status=status if status != "nan" else "ok",
+        )
+
+
+def make_evaluator(space: SearchSpace, spec: dict[str, Any]) -> TrainEvaluator | TableEvaluator:
+    """Build an evaluator from its settings (``{type: train|table, ...}``).
+
+    Raises:
+        SearchError: the space cannot be trained; TableError: a bad table.
+    """
+    spec = dict(spec)
+    kind = spec.pop("type")
+    if kind == "table":
+        from ..data.tables import read_table
+
+        path = spec.pop("table")
+        return TableEvaluator(space, read_table(path), where=str(path), **spec)
+    return TrainEvaluator(space, **spec)

@@ -1,0 +1,262 @@
+"""The Optuna adapter: every Optuna call of jointnas's search lives in this module.
+
+A run is one Optuna study. Candidate pairs are enqueued as trials (``enqueue_trial``)
+with their variables as params and bookkeeping in user attributes; workers pop waiting
+trials through ``Study.optimize`` (so Optuna's heartbeat runs), report per-epoch
+accuracy with ``trial.report`` and store every result in the study. Run metadata (the
+space, the settings, the early-stop epoch) are study user attributes, so any machine
+that can reach the storage can join or resume the run.
+
+Storage URLs: ``sqlite:///path.db`` and ``postgresql://...`` (RDB storage with
+heartbeats: trials of a dead worker are re-queued by Optuna's retry callback),
+``journal:path.log`` (Optuna's journal file storage, for shared filesystems), and
+``memory`` (in-process, for benchmarks).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any, Callable, Sequence
+
+import optuna
+import pandas as pd
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from ..data.space import Config, SearchSpace
+from ..data.variables import Categorical, Integer, Variable
+from ..errors import SearchError
+from .evaluators import EvalResult
+
+HEARTBEAT_S = 10
+GRACE_S = 30
+MARK = "jointnas"  # user attribute present on every trial jointnas enqueued
+FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+PENDING = (TrialState.WAITING, TrialState.RUNNING)
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def distribution(var: Variable):
+    """The Optuna distribution of a space variable."""
+    if isinstance(var, Categorical):
+        return CategoricalDistribution(list(var.choices))
+    if isinstance(var, Integer):
+        return IntDistribution(var.low, var.high, step=var.step)
+    return FloatDistribution(var.low, var.high, log=var.log)
+
+
+def open_storage(url: str):
+    """Open an Optuna storage from a URL (see the module doc).
+
+    Raises:
+        SearchError: the storage cannot be reached or the URL kind is unknown.
+    """
+    try:
+        if url == "memory":
+            return optuna.storages.InMemoryStorage()
+        if url.startswith("journal:"):
+            from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+            return JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        if "://" not in url:
+            raise SearchError(f"unknown storage URL {url!r} (allowed: sqlite:///FILE, "
+                              "postgresql://..., journal:FILE, memory)")
+        engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # heartbeat_interval is marked experimental
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+    except SearchError:
+        raise
+    except Exception as exc:  # drivers raise many kinds; the user needs one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SearchError(f"cannot open storage: {first[:200]}", _redact(url)) from None
+
+
+def _redact(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+class RunStore:
+    """One run's study: results store, work queue and metadata.
+
+    Args:
+        storage: an opened storage (:func:`open_storage`) or a URL.
+        name: study name.
+        create: create the study when absent (a worker passes ``False``).
+
+    Raises:
+        SearchError: the study does not exist and ``create`` is false.
+    """
+
+    def __init__(self, storage: Any, name: str, create: bool = True) -> None:
+        self.storage = open_storage(storage) if isinstance(storage, str) else storage
+        self.name = name
+        if create:
+            self.study = optuna.create_study(storage=self.storage, study_name=name,
+                                             direction="maximize", load_if_exists=True)
+        else:
+            names = optuna.get_all_study_names(self.storage)
+            if name not in names:
+                raise SearchError(f"no study named {name!r} in the storage "
+                                  f"(studies: {', '.join(names) or 'none'})")
+            self.study = optuna.load_study(study_name=name, storage=self.storage)
+
+    # -- metadata ------------------------------------------------------------------------
+    def meta(self, key: str, default: Any = None) -> Any:
+        """A run metadata value."""
+        return self.study.user_attrs.get(key, default)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a run metadata value (plain JSON data)."""
+        self.study.set_user_attr(key, value)
+
+    # -- queue -----------------------------------------------------------------------------
+    def enqueue(self, configs: Sequence[Config], attrs: Sequence[dict[str, Any]]) -> None:
+        """Queue pairs for evaluation, each with its bookkeeping attributes."""
+        for config, extra in zip(configs, attrs):
+            self.study.enqueue_trial(dict(config), user_attrs={MARK: True, **extra})
+
+    def trials(self, states: Sequence[TrialState] | None = None) -> list:
+        """jointnas trials (frozen), optionally filtered by state."""
+        found = self.study.get_trials(deepcopy=False, states=tuple(states) if states else None)
+        return [t for t in found if t.user_attrs.get(MARK)]
+
+    def pending(self, where: Callable[[Any], bool] = lambda t: True) -> int:
+        """Trials waiting or running that match ``where``."""
+        return sum(1 for t in self.trials(PENDING) if where(t))
+
+    def requeue_running(self) -> int:
+        """Re-queue trials left running by a process that is gone (local resume).
+
+        Each is marked failed with ``requeued`` and queued again with its params and
+        attributes, so it is evaluated once more and its stale copy is ignored.
+        """
+        count = 0
+        for t in self.trials((TrialState.RUNNING,)):
+            self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            attrs = {k: v for k, v in t.user_attrs.items() if k in KEEP_ATTRS}
+            self.study.enqueue_trial(_params(t), user_attrs={**attrs, "requeued_from": t.number})
+            count += 1
+        return count
+
+    def requeue(self, trials: Sequence[Any]) -> None:
+        """Queue finished trials again (e.g. ``--retry-failed``), recording what they retry."""
+        for t in trials:
+            attrs = {k: v for k, v in t.user_attrs.items() if k in KEEP_ATTRS}
+            self.study.enqueue_trial(_params(t), user_attrs={**attrs, "retry_of": t.number})
+
+    def import_results(self, space: SearchSpace, configs: Sequence[Config],
+                       results: Sequence[EvalResult], attrs: dict[str, Any]) -> None:
+        """Add results measured elsewhere (``--warm-start``) as finished trials."""
+        dists = {v.name: distribution(v) for v in space.variables}
+        for config, result in zip(configs, results):
+            ok = result.status == "ok" and math.isfinite(result.val_acc)
+            user = {MARK: True, **attrs, **{k: _jsonable(v) for k, v in result.to_dict().items()}}
+            self.study.add_trial(optuna.trial.create_trial(
+                params=dict(config), distributions=dists, value=result.val_acc if ok else None,
+                state=TrialState.COMPLETE if ok else TrialState.FAIL, user_attrs=user))
+
+    def fail_stale(self) -> None:
+        """Fail trials whose worker stopped sending heartbeats (Optuna re-queues them)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # marked experimental since Optuna 2.9
+            optuna.storages.fail_stale_trials(self.study)
+
+    # -- work ------------------------------------------------------------------------------
+    def work(self, space: SearchSpace, evaluate: Callable[..., EvalResult],
+             stop: Callable[[], bool], poll: float = 0.5) -> int:
+        """Evaluate queued trials until ``stop()`` is true and nothing is waiting.
+
+        Args:
+            space: the run's space (gives each param its distribution).
+            evaluate: ``evaluate(config, max_epochs, on_epoch) -> EvalResult``.
+            stop: called when the queue is empty; true ends the loop.
+            poll: seconds between looks at an empty queue.
+
+        Returns:
+            The number of trials this call evaluated.
+        """
+        dists = {v.name: distribution(v) for v in space.variables}
+        done = 0
+
+        def objective(trial: optuna.Trial) -> float:
+            if not trial.user_attrs.get(MARK):
+                trial.set_user_attr("empty", True)  # popped nothing: another worker won the race
+                raise optuna.TrialPruned()
+            config = {name: _suggest(trial, name, d) for name, d in dists.items()}
+            max_epochs = trial.user_attrs.get("max_epochs")
+            result = evaluate(config, max_epochs, lambda epoch, acc: trial.report(acc, epoch))
+            for key, value in result.to_dict().items():
+                trial.set_user_attr(key, _jsonable(value))
+            if result.status != "ok" or not math.isfinite(result.val_acc):
+                raise EvaluationFailed(result.message or result.status)
+            return float(result.val_acc)
+
+        while True:
+            if not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                self.fail_stale()
+                if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                    continue
+                if stop():
+                    return done
+                time.sleep(poll)
+                continue
+            self.study.optimize(objective, n_trials=1, catch=(EvaluationFailed,), gc_after_trial=False)
+            done += 1
+
+    # -- results -----------------------------------------------------------------------------
+    def results(self, space: SearchSpace) -> pd.DataFrame:
+        """One row per evaluated trial: variables, metrics, curve and bookkeeping.
+
+        Trials superseded by a retry, stale copies and empty trials are left out.
+        """
+        trials = [t for t in self.trials(FINISHED) if "status" in t.user_attrs]
+        retried = {t.user_attrs.get("retry_of") for t in trials if "retry_of" in t.user_attrs}
+        rows = []
+        for t in trials:
+            if t.number in retried:
+                continue
+            row = {name: t.params.get(name) for name in space.names}
+            row.update({k: v for k, v in t.user_attrs.items() if k not in (MARK, "extra")})
+            row["trial"] = t.number
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+KEEP_ATTRS = (MARK, "iteration", "max_epochs", "pool_index")
+
+
+class EvaluationFailed(Exception):
+    """An evaluation that ended ``diverged`` or ``failed`` (stored as a failed trial)."""
+
+
+def _params(trial: Any) -> dict[str, Any]:
+    params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
+    return params
+
+
+def _suggest(trial: optuna.Trial, name: str, dist) -> Any:
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step)
+    return trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return value

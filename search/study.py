@@ -16,6 +16,8 @@ heartbeats: trials of a dead worker are re-queued by Optuna's retry callback),
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 import warnings
 from typing import Any, Callable, Sequence
@@ -30,6 +32,7 @@ from ..data.variables import Categorical, Integer, Variable
 from ..errors import SearchError
 from .evaluators import EvalResult
 
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 HEARTBEAT_S = 10
 GRACE_S = 30
 MARK = "jointnas"  # user attribute present on every trial jointnas enqueued
@@ -193,6 +196,7 @@ class RunStore:
                 trial.set_user_attr("empty", True)  # popped nothing: another worker won the race
                 raise optuna.TrialPruned()
             config = {name: _suggest(trial, name, d) for name, d in dists.items()}
+            trial.set_user_attr("worker", WORKER_ID)
             max_epochs = trial.user_attrs.get("max_epochs")
             result = evaluate(config, max_epochs, lambda epoch, acc: trial.report(acc, epoch))
             for key, value in result.to_dict().items():

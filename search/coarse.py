@@ -183,11 +183,10 @@ class CoarseSearch:
         try:
             if not remote:
                 store.work(self.space, evaluate, stop=lambda: True)
-            while store.pending(in_it):
+            while (left := store.pending(in_it)):
                 store.fail_stale()
-                time.sleep(0.5)
-                bar.n = total - store.pending(in_it)
-                bar.refresh()
+                bar.update(total - left - bar.n)
+                time.sleep(1.0)
         finally:
             bar.close()
 

@@ -133,7 +133,8 @@ def parse_budget(text: str) -> tuple[int | None, float | None]:
 def load_settings(path: str | Path, **overrides: Any) -> SearchSettings:
     """Read a search config YAML; ``overrides`` (non-``None``) replace its values.
 
-    Paths in the file (``space``, ``evaluator.table``, ``runs_dir``) are relative to it.
+    Paths in the file (``space``, ``runs_dir``, ``evaluator.table``) are relative to it;
+    without ``runs_dir``, runs go to ``runs/`` in the working directory.
 
     Raises:
         ConfigError: malformed YAML, unknown keys (listing the allowed ones), bad values.

@@ -310,6 +310,45 @@ class SearchSpace:
             child[name] = self._by_name[name].mutate(config[name], rng)
         return child
 
+    def mutate_unit(self, unit: np.ndarray, seed: Seed = None, k: int = 1,
+                    names: Sequence[str] | None = None) -> np.ndarray:
+        """Vectorized :meth:`mutate` on unit-cube rows (see :meth:`to_unit`): no per-row Python.
+
+        Each row gets exactly ``k`` distinct variables changed: a discrete one moves to
+        the centre of another cell (uniform over the other values), a float one is drawn
+        anew. Returns a new array; discrete columns of the result are cell centres.
+
+        Raises:
+            SpaceError: fewer than ``k`` variables can change.
+        """
+        rng, unit = as_rng(seed), np.array(unit, dtype=np.float64)
+        cols = np.array([j for j, v in enumerate(self.variables) if (names is None or v.name in names)
+                         and v.levels != 1 and not _fixed_float(v)], dtype=np.int64)
+        if k > len(cols):
+            raise SpaceError(f"cannot change {k} variables: only {len(cols)} can take another value")
+        n = len(unit)
+        which = cols[np.argsort(rng.random((n, len(cols))), axis=1)[:, :k]].ravel()
+        rows = np.repeat(np.arange(n), k)
+        levels = np.array([v.levels or 0 for v in self.variables], dtype=np.int64)[which]
+        draw = rng.random(len(rows))
+        old = np.minimum((unit[rows, which] * levels).astype(np.int64), np.maximum(levels - 1, 0))
+        new = (old + 1 + (draw * (levels - 1)).astype(np.int64)) % np.maximum(levels, 1)
+        unit[rows, which] = np.where(levels > 0, (new + 0.5) / np.maximum(levels, 1), draw)
+        return unit
+
+    def mutate_frame(self, frame: pd.DataFrame, seed: Seed = None, k: int = 1,
+                     names: Sequence[str] | None = None) -> pd.DataFrame:
+        """:meth:`mutate` applied to every row of a frame at once (unchanged cells kept as is)."""
+        unit = self.to_unit(frame)
+        mutated = self.mutate_unit(unit, seed, k, names)
+        new = self.from_unit(mutated, frame=True)
+        out = frame[list(self.names)].reset_index(drop=True)
+        for j, name in enumerate(self.names):
+            changed = mutated[:, j] != unit[:, j]
+            if changed.any():
+                out[name] = new[name].where(changed, out[name])
+        return out
+
     # -- frames ------------------------------------------------------------------------
     def frame(self, configs: Configs) -> pd.DataFrame:
         """Configs as a DataFrame with one column per variable, in space order."""

@@ -6,9 +6,10 @@ from typing import Sequence
 
 from ..cli_base import run_cli
 from .coarse_cmd import COARSE, WORKER
+from .evaluate_cmd import EVALUATE
 from .sample_cmd import SAMPLE
 
-COMMANDS = [SAMPLE, COARSE, WORKER]
+COMMANDS = [SAMPLE, EVALUATE, COARSE, WORKER]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

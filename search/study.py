@@ -264,3 +264,74 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return _jsonable(value.item())
     return value
+
+
+SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler"}
+
+
+class SamplerSession:
+    """Ask/tell with an Optuna sampler over a space, for reference strategies.
+
+    Optuna proposes and jointnas evaluates. :meth:`ask` draws trials on an in-memory
+    study (kept running while the batch is drawn, so a constant-liar sampler spreads a
+    batch) and then closes them as failed: they are proposals, not results.
+    :meth:`tell` adds each measured config as a completed trial (failed when its score is
+    not finite). So the completed trials are exactly the results told, in order, and a
+    session rebuilt from the same results proposes the same configs for the same seed.
+
+    Args:
+        space: the space (each variable gets its Optuna distribution).
+        sampler: ``tpe`` or ``random``.
+        seed: seed of the sampler (each :meth:`ask` may pass its own).
+        params: keyword arguments of the Optuna sampler class.
+
+    Raises:
+        ConfigError: unknown sampler name or sampler argument.
+    """
+
+    def __init__(self, space: SearchSpace, sampler: str = "tpe", seed: int | None = None,
+                 params: dict[str, Any] | None = None) -> None:
+        from ..errors import ConfigError
+
+        if sampler not in SAMPLERS:
+            raise ConfigError(f"unknown sampler {sampler!r} (allowed: {', '.join(SAMPLERS)})")
+        self.space, self.sampler, self.params = space, sampler, dict(params or {})
+        self.dists = {v.name: distribution(v) for v in space.variables}
+        try:
+            self.study = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
+                                             direction="maximize", sampler=self._sampler(seed))
+        except TypeError as exc:
+            raise ConfigError(f"bad argument for Optuna's {SAMPLERS[sampler]}: {exc}") from None
+
+    def _sampler(self, seed: int | None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # experimental-feature warnings (multivariate, ...)
+            return getattr(optuna.samplers, SAMPLERS[self.sampler])(seed=seed, **self.params)
+
+    def ask(self, n: int, seed: int | None = None) -> list[Config]:
+        """Propose ``n`` configs (``seed``: reseed the sampler for this call first)."""
+        if seed is not None:
+            self.study.sampler = self._sampler(seed)
+        trials = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # independent-sampling fallback notices
+            for _ in range(n):
+                trials.append(self.study.ask(self.dists))
+        configs = [self.space.validate({name: t.params[name] for name in self.dists}) for t in trials]
+        for t in trials:
+            self.study.tell(t, state=TrialState.FAIL)
+        return configs
+
+    def tell(self, configs: Sequence[Config], scores: Sequence[float]) -> None:
+        """Add measured configs as finished trials (higher scores are better)."""
+        for config, score in zip(configs, scores):
+            ok = score is not None and math.isfinite(float(score))
+            self.study.add_trial(optuna.trial.create_trial(
+                params={name: _optuna_value(config[name]) for name in self.dists},
+                distributions=self.dists, value=float(score) if ok else None,
+                state=TrialState.COMPLETE if ok else TrialState.FAIL))
+
+
+def _optuna_value(value: Any) -> Any:
+    """A plain Python scalar (Optuna refuses numpy scalars in categorical params)."""
+    return value.item() if hasattr(value, "item") else value

@@ -10,7 +10,7 @@ import importlib
 from .base import Strategy
 from .registry import STRATEGIES, create_strategy, register
 
-_MODULES = ("random_search", "qmc", "evolution", "predictor_guided")
+_MODULES = ("random_search", "qmc", "evolution", "predictor_guided", "tpe", "fine_evolution")
 
 
 def load_all() -> None:

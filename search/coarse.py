@@ -72,8 +72,7 @@ class CoarseSearch:
     # -- setup ---------------------------------------------------------------------------
     def open_store(self) -> RunStore:
         """Open the run's study and check it belongs to this space."""
-        if self.settings.storage is None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         store = RunStore(self.settings.storage_url, self.settings.name)
         found = store.meta("fingerprint")
         if found is None:

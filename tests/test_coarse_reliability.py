@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -75,15 +74,18 @@ def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(tmp_path):
         assert values[number] == value  # finished trials kept as they were
 
 
-def test_two_local_workers_evaluate_each_trial_once(tmp_path):
-    config = make_run(tmp_path, workers=2)
+def check_two_workers(folder: Path, url: str) -> None:
+    """Run a 2-worker coarse search on ``url``: every pair evaluated once, by both workers."""
+    config = make_run(folder, workers=2, storage=url)
     proc = coarse(config)
-    stdout, stderr = proc.communicate(timeout=300)
+    _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
-    url = f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}"
-    store = RunStore(url, "toy", create=False)
-    done = evaluated(store)
-    samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
+    done = evaluated(RunStore(url, "toy", create=False))
+    samples = read_table(folder / "runs" / "toy" / "samples.csv")
     assert len(done) == len(samples) == 12
     assert not samples.duplicated(subset=list(toy_space().names)).any()
     assert len({t.user_attrs["worker"] for t in done}) == 2
+
+
+def test_two_local_workers_evaluate_each_trial_once(tmp_path):
+    check_two_workers(tmp_path, f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}")

@@ -7,16 +7,11 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 
 import pytest
 
-from jointnas.data import read_table
-from jointnas.search.study import RunStore
-
-from test_coarse import toy_space
-from test_coarse_reliability import coarse, evaluated, make_run
+from test_coarse_reliability import check_two_workers
 
 
 def _server_bin() -> str | None:
@@ -60,13 +55,4 @@ def postgres_url():
 
 
 def test_two_workers_on_postgres_evaluate_each_trial_once(tmp_path, postgres_url):
-    config = make_run(tmp_path, workers=2, storage=postgres_url)
-    proc = coarse(config)
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr
-    store = RunStore(postgres_url, "toy", create=False)
-    done = evaluated(store)
-    samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
-    assert len(done) == len(samples) == 12
-    assert not samples.duplicated(subset=list(toy_space().names)).any()
-    assert len({t.user_attrs["worker"] for t in done}) == 2
+    check_two_workers(tmp_path, postgres_url)

@@ -105,8 +105,8 @@ class CoarseSearch:
             warm_start: earlier results (a sample table) to learn from.
         """
         s = self.settings
+        candidates = self.candidates()  # infeasible constraints fail here, before any storage
         store = self.open_store()
-        candidates = self.candidates()
         if resume:
             store.requeue_running()
         if retry_failed:

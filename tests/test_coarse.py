@@ -135,7 +135,7 @@ def test_infeasible_constraints_name_smallest(tmp_path, capsys):
     code, err = run_cli(["coarse", "--space", "configs/digits.yaml", "--max-flops", "10",
                          "--pool", "64", "--runs-dir", str(tmp_path), "--quiet"], capsys)
     assert code == 2 and "smallest flops >=" in err and "limit 10" in err
-    assert not (tmp_path / "run" / "samples.csv").exists()
+    assert not (tmp_path / "run").exists()
 
 
 def test_table_missing_columns(toy, capsys):

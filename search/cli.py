@@ -7,9 +7,11 @@ from typing import Sequence
 from ..cli_base import run_cli
 from .coarse_cmd import COARSE, WORKER
 from .evaluate_cmd import EVALUATE
+from .fine_cmd import FINE
+from .report_cmd import REPORT
 from .sample_cmd import SAMPLE
 
-COMMANDS = [SAMPLE, EVALUATE, COARSE, WORKER]
+COMMANDS = [SAMPLE, EVALUATE, COARSE, WORKER, FINE, REPORT]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -89,7 +89,7 @@ class FineResult:
 
 
 def budget_label(budget: float | None) -> str:
-    """File-name label of a FLOPs budget: ``2e6``, ``2.5e6``, ``500``; ``any`` for none."""
+    """File-name label of a FLOPs budget: ``2e6``, ``2.5e6``, ``500``; ``any`` for none (or NaN, inf)."""
     if budget is None or not np.isfinite(budget):
         return "any"
     return f"{budget:.4g}".replace("e+0", "e").replace("e+", "e")
@@ -332,8 +332,8 @@ def _check_start(evaluate: _Evaluator, rows: _Rows, flops: np.ndarray | None, le
 
 
 def _select(score: np.ndarray, flops: np.ndarray | None, levels: list[float], size: int) -> np.ndarray:
-    """Indices of the survivors: the best ``size / len(levels)`` under each budget, then the best."""
-    order = np.argsort(-score, kind="stable")
+    """Survivors: the best ``size / len(levels)`` under each budget, then the best (ties: fewer FLOPs)."""
+    order = np.argsort(-score, kind="stable") if flops is None else np.lexsort((flops, -score))
     keep = np.zeros(len(score), dtype=bool)
     share = -(-size // len(levels))
     for b in levels:
@@ -367,7 +367,8 @@ def _result(space: SearchSpace, evaluate: _Evaluator, pop: _Rows, front: _Rows |
     picks = []
     for b in levels:
         under = np.arange(len(pop)) if flops is None or not np.isfinite(b) else np.flatnonzero(flops <= b)
-        picks.append(under[np.argmax(pop.score[under])])
+        cheap = np.zeros(len(under)) if flops is None else flops[under]
+        picks.append(under[np.lexsort((cheap, -pop.score[under]))[0]])  # ties: fewer FLOPs
     best = _frame(space, evaluate, pop.take(np.array(picks)))
     best.insert(0, "budget", [b if np.isfinite(b) else np.nan for b in levels])
     if front is not None:
@@ -375,41 +376,10 @@ def _result(space: SearchSpace, evaluate: _Evaluator, pop: _Rows, front: _Rows |
         pareto = _frame(space, evaluate, front)
     else:
         pareto = best.iloc[:0].drop(columns="budget")
-    hist = pd.DataFrame([{"generation": g, "budget": budget_label(b if np.isfinite(b) else None),
+    hist = pd.DataFrame([{"generation": g, "budget": budget_label(b),
                           "best": float(s), "scored": n}
                          for g, values, n in history for b, s in zip(levels, values)])
     return FineResult(best=best, pareto=pareto.assign(budget=np.nan)[best.columns],
                       population=_frame(space, evaluate, pop), history=hist, generations=gen,
                       scored=evaluate.scored, seconds=seconds, stopped=stopped)
 
-
-def verify_pairs(space: SearchSpace, evaluator: Any, pairs: pd.DataFrame,
-                 progress: bool = True) -> tuple[pd.DataFrame, float]:
-    """Evaluate pairs for real (full schedules) and compare with their ``pred_acc``.
-
-    Args:
-        space: the joint space.
-        evaluator: a search evaluator (``evaluate(config) -> EvalResult``).
-        pairs: frame with the variables and ``pred_acc``.
-        progress: show a tqdm bar.
-
-    Returns:
-        The pairs with measured ``val_acc``, ``test_acc``, ``status``, ``seconds``, and
-        Kendall tau between predicted and measured accuracy (NaN below 3 measured pairs).
-    """
-    from ..errors import JointNASError
-    from ..predictor.metrics import kendall_tau
-
-    rows = []
-    for config in tqdm(space.configs(pairs), desc="verify", unit="pair", disable=not progress):
-        try:
-            r = evaluator.evaluate(config)
-            rows.append({"val_acc": r.val_acc, "test_acc": r.test_acc, "status": r.status,
-                         "epochs_run": r.epochs_run, "seconds": r.seconds, "message": r.message})
-        except JointNASError as exc:  # e.g. a pair the table evaluator has not measured
-            rows.append({"val_acc": np.nan, "test_acc": np.nan, "status": "failed", "epochs_run": 0,
-                         "seconds": 0.0, "message": str(exc)})
-    out = pd.concat([pairs.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
-    ok = np.isfinite(out["val_acc"].to_numpy(dtype=float)) & (out["status"] == "ok").to_numpy()
-    tau = kendall_tau(out.loc[ok, "val_acc"], out.loc[ok, "pred_acc"]) if ok.sum() >= 3 else math.nan
-    return out, float(tau)

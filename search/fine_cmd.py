@@ -1,0 +1,152 @@
+"""``search fine``: predictor-only evolution from a coarse run's best pairs.
+
+Reads the run folder (space and settings from its study, ``predictor.pt``,
+``samples.csv``), runs :func:`~jointnas.search.fine.fine_search` and writes
+``fine.csv``, ``best_<budget>.yaml`` and ``pareto.png`` into the folder; ``--verify K``
+then trains the top K pairs with the run's evaluator and writes ``verify.csv``. Bad
+input is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..cli_base import Command
+from ..data.tables import read_table, write_table
+from ..errors import ConfigError
+from .display import format_table
+from .fine import FineResult, budget_label, fine_search
+from .report import RunFolder, verify_pairs, write_fine
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="folder of a coarse run (runs/NAME)")
+    p.add_argument("--predictor", help="predictor file (default RUN/predictor.pt)")
+    p.add_argument("--space", help="space YAML (default: the one stored with the run)")
+    p.add_argument("--storage", help="the run's storage URL (default RUN/study.db)")
+    p.add_argument("--table", help="start from this table's best pairs instead of the run's samples "
+                                   "(its arch costs also serve tabular spaces)")
+    p.add_argument("--population", type=int, default=128, help="population size (default 128)")
+    p.add_argument("--children", type=int, help="children per generation (default: population)")
+    p.add_argument("--mutations", type=int, default=1, help="variables changed per child (default 1)")
+    p.add_argument("--crossover", type=float, default=0.0, help="crossover probability (default 0)")
+    p.add_argument("--tol", type=float, default=1e-4, help="least gain that counts (default 1e-4)")
+    p.add_argument("--patience", type=int, default=5, help="generations without gain before "
+                                                            "stopping (default 5)")
+    p.add_argument("--max-generations", type=int, default=1000, help="generation cap (default 1000)")
+    p.add_argument("--max-flops", type=float, help="upper limit on FLOPs for every pair")
+    p.add_argument("--max-params", type=float, help="upper limit on parameters for every pair")
+    p.add_argument("--budgets", help="FLOPs budgets answered in one run, e.g. 1e6,2e6,4e6")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--verify", type=int, default=0, metavar="K",
+                   help="train the top K pairs with the run's evaluator and compare")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads while scoring (default 1: batches are small)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def parse_budgets(text: str | None) -> list[float] | None:
+    """``"1e6,2e6"`` -> ``[1e6, 2e6]``.
+
+    Raises:
+        ConfigError: a budget that is not a positive number.
+    """
+    if not text:
+        return None
+    out = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or not np.isfinite(value):
+            raise ConfigError(f"--budgets: {part.strip()!r} is not a positive number of FLOPs "
+                              "(give e.g. 1e6,2e6,4e6)")
+        out.append(value)
+    return out
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not args.tol > 0:
+        raise ConfigError(f"--tol must be > 0, got {args.tol:g}")
+    for flag, value in (("--patience", args.patience), ("--max-generations", args.max_generations)):
+        if value < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {value}")
+    for flag, value in (("--max-flops", args.max_flops), ("--max-params", args.max_params)):
+        if value is not None and not value > 0:
+            raise ConfigError(f"{flag} must be > 0, got {value:g}")
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.verify < 0:
+        raise ConfigError(f"--verify must be >= 0, got {args.verify}")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Use ``n`` torch threads inside the block (oversubscribed threads slow small batches)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def print_summary(result: FineResult, run: RunFolder, written: list[Path]) -> None:
+    """Per budget: predicted accuracy, FLOPs, params; then generations, candidates, seconds."""
+    best = result.best.assign(budget=[budget_label(b) for b in result.best["budget"]])
+    cols = [c for c in ("budget", "pred_acc", "flops", "params") if c in best.columns]
+    print(f"\nfine search on {run.path}: {result.generations} generations ({result.stopped}), "
+          f"{result.scored:,} candidates scored in {result.seconds:.1f} s; "
+          f"Pareto front {len(result.pareto)} pairs")
+    print(format_table(best, cols))
+    print("\noutputs: " + ", ".join(str(p) for p in written))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..predictor.estimator import AccuracyPredictor
+
+    _check(args)
+    budgets = parse_budgets(args.budgets)
+    run = RunFolder.open(args.run, space=args.space, storage=args.storage)
+    path = Path(args.predictor) if args.predictor else run.path / "predictor.pt"
+    if not args.predictor and not path.is_file():
+        raise ConfigError("no predictor.pt in the run folder: let the coarse run finish (it needs "
+                          "2 ok pairs) or pass --predictor", str(run.path))
+    predictor = AccuracyPredictor.load(path, space=run.space)
+    evaluator = run.evaluator() if args.verify else None
+    table = read_table(args.table) if args.table else None
+    limits = run.limits()
+    limits.update({k: v for k, v in (("flops", args.max_flops), ("params", args.max_params)) if v})
+    with torch_threads(args.threads):
+        result = fine_search(
+            run.space, predictor, init=run.best_pairs(args.population, table),
+            population=args.population, children=args.children, mutations=args.mutations,
+            crossover=args.crossover, budgets=budgets, limits=limits, tol=args.tol,
+            patience=args.patience, max_generations=args.max_generations, seed=args.seed,
+            cost_fn=run.cost_fn(table, args.table), progress=not args.quiet)
+    written = write_fine(result, run)
+    print_summary(result, run, written)
+    if evaluator is not None:
+        verified, tau = verify_pairs(run.space, evaluator, result.top(args.verify, run.space),
+                                     progress=not args.quiet)
+        write_table(verified, run.path / "verify.csv")
+        cols = [c for c in ("kind", "budget", "pred_acc", "val_acc", "test_acc", "flops", "status")
+                if c in verified.columns]
+        print(f"\npredicted vs measured ({len(verified)} pairs, full schedules):")
+        print(format_table(verified, cols))
+        if args.verify >= 3:
+            print(f"Kendall tau: {tau:.3f}")
+        print(f"wrote {run.path / 'verify.csv'}")
+    return 0
+
+
+FINE = Command("fine", "fine search: evolve pairs by predicted accuracy under FLOPs budgets",
+               _add_arguments, _run)

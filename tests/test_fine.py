@@ -1,0 +1,269 @@
+"""Fine search (predictor-only evolution), the fine strategy, ``search fine`` and ``search report``."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from jointnas.data import read_space, read_table
+from jointnas.errors import ConfigError, SearchError
+from jointnas.predictor.estimator import AccuracyPredictor
+from jointnas.recipes.cost import space_costs
+from jointnas.search.candidates import CandidateSet
+from jointnas.search.cli import main as search_main
+from jointnas.search.coarse import CoarseSearch
+from jointnas.search.evaluators import EvalResult
+from jointnas.search.fine import fine_search, pareto_mask, table_costs
+from jointnas.search.report import RunFolder
+from jointnas.search.settings import load_settings
+from jointnas.search.strategies import create_strategy
+
+from conftest import CONFIGS
+from test_coarse import TINY_PREDICTOR, toy_space, toy_table
+
+
+class Known:
+    """Stand-in predictor for the digits space: bigger nets help, lr best near 0.03, adamw helps."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        self.rows += len(frame)
+        size = (frame["stem_width"] / 32 + frame["s1_width"] / 32 + frame["s2_width"] / 48
+                + frame["s3_width"] / 64 + (frame["s1_depth"] + frame["s2_depth"] + frame["s3_depth"]) / 9) / 5
+        lr = np.log10(frame["lr"].astype(float))
+        return (size - 0.1 * (lr + 1.5) ** 2 + 0.05 * (frame["optimizer"] == "adamw")).to_numpy(float)
+
+
+class Flat:
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full(len(frame), 0.5)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return read_space(CONFIGS / "digits.yaml")
+
+
+def test_improves_over_start_and_reaches_known_optimum(digits):
+    known = Known()
+    result = fine_search(digits, known, population=32, seed=0)
+    start = result.history[result.history["generation"] == 0]["best"].max()
+    assert result.best["pred_acc"].iloc[0] > start + 0.05
+    assert result.best["pred_acc"].iloc[0] > 1.03  # the optimum is 1.05
+    assert result.scored == known.rows  # every scored candidate went through predict once
+    best = digits.configs(result.best)[0]
+    assert digits.validate(best) == best and best["optimizer"] == "adamw"
+
+
+def test_every_budget_and_limit_holds(digits):
+    budgets, max_params = [3e5, 1e6, 3e6], 2e5
+    result = fine_search(digits, Known(), population=32, budgets=budgets, limits={"params": max_params},
+                         seed=1)
+    assert result.best["budget"].tolist() == budgets
+    costs = space_costs(digits, result.best)
+    assert (costs["flops"].to_numpy() <= np.array(budgets)).all()
+    assert (costs["params"] <= max_params).all()
+    np.testing.assert_array_equal(costs["flops"], result.best["flops"])
+    assert result.best["pred_acc"].is_monotonic_increasing  # a looser budget never does worse
+    front = space_costs(digits, result.pareto)
+    assert (front["flops"] <= max(budgets)).all() and (front["params"] <= max_params).all()
+    # the best pair under each budget is on the predicted front (up to pairs with equal scores and costs)
+    on_front = set(zip(result.pareto["pred_acc"], result.pareto["flops"]))
+    assert set(zip(result.best["pred_acc"], result.best["flops"])) <= on_front
+
+
+def test_flat_landscape_stops_by_saturation(digits):
+    result = fine_search(digits, Flat(), population=16, patience=4, max_generations=500, seed=0)
+    assert result.stopped == "saturated" and result.generations == 4
+
+
+def test_tol_zero_runs_to_the_cap(digits):
+    result = fine_search(digits, Flat(), population=8, tol=0, max_generations=12, seed=0)
+    assert result.stopped == "max_generations" and result.generations == 12
+
+
+def test_same_seed_same_result(digits):
+    run = lambda seed: fine_search(digits, Known(), population=16, budgets=[5e5, 2e6], crossover=0.5,
+                                   mutations=2, seed=seed)
+    first, again, other = run(3), run(3), run(4)
+    pd.testing.assert_frame_equal(first.table(), again.table())
+    assert first.generations == again.generations and first.scored == again.scored
+    assert not first.population.equals(other.population)
+
+
+def test_pareto_front_is_non_dominated(digits):
+    result = fine_search(digits, Known(), population=32, budgets=[2e6], seed=2)
+    front = result.pareto
+    acc, flops = front["pred_acc"].to_numpy(), front["flops"].to_numpy()
+    for i in range(len(front)):
+        dominated = (flops <= flops[i]) & (acc >= acc[i]) & ((flops < flops[i]) | (acc > acc[i]))
+        assert not dominated.any()
+    pop = result.population  # nothing scored dominates a front pair
+    for f, a in zip(flops, acc):
+        assert not ((pop["flops"] <= f) & (pop["pred_acc"] > a)).any()
+    assert front["flops"].is_monotonic_increasing and front["pred_acc"].is_monotonic_increasing
+
+
+def test_pareto_mask_ties_and_order():
+    acc = np.array([0.5, 0.7, 0.7, 0.6, 0.9, 0.4])
+    flops = np.array([1.0, 2.0, 2.0, 3.0, 4.0, 0.5])
+    assert pareto_mask(acc, flops).tolist() == [True, True, False, False, True, True]
+
+
+def test_real_predictor_on_a_tabular_space():
+    space, table = toy_space(), toy_table(toy_space())
+    fitted = AccuracyPredictor(space, seed=0, **TINY_PREDICTOR).fit(table, target="val_acc")
+    init = table.sort_values("val_acc").head(8)  # start from the worst pairs
+    result = fine_search(space, fitted, init=init, population=16, sobol=0, budgets=[2e5],
+                         cost_fn=table_costs(space, table), seed=0)
+    start = result.history[result.history["generation"] == 0]["best"].max()
+    assert result.best["pred_acc"].iloc[0] > start
+    best = space.configs(result.best)[0]
+    assert best["width"] * 5e4 <= 2e5 and result.best["flops"].iloc[0] == best["width"] * 5e4
+
+
+def test_bad_settings_and_unreachable_budget(digits):
+    with pytest.raises(ConfigError, match="tol"):
+        fine_search(digits, Flat(), tol=-1)
+    with pytest.raises(ConfigError, match="patience"):
+        fine_search(digits, Flat(), patience=0)
+    with pytest.raises(SearchError, match=r"budget 10: the smallest FLOPs seen among 1024 start pairs is \d"):
+        fine_search(digits, Flat(), budgets=[10, 1e6])
+
+
+def test_mutate_unit_and_frame_change_exactly_k(digits):
+    frame = digits.sample(64, seed=0, frame=True)
+    unit = digits.to_unit(frame)
+    child = digits.mutate_unit(unit, np.random.default_rng(0), k=3)
+    assert ((child != unit).sum(axis=1) == 3).all()
+    again = digits.mutate_frame(frame, 1, k=2)
+    changed = (again != frame).to_numpy().sum(axis=1)
+    assert (changed == 2).all()
+    for config in digits.configs(again):
+        assert digits.validate(config) == config
+    np.testing.assert_array_equal(digits.mutate_unit(unit, 5, k=2), digits.mutate_unit(unit, 5, k=2))
+
+
+def test_fine_strategy_proposes_init_pairs_first(digits):
+    init = digits.sample(4, seed=3, frame=True)
+    strategy = create_strategy("fine", CandidateSet(digits), seed=0, population=4, init=init)
+    first = strategy.ask(6)
+    assert first[:4] == digits.configs(init)
+    strategy.tell(first, Known().predict(digits.frame(first)))
+    children = strategy.ask(6)
+    assert len(children) == 6 and all(digits.validate(c) == c for c in children)
+
+
+# -- the command line ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def coarse_run(tmp_path_factory):
+    """A tiny finished coarse run on the toy table (2 iterations of 8 pairs)."""
+    folder = tmp_path_factory.mktemp("coarse")
+    space = toy_space()
+    space.to_yaml(folder / "toy.yaml")
+    toy_table(space).to_csv(folder / "toy.csv", index=False)
+    config = {"space": "toy.yaml", "name": "toy", "runs_dir": "runs", "batch": 8, "iterations": 2,
+              "evaluator": {"type": "table", "table": "toy.csv"}, "predictor": TINY_PREDICTOR,
+              "pretrain_targets": ["params"]}
+    (folder / "search.yaml").write_text(yaml.safe_dump(config))
+    CoarseSearch(load_settings(folder / "search.yaml"), progress=False).run()
+    return folder / "runs" / "toy"
+
+
+@pytest.fixture
+def run_dir(coarse_run, tmp_path):
+    copy = tmp_path / "toy"  # the study name is the folder name
+    shutil.copytree(coarse_run, copy)
+    return copy
+
+
+def cli(args, capsys):
+    code = search_main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+FAST = ["--population", "16", "--max-generations", "40", "--quiet"]
+
+
+def test_fine_cli_writes_outputs(run_dir, capsys):
+    code, out, _ = cli(["fine", "--run", str(run_dir), "--budgets", "1e5,2e5", *FAST], capsys)
+    assert code == 0
+    assert "| budget | pred_acc | flops | params |" in out and "candidates scored" in out
+    fine = read_table(run_dir / "fine.csv")
+    assert set(fine["kind"]) == {"best", "pareto"}
+    best = fine[fine["kind"] == "best"]
+    assert best["budget"].tolist() == [1e5, 2e5] and (best["flops"] <= best["budget"]).all()
+    space = toy_space()
+    for label, limit in (("1e5", 1e5), ("2e5", 2e5)):
+        pair = yaml.safe_load((run_dir / f"best_{label}.yaml").read_text())
+        assert space.validate(pair) == pair and pair["width"] * 5e4 <= limit
+    assert (run_dir / "pareto.png").stat().st_size > 1000
+
+
+class Oracle:
+    """Measures the toy table's known quality for any pair (stands in for training)."""
+
+    def evaluate(self, config, max_epochs=None, on_epoch=None):
+        quality = config["width"] / 8 + (config["op"] == "c") * 0.5 - (np.log10(config["lr"]) + 1.5) ** 2 * 0.2
+        return EvalResult(curve=[quality], val_acc=quality, epochs_run=int(config["epochs"]))
+
+
+def test_fine_cli_verify(run_dir, capsys, monkeypatch):
+    monkeypatch.setattr(RunFolder, "evaluator", lambda self: Oracle())
+    code, out, _ = cli(["fine", "--run", str(run_dir), "--verify", "4", *FAST], capsys)
+    assert code == 0 and "predicted vs measured (4 pairs" in out and "Kendall tau:" in out
+    verify = read_table(run_dir / "verify.csv")
+    assert len(verify) == 4 and {"pred_acc", "val_acc", "status"} <= set(verify.columns)
+    assert verify["pred_acc"].is_monotonic_decreasing and (verify["status"] == "ok").all()
+
+
+def _refused(code, err, run_dir, match):
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and match in err, err
+    assert not (run_dir / "fine.csv").exists() and not list(run_dir.glob("best_*.yaml"))
+    assert not (run_dir / "pareto.png").exists()
+
+
+def test_predictor_from_another_space_is_refused(run_dir, tmp_path, capsys):
+    other = read_space(CONFIGS / "digits.yaml")
+    table = other.sample(16, seed=0, frame=True).assign(acc=np.linspace(0, 1, 16))
+    AccuracyPredictor(other, seed=0, **TINY_PREDICTOR).fit(table).save(tmp_path / "other.pt")
+    code, _, err = cli(["fine", "--run", str(run_dir), "--predictor", str(tmp_path / "other.pt"), *FAST],
+                       capsys)
+    _refused(code, err, run_dir, "another search space")
+
+
+def test_unreachable_budgets_name_the_smallest_flops(run_dir, capsys):
+    code, _, err = cli(["fine", "--run", str(run_dir), "--budgets", "1000,2e5", *FAST], capsys)
+    _refused(code, err, run_dir, "smallest FLOPs seen")
+    assert "5e+04" in err  # width 1 of the toy table
+
+
+def test_run_without_predictor_is_refused(run_dir, capsys):
+    (run_dir / "predictor.pt").unlink()
+    code, _, err = cli(["fine", "--run", str(run_dir), *FAST], capsys)
+    _refused(code, err, run_dir, "no predictor.pt")
+
+
+@pytest.mark.parametrize("flag", [["--tol", "0"], ["--tol=-1e-3"], ["--patience", "0"],
+                                  ["--patience=-2"]])
+def test_non_positive_tol_or_patience_is_refused(run_dir, capsys, flag):
+    code, _, err = cli(["fine", "--run", str(run_dir), *flag, *FAST], capsys)
+    _refused(code, err, run_dir, flag[0].split("=")[0])
+
+
+def test_report_writes_plots_and_summary(run_dir, capsys):
+    assert cli(["fine", "--run", str(run_dir), "--budgets", "2e5", *FAST], capsys)[0] == 0
+    code, out, _ = cli(["report", "--run", str(run_dir)], capsys)
+    assert code == 0 and "Kendall tau" in out
+    for name in ("report.md", "pareto.png", "pred_vs_true.png", "tau_by_epoch.png", "acc_over_trials.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    text = (run_dir / "report.md").read_text()
+    assert "last iteration held out: Kendall tau" in text and "## Fine search" in text
+    assert "![pareto](pareto.png)" in text

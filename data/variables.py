@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from numbers import Integral, Real
 from typing import Any, Union
 
@@ -109,11 +110,21 @@ class Categorical(_Checked):
             lookup = {(_family(c), c): i for i, c in enumerate(self.choices)}
             return np.fromiter((lookup.get((_family(v), v), -1) for v in series), np.int64,
                                len(series))
-        members = [i for i, c in enumerate(self.choices) if _family(c) == family]
-        if members:
-            found = pd.Index([self.choices[i] for i in members]).get_indexer(series)
-            codes = np.where(found >= 0, np.asarray(members)[found], -1)
+        if family in self._lookup:
+            members, index = self._lookup[family]
+            found = index.get_indexer(series)
+            codes = np.where(found >= 0, members[found], -1)
         return codes
+
+    @cached_property
+    def _lookup(self) -> dict[str, tuple[np.ndarray, pd.Index]]:
+        """Per type family: positions of its choices and an index to find them (built once)."""
+        out = {}
+        for family in ("bool", "str", "number"):
+            members = [i for i, c in enumerate(self.choices) if _family(c) == family]
+            if members:
+                out[family] = (np.asarray(members), pd.Index([self.choices[i] for i in members]))
+        return out
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
         """Map unit coordinates to values (object array)."""

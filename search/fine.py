@@ -82,8 +82,13 @@ class FineResult:
         return {budget_label(b): c for b, c in zip(self.best["budget"], space.configs(self.best))}
 
     def top(self, k: int, space: SearchSpace) -> pd.DataFrame:
-        """The ``k`` distinct pairs of :meth:`table` with the highest predicted accuracy."""
-        table = self.table().sort_values("pred_acc", ascending=False, kind="stable")
+        """``k`` distinct pairs of :meth:`table`: the best per budget first, then the front.
+
+        Within each group, higher predicted accuracy comes first.
+        """
+        table = self.table()
+        table = table.assign(_first=table["kind"] != "best").sort_values(
+            ["_first", "pred_acc"], ascending=[True, False], kind="stable").drop(columns="_first")
         keys = row_keys(space, table)
         return table[~pd.Series(keys).duplicated().to_numpy()].head(k).reset_index(drop=True)
 
@@ -151,14 +156,22 @@ class _Evaluator:
     """Deduplicate, cost, filter and score batches of unit-cube rows, all vectorized."""
 
     def __init__(self, space: SearchSpace, predictor: Scorer, cost_fn: CostFn,
-                 limits: dict[str, float]) -> None:
+                 limits: dict[str, float], risk: float = 0.0) -> None:
         self.space, self.predictor, self.cost_fn, self.limits = space, predictor, cost_fn, limits
+        self.risk = risk
         self.seen: set[int] = set()
         self.scored = 0
         self.cost_names: list[str] | None = None
         self.smallest: dict[str, float] = {}
         self.dtypes = [pd.Series(list(v.choices)).infer_objects().dtype if isinstance(v, Categorical)
                        else None for v in space.variables]
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predicted accuracy, less ``risk`` times the ensemble's spread when ``risk > 0``."""
+        if not self.risk:
+            return np.asarray(self.predictor.predict(frame), dtype=np.float64)
+        mean, std = self.predictor.predict(frame, return_std=True)
+        return np.asarray(mean, dtype=np.float64) - self.risk * np.asarray(std, dtype=np.float64)
 
     def frame(self, unit: np.ndarray) -> pd.DataFrame:
         """Configs of unit rows (same values as ``space.from_unit``, typed columns)."""
@@ -190,7 +203,7 @@ class _Evaluator:
         ok = np.isfinite(values).all(axis=1) & feasible(costs, self.limits)
         if not ok.any():
             return _Rows(unit[:0], np.zeros(0), values[:0])
-        score = np.asarray(self.predictor.predict(frame if ok.all() else frame[ok]), dtype=np.float64)
+        score = self.score(frame if ok.all() else frame[ok])
         self.scored += int(ok.sum())
         return _Rows(unit[ok], np.nan_to_num(score, nan=-np.inf), values[ok])
 
@@ -219,6 +232,7 @@ def fine_search(
     seed: int = 0,
     sobol: int = 1024,
     cost_fn: CostFn = model_costs,
+    risk: float = 0.0,
     progress: bool = False,
 ) -> FineResult:
     """Evolve pairs by predicted accuracy only, under limits and per FLOPs budget.
@@ -239,6 +253,9 @@ def fine_search(
         seed: seed of the Sobol start pool and of the evolution.
         sobol: Sobol points scored at the start besides ``init``.
         cost_fn: cost columns of a frame of pairs (:func:`table_costs` for tabular spaces).
+        risk: score pairs by ``mean - risk * std`` of the predictor ensemble: a pessimistic
+            score that keeps the evolution near pairs the predictor has evidence for
+            (0: the mean alone). ``pred_acc`` then holds that score.
         progress: show a tqdm bar.
 
     Returns:
@@ -257,7 +274,9 @@ def fine_search(
         loose["flops"] = min(limits.get("flops", math.inf), max(levels))
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    evaluate = _Evaluator(space, predictor, cost_fn, loose)
+    if not (isinstance(risk, (int, float)) and risk >= 0):
+        raise ConfigError(f"risk={risk!r} must be a number >= 0")
+    evaluate = _Evaluator(space, predictor, cost_fn, loose, risk)
     start = [space.to_unit(space.sample_qmc(sobol, seed, frame=True))] if sobol else []
     if init is not None and len(init):
         init = init if isinstance(init, pd.DataFrame) else space.frame(list(init))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import pandas as pd
 
 from ..cli_base import Command
 from ..data.tables import read_table, write_table
@@ -42,9 +43,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-flops", type=float, help="upper limit on FLOPs for every pair")
     p.add_argument("--max-params", type=float, help="upper limit on parameters for every pair")
     p.add_argument("--budgets", help="FLOPs budgets answered in one run, e.g. 1e6,2e6,4e6")
+    p.add_argument("--risk", type=float, default=0.0,
+                   help="score by predicted mean - RISK * ensemble std (default 0: the mean)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--verify", type=int, default=0, metavar="K",
                    help="train the top K pairs with the run's evaluator and compare")
+    p.add_argument("--compare-default", action="store_true",
+                   help="with --verify: also train the space's default pair, for reference")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads while scoring (default 1: batches are small)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -131,14 +136,20 @@ def _run(args: argparse.Namespace) -> int:
             population=args.population, children=args.children, mutations=args.mutations,
             crossover=args.crossover, budgets=budgets, limits=limits, tol=args.tol,
             patience=args.patience, max_generations=args.max_generations, seed=args.seed,
-            cost_fn=run.cost_fn(table, args.table), progress=not args.quiet)
+            cost_fn=run.cost_fn(table, args.table), risk=args.risk, progress=not args.quiet)
     written = write_fine(result, run)
     print_summary(result, run, written)
     if evaluator is not None:
-        verified, tau = verify_pairs(run.space, evaluator, result.top(args.verify, run.space),
-                                     progress=not args.quiet)
+        pairs = result.top(args.verify, run.space)
+        verified, tau = verify_pairs(run.space, evaluator, pairs, progress=not args.quiet)
+        if args.compare_default and run.space.default:
+            default = run.space.frame([run.space.default])
+            default = default.assign(kind="default", pred_acc=predictor.predict(default))
+            reference, _ = verify_pairs(run.space, evaluator, default, progress=False)
+            verified = pd.concat([verified, reference], ignore_index=True)
         write_table(verified, run.path / "verify.csv")
-        cols = [c for c in ("kind", "budget", "pred_acc", "val_acc", "test_acc", "flops", "status")
+        cols = [c for c in ("kind", "budget", "pred_acc", "val_acc", "test_acc", "flops", "params",
+                            "status")
                 if c in verified.columns]
         print(f"\npredicted vs measured ({len(verified)} pairs, full schedules):")
         print(format_table(verified, cols))

@@ -17,17 +17,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Coarse search on digits (resumes runs/demo if it exists), then fine search under three
+# FLOPs budgets, training the best pair of each and the default pair for comparison.
 demo: $(STAMP)
-	$(VENV)/bin/search sample --space configs/digits.yaml --n 16 --seed 0
+	$(VENV)/bin/search coarse --config configs/demo.yaml
+	$(VENV)/bin/search fine --run runs/demo --budgets 2.5e5,5e5,1e6 --risk 1 --verify 3 --compare-default
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not slow"
 
+# Exit status 5 means no test is marked slow: nothing to run is not a failure.
 test-slow: $(STAMP)
-	$(PY) -m pytest -q -n 2 -m slow
+	$(PY) -m pytest -q -n 2 -m slow || [ $$? -eq 5 ]
+
+BENCHES := bench_cost bench_train bench_predictor bench_search bench_fine
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_cost.py
+	set -e; for b in $(BENCHES); do echo "== $$b"; $(PY) benchmarks/$$b.py; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -14,7 +14,8 @@ from .space import ModelSpec, SearchSpace
 from .variables import variable_from_dict
 
 SPACE_KEYS = ("name", "model", "arch", "recipe", "constraints", "default")
-MODEL_KEYS = ("builder", "in_shape", "num_classes")
+MODEL_KEYS = ("builder", "in_shape", "num_classes", "options")
+OPTIONAL_MODEL_KEYS = ("options",)
 
 
 def load_yaml(path: str | os.PathLike) -> Any:
@@ -86,9 +87,11 @@ def _model(data: Any) -> ModelSpec | None:
     if not isinstance(data, dict):
         raise SpaceError(f"'model' must be a mapping with keys {', '.join(MODEL_KEYS)}")
     unknown = sorted(set(data) - set(MODEL_KEYS))
-    missing = [k for k in MODEL_KEYS if k not in data]
+    missing = [k for k in MODEL_KEYS if k not in data and k not in OPTIONAL_MODEL_KEYS]
     if unknown or missing:
-        raise SpaceError(f"'model' needs exactly the keys {', '.join(MODEL_KEYS)} "
+        required = [k for k in MODEL_KEYS if k not in OPTIONAL_MODEL_KEYS]
+        raise SpaceError(f"'model' needs the keys {', '.join(required)} and optionally "
+                         f"{', '.join(OPTIONAL_MODEL_KEYS)} "
                          f"(unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'})")
     return ModelSpec(**data)
 

@@ -35,3 +35,27 @@ __all__ += [
     "save_model",
     "train_and_evaluate",
 ]
+
+# weight-sharing supernets (importing .supernet registers the depth_supernet and
+# layer_supernet builders in MODEL_BUILDERS)
+from .path_samplers import SAMPLERS, PathSampler, create_sampler
+from .supernet import Supernet, load_supernet, save_supernet
+from .supernet_decode import LAYER_OPS, supernet_spec
+from .supernet_slots import SupernetError, SupernetSpec
+from .supernet_train import SupernetTrainResult, evaluate_paths, train_supernet
+
+__all__ += [
+    "LAYER_OPS",
+    "PathSampler",
+    "SAMPLERS",
+    "Supernet",
+    "SupernetError",
+    "SupernetSpec",
+    "SupernetTrainResult",
+    "create_sampler",
+    "evaluate_paths",
+    "load_supernet",
+    "save_supernet",
+    "supernet_spec",
+    "train_supernet",
+]

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Mapping
 
 import torch
@@ -120,7 +121,9 @@ def build_model(arch: Mapping[str, Any], num_classes: int, in_shape: Any,
 
 
 MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {"mbconv": build_model}
-"""Model builders by name: ``builder(arch, num_classes, in_shape, dropout=, seed=)``."""
+"""Model builders by name: ``builder(arch, num_classes, in_shape, dropout=, seed=, **options)``
+(``options``: the space's ``model.options``). The supernet builders register themselves in
+:mod:`.supernet`."""
 
 
 def create_model(model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float = 0.0,
@@ -134,7 +137,8 @@ def create_model(model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float 
         seed: weight-initialization seed (see :func:`build_model`).
 
     Raises:
-        SpaceError: unknown builder (listing the registered ones), or a bad arch.
+        SpaceError: unknown builder (listing the registered ones), options the builder
+            does not take, or a bad arch.
     """
     if not isinstance(model_spec, ModelSpec):
         raise SpaceError(f"expected a ModelSpec (a space's 'model'), got {model_spec!r}")
@@ -142,7 +146,16 @@ def create_model(model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float 
     if builder is None:
         raise SpaceError(f"model.builder={model_spec.builder!r} is not a known builder "
                          f"(one of {', '.join(sorted(MODEL_BUILDERS))})")
-    return builder(arch, model_spec.num_classes, model_spec.in_shape, dropout=dropout, seed=seed)
+    options = dict(model_spec.options)
+    if options:
+        try:
+            inspect.signature(builder).bind(arch, model_spec.num_classes, model_spec.in_shape,
+                                            dropout=dropout, seed=seed, **options)
+        except TypeError:
+            raise SpaceError(f"model.options {', '.join(sorted(options))} not accepted by "
+                             f"model.builder={model_spec.builder!r}") from None
+    return builder(arch, model_spec.num_classes, model_spec.in_shape, dropout=dropout, seed=seed,
+                   **options)
 
 
 def _init_weights(model: nn.Module, generator: torch.Generator | None) -> None:

@@ -154,10 +154,12 @@ def train_and_evaluate(
     dev = resolve_device(device)
 
     from . import model as models  # the builder raises SpaceError for a bad arch
-    from .cost import flops as arch_flops, params as arch_params
+    from .cost import COST_BUILDERS, arch_costs
 
-    n_flops = float(arch_flops(arch, bundle.in_shape, bundle.num_classes))
-    n_params = int(arch_params(arch, bundle.num_classes, bundle.in_shape))
+    analytic = model_spec.builder in COST_BUILDERS  # others: measured on the built network
+    n_flops, n_params = (arch_costs(arch, bundle.in_shape, bundle.num_classes) if analytic
+                         else (math.nan, 0))
+    n_flops, n_params = float(n_flops), int(n_params)
     previous_threads = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(_threads(num_threads))
@@ -167,6 +169,8 @@ def train_and_evaluate(
         with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
             torch.manual_seed(seed)
             model = models.create_model(model_spec, arch, dropout=recipe.dropout, seed=seed)
+            if not analytic:
+                n_flops, n_params = _built_costs(model, bundle.in_shape)
             run = _Run(model, recipe, bundle, dev, seed, num_workers)
             curve, status, message = run.fit(epochs, on_epoch)
             val_acc, test_acc = run.final_scores(curve, status)
@@ -332,7 +336,22 @@ def _check_data(model_spec: ModelSpec | None, bundle: DatasetBundle) -> ModelSpe
     if model_spec.num_classes != bundle.num_classes:
         raise DatasetError(f"the model has {model_spec.num_classes} classes but dataset "
                            f"{bundle.name!r} has {bundle.num_classes}")
-    return ModelSpec(model_spec.builder, tuple(bundle.in_shape), bundle.num_classes)
+    return ModelSpec(model_spec.builder, tuple(bundle.in_shape), bundle.num_classes,
+                     model_spec.options)
+
+
+def _built_costs(model: nn.Module, in_shape: Any) -> tuple[float, int]:
+    """``(flops, params)`` of a built network: analytic when it carries a ``NetworkSpec``
+    (the supernet builders' standalone networks), else measured by fvcore."""
+    from .cost import fvcore_costs, spec_costs
+    from .specs import NetworkSpec
+
+    spec = getattr(model, "spec", None)
+    if isinstance(spec, NetworkSpec):
+        f, p = spec_costs(spec, in_shape[1], in_shape[2])
+    else:
+        f, p = fvcore_costs(model, in_shape)
+    return float(f), int(p)
 
 
 def _threads(num_threads: int | None) -> int:

@@ -182,7 +182,7 @@ class TableEvaluator:
 
 
 def make_evaluator(space: SearchSpace, spec: dict[str, Any]) -> TrainEvaluator | TableEvaluator:
-    """Build an evaluator from its settings (``{type: train|table, ...}``).
+    """Build an evaluator from its settings (``{type: train|table|supernet, ...}``).
 
     Raises:
         SearchError: the space cannot be trained; TableError: a bad table.
@@ -194,4 +194,115 @@ def make_evaluator(space: SearchSpace, spec: dict[str, Any]) -> TrainEvaluator |
 
         path = spec.pop("table")
         return TableEvaluator(space, read_table(path), where=str(path), **spec)
+    if kind == "supernet":
+        return SupernetEvaluator(space, **spec)
     return TrainEvaluator(space, **spec)
+
+
+class SupernetEvaluator:
+    """Score pairs by the accuracy their architecture reaches with weights inherited from a supernet.
+
+    A cheap proxy for coarse search and the strategies: the supernet of the space's arch
+    part is trained once, lazily at the first evaluation, or loaded from ``checkpoint``;
+    each evaluation then scores one path on the validation split (cached per
+    architecture). The recipe part of a pair does not change its score: a supernet
+    trains with one recipe. The result's curve has one point and ``seconds`` is the
+    scoring time; the one-off training time is in ``extra["train_seconds"]`` of the
+    evaluation that triggered it.
+
+    Args:
+        space: a space whose ``model.builder`` is ``depth_supernet`` or ``layer_supernet``.
+        dataset: dataset name (``digits``, ...) or a loaded bundle.
+        root: dataset root folder for torchvision datasets.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        seed: seed of the supernet's weights, batch order and path sampler.
+        epochs: supernet training epochs.
+        sampler: path sampler name (``uniform``, ``epsilon_greedy``, ``fair``).
+        recalibrate_bn: batch-norm recalibration batches before scoring a path.
+        checkpoint: a supernet file: loaded when it exists, else written after training.
+        num_threads: CPU threads for the training.
+
+    Raises:
+        SupernetError: a space the supernet cannot express.
+        ConfigError: an unknown sampler.
+
+    Example:
+        >>> ev = SupernetEvaluator(read_space("configs/supernet_digits.yaml"), epochs=5)  # doctest: +SKIP
+        >>> ev.evaluate({"b1_depth": 2, "b2_depth": 3}).val_acc  # doctest: +SKIP
+        0.93...
+    """
+
+    def __init__(self, space: SearchSpace, dataset: Any = "digits", root: str | None = None,
+                 device: str = "auto", seed: int = 0, epochs: int = 10, sampler: str = "uniform",
+                 recalibrate_bn: int = 4, checkpoint: str | None = None,
+                 num_threads: int | None = None) -> None:
+        from ..recipes.path_samplers import create_sampler
+        from ..recipes.supernet_decode import supernet_spec
+
+        self.space = space
+        self.arch_space = SearchSpace(space.arch, name=space.name, model=space.model)
+        self.spec = supernet_spec(self.arch_space)
+        create_sampler(sampler, self.spec.num_choices)  # an unknown name fails now
+        self.dataset, self.root, self.device, self.seed = dataset, root, device, seed
+        self.epochs, self.sampler, self.recalibrate_bn = epochs, sampler, recalibrate_bn
+        self.checkpoint, self.num_threads = checkpoint, num_threads
+        self.train_seconds_: float | None = None
+        self._supernet = None
+        self._bundle = None
+        self._cache: dict[tuple[int, ...], float] = {}
+
+    def bundle(self):
+        """The dataset, loaded once."""
+        if self._bundle is None:
+            from ..data.datasets import load_dataset
+
+            self._bundle = (load_dataset(self.dataset, root=self.root)
+                            if isinstance(self.dataset, str) else self.dataset)
+        return self._bundle
+
+    def supernet(self):
+        """The trained supernet: loaded from ``checkpoint`` if it exists, else trained now."""
+        if self._supernet is None:
+            import os
+
+            from ..recipes.supernet import Supernet, load_supernet, save_supernet
+            from ..recipes.supernet_train import train_supernet
+
+            if self.checkpoint and os.path.exists(self.checkpoint):
+                self._supernet, meta = load_supernet(self.checkpoint, self.arch_space)
+                self.train_seconds_ = 0.0
+            else:
+                net = Supernet(self.spec, seed=self.seed)
+                result = train_supernet(net, self.bundle(), self.sampler, epochs=self.epochs,
+                                        seed=self.seed, device=self.device,
+                                        num_threads=self.num_threads)
+                self.train_seconds_ = result.seconds
+                if self.checkpoint:
+                    save_supernet(self.checkpoint, net, self.arch_space,
+                                  {"epochs": self.epochs, "sampler": self.sampler,
+                                   "seed": self.seed, "status": result.status})
+                self._supernet = net
+        return self._supernet
+
+    def full_epochs(self, config: Config) -> int | None:
+        return None
+
+    def evaluate(self, config: Config, max_epochs: int | None = None,
+                 on_epoch: OnEpoch | None = None) -> EvalResult:
+        from ..recipes.supernet_train import evaluate_paths
+
+        path = self.spec.path({n: config[n] for n in self.arch_space.arch_names if n in config})
+        fresh = self._supernet is None
+        net = self.supernet()
+        start = time.perf_counter()
+        if path not in self._cache:
+            self._cache[path] = evaluate_paths(net, [path], self.bundle(),
+                                               recalibrate_bn=self.recalibrate_bn,
+                                               seed=self.seed)[0]
+        acc = self._cache[path]
+        if on_epoch is not None:
+            on_epoch(1, acc)
+        flops, params = self.spec.costs(path, self.space.model.in_shape)
+        extra = {"proxy": "supernet", "train_seconds": self.train_seconds_ if fresh else 0.0}
+        return EvalResult(curve=[acc], val_acc=acc, flops=float(flops), params=float(params),
+                          seconds=time.perf_counter() - start, epochs_run=1, extra=extra)

@@ -19,6 +19,8 @@ from ..errors import ConfigError
 EVALUATOR_KEYS = {
     "train": ("type", "dataset", "root", "device", "seed", "num_threads"),
     "table": ("type", "table", "target", "sleep"),
+    "supernet": ("type", "dataset", "root", "device", "seed", "epochs", "sampler",
+                 "recalibrate_bn", "checkpoint", "num_threads"),
 }
 
 

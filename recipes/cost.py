@@ -173,6 +173,10 @@ def space_costs(space: SearchSpace, configs: Configs) -> pd.DataFrame:
     """
     if space.model is None:
         raise SpaceError(f"space {space.name!r} has no model: its costs cannot be computed")
+    if space.model.builder not in COST_BUILDERS:
+        from .supernet_decode import supernet_costs  # supernet spaces: costs per path
+
+        return supernet_costs(space, configs)
     cols = space.columns(configs, space.arch_names)
     frame = configs if isinstance(configs, pd.DataFrame) else pd.DataFrame(cols)
     return costs(frame, space.model)

@@ -6,12 +6,15 @@ from typing import Sequence
 
 from ..cli_base import run_cli
 from .coarse_cmd import COARSE, WORKER
+from .enas_cmd import ENAS
+from .ensemble_cmd import ENSEMBLE
 from .evaluate_cmd import EVALUATE
 from .fine_cmd import FINE
 from .report_cmd import REPORT
 from .sample_cmd import SAMPLE
+from .supernet_cmd import SUPERNET
 
-COMMANDS = [SAMPLE, EVALUATE, COARSE, WORKER, FINE, REPORT]
+COMMANDS = [SAMPLE, EVALUATE, COARSE, WORKER, FINE, REPORT, SUPERNET, ENSEMBLE, ENAS]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

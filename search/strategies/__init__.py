@@ -10,7 +10,7 @@ import importlib
 from .base import Strategy
 from .registry import STRATEGIES, create_strategy, register
 
-_MODULES = ("random_search", "qmc", "evolution", "predictor_guided", "tpe", "fine_evolution")
+_MODULES = ("random_search", "qmc", "evolution", "predictor_guided", "tpe", "fine_evolution", "reinforce")
 
 
 def load_all() -> None:

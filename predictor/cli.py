@@ -1,0 +1,176 @@
+"""The ``predictor`` console script: pretrain, train, score and evaluate accuracy predictors.
+
+Each subcommand parses its flags and calls library functions; this module is the edge
+where :func:`jointnas.recipes.cost.space_costs` is plugged into pretraining. Results are
+written atomically: after a failure the ``--out`` file does not exist (or keeps its
+earlier content).
+
+Example:
+    predictor pretrain --space configs/digits.yaml --n 20000 --out enc.pt
+    predictor train --space configs/digits.yaml --table samples.csv --target acc \\
+        --encoder enc.pt --n-models 5 --out pred.pt
+    predictor score --predictor pred.pt --table pool.csv --out scores.csv
+    predictor evaluate --predictor pred.pt --table test.csv --target acc
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from typing import Iterator, Sequence
+
+from ..cli_base import Command, positive_int, run_cli
+from ..data.space_io import read_space
+from ..data.tables import read_table, validate_table, write_table
+from ..errors import ConfigError, JointNASError
+
+
+@contextlib.contextmanager
+def _at(where: str | os.PathLike) -> Iterator[None]:
+    """Locate user errors raised inside the block at ``where`` (a file)."""
+    try:
+        yield
+    except JointNASError as exc:
+        raise exc.at(str(where))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not names:
+        raise ConfigError(f"--targets {text!r} names no column")
+    return names
+
+
+def _load(path: str, space=None):
+    from .estimator import AccuracyPredictor
+
+    return AccuracyPredictor.load(path, space=space)
+
+
+# -- pretrain ------------------------------------------------------------------------------
+def _pretrain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", required=True, help="search space YAML")
+    p.add_argument("--table", help="architectures with cost columns (default: a Sobol pool "
+                                   "with analytic FLOPs and params)")
+    p.add_argument("--targets", default="flops,params",
+                   help="comma list of cost columns to predict (default: flops,params)")
+    p.add_argument("--n", type=positive_int, default=20000, help="Sobol pool size without --table")
+    p.add_argument("--epochs", type=positive_int, default=None, help="pretraining epochs")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, help="encoder file to write (.pt)")
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from .estimator import AccuracyPredictor
+
+    space = read_space(args.space)
+    targets = _names(args.targets)
+    est = AccuracyPredictor(space, seed=args.seed, progress=True)
+    if args.epochs:
+        est.set_params(pretrain_epochs=args.epochs)
+    if args.table:
+        with _at(args.table):
+            est.pretrain(read_table(args.table), targets=targets)
+    else:
+        from ..recipes.cost import space_costs  # the CLI is the edge that plugs costs in
+
+        with _at(args.space):
+            est.pretrain(n=args.n, targets=targets, costs=space_costs)
+    est.save(args.out)
+    print(f"pretrained encoder on {', '.join(targets)} written to {args.out}")
+    return 0
+
+
+# -- train ---------------------------------------------------------------------------------
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", required=True, help="search space YAML")
+    p.add_argument("--table", required=True, help="measured sample table (csv or parquet)")
+    p.add_argument("--target", default="acc", help="accuracy column (default acc)")
+    p.add_argument("--encoder", help="pretrained encoder file from `predictor pretrain`")
+    p.add_argument("--n-models", type=positive_int, default=None, help="ensemble size")
+    p.add_argument("--transform", choices=("rank", "standard"), default=None,
+                   help="target transform (default rank)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, help="predictor file to write (.pt)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .estimator import AccuracyPredictor
+
+    space = read_space(args.space)
+    est = _load(args.encoder, space) if args.encoder else AccuracyPredictor(space)
+    overrides = {"seed": args.seed, "progress": True, "n_models": args.n_models,
+                 "target_transform": args.transform}
+    est.set_params(**{k: v for k, v in overrides.items() if v is not None})
+    with _at(args.table):
+        table = read_table(args.table)
+        est.fit(table, target=args.target)
+    est.save(args.out)
+    print(f"predictor ({est.n_models} model(s), {est.n_train_} rows, target {args.target}) "
+          f"written to {args.out}")
+    return 0
+
+
+# -- score ---------------------------------------------------------------------------------
+def _score_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--predictor", required=True, help="predictor file from `predictor train`")
+    p.add_argument("--table", required=True, help="candidates (one column per variable)")
+    p.add_argument("--out", required=True, help="table to write: the input plus score columns")
+
+
+def _score(args: argparse.Namespace) -> int:
+    with _at(args.predictor):
+        est = _load(args.predictor)
+        est.check_fitted()
+    with _at(args.table):
+        table = validate_table(read_table(args.table), est.space)
+        pred, std = est.predict(table, return_std=True)
+    out = table.assign(score=pred)
+    if est.n_models > 1:
+        out = out.assign(score_std=std)
+    write_table(out, args.out)
+    print(f"{len(out)} candidates scored, written to {args.out}")
+    return 0
+
+
+# -- evaluate ------------------------------------------------------------------------------
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--predictor", required=True, help="predictor file from `predictor train`")
+    p.add_argument("--table", required=True, help="measured table with the target column")
+    p.add_argument("--target", default="acc", help="accuracy column (default acc)")
+    p.add_argument("--k", type=positive_int, default=None,
+                   help="top-k size for precision (default 10%% of the rows)")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    with _at(args.predictor):
+        est = _load(args.predictor)
+        est.check_fitted()
+    with _at(args.table):
+        report = est.score(read_table(args.table), target=args.target, k=args.k)
+    width = max(len(k) for k in report)
+    print(f"{'metric':<{width}}  value")
+    for key, value in report.items():
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {text}")
+    return 0
+
+
+COMMANDS = [
+    Command("pretrain", "pretrain the encoder on free architecture costs", _pretrain_args, _pretrain),
+    Command("train", "fit the accuracy predictor on a measured table", _train_args, _train),
+    Command("score", "score candidates with a trained predictor", _score_args, _score),
+    Command("evaluate", "print ranking metrics of a predictor on a measured table",
+            _evaluate_args, _evaluate),
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``predictor``."""
+    return run_cli("predictor", "Accuracy predictors for joint architecture and recipe search.",
+                   COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

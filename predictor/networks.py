@@ -1,0 +1,135 @@
+"""The predictor's networks: an architecture encoder and two heads.
+
+``Encoder`` maps the arch encoding of a config to an embedding. ``ProxyHead`` predicts
+cheap, exactly known architecture costs (standardized log FLOPs and params, or any cost
+columns) from the embedding: it is what pretraining fits. ``AccuracyHead`` reads the
+embedding together with the recipe encoding and predicts the (transformed) accuracy.
+
+Every block is ``Linear -> LayerNorm -> SiLU``: LayerNorm keeps the tiny-batch
+fine-tuning (20 to 500 rows, often full batch) independent of batch statistics, which
+BatchNorm is not, and lets a frozen encoder behave the same in training and inference.
+
+Example:
+    >>> enc = Encoder(31, hidden=64, embed=16)
+    >>> head = AccuracyHead(16, recipe_dim=20, hidden=64)
+    >>> x_arch, x_recipe = torch.rand(4, 31), torch.rand(4, 20)
+    >>> head(enc(x_arch), x_recipe).shape
+    torch.Size([4])
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _block(n_in: int, n_out: int) -> list[nn.Module]:
+    return [nn.Linear(n_in, n_out), nn.LayerNorm(n_out), nn.SiLU()]
+
+
+def _mlp(n_in: int, hidden: int, depth: int, n_out: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width = n_in
+    for _ in range(depth):
+        layers += _block(width, hidden)
+        width = hidden
+    layers.append(nn.Linear(width, n_out))
+    return nn.Sequential(*layers)
+
+
+class Encoder(nn.Module):
+    """MLP from an architecture encoding to an embedding.
+
+    Args:
+        in_dim: width of the arch encoding (``space.arch_width``).
+        hidden: width of the hidden layers.
+        embed: width of the embedding.
+        depth: number of hidden ``Linear-LayerNorm-SiLU`` blocks.
+    """
+
+    def __init__(self, in_dim: int, hidden: int = 128, embed: int = 32, depth: int = 2) -> None:
+        super().__init__()
+        self.net = _mlp(in_dim, hidden, depth, embed)
+        self.norm = nn.LayerNorm(embed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of arch encodings, shape ``(n, in_dim) -> (n, embed)``."""
+        return self.norm(self.net(x))
+
+
+class ProxyHead(nn.Module):
+    """Linear map from the embedding to standardized cost targets.
+
+    A linear head forces the embedding itself to carry the costs, which is what the
+    accuracy head later reuses.
+
+    Args:
+        embed: embedding width.
+        n_out: number of cost targets (e.g. 2 for log FLOPs and log params).
+    """
+
+    def __init__(self, embed: int, n_out: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(embed, n_out)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Predict ``(n, n_out)`` standardized costs from ``(n, embed)`` embeddings."""
+        return self.linear(z)
+
+
+class AccuracyHead(nn.Module):
+    """MLP from the embedding and the recipe encoding to one transformed accuracy.
+
+    Args:
+        embed: embedding width.
+        recipe_dim: width of the recipe encoding (0 for arch-only spaces).
+        hidden: hidden width.
+        depth: number of hidden blocks.
+    """
+
+    def __init__(self, embed: int, recipe_dim: int = 0, hidden: int = 128, depth: int = 1) -> None:
+        super().__init__()
+        self.recipe_dim = recipe_dim
+        self.net = _mlp(embed + recipe_dim, hidden, depth, 1)
+
+    def forward(self, z: torch.Tensor, recipe: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict ``(n,)`` accuracies from embeddings and recipe encodings."""
+        if self.recipe_dim:
+            z = torch.cat([z, recipe], dim=1)
+        return self.net(z).squeeze(1)
+
+
+class Member(nn.Module):
+    """One ensemble member: an encoder and its accuracy head."""
+
+    def __init__(self, encoder: Encoder, head: AccuracyHead, fresh: Encoder | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.fresh = fresh
+
+    def forward(self, arch: torch.Tensor, recipe: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted transformed accuracy of ``(arch, recipe)`` encodings."""
+        z = self.encoder(arch)
+        if self.fresh is not None:
+            z = torch.cat([z, self.fresh(arch)], dim=1)
+        return self.head(z, recipe)
+
+
+def init_weights(module: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Re-initialize every Linear layer from ``generator`` (PyTorch's default scheme).
+
+    Module constructors draw from torch's global generator; this makes initialization
+    depend only on the owned ``generator``.
+    """
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            bound = 1.0 / math.sqrt(layer.in_features)
+            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return module
+
+
+__all__ = ["AccuracyHead", "Encoder", "Member", "ProxyHead", "init_weights"]

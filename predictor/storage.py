@@ -1,0 +1,145 @@
+"""One-file persistence of :class:`~jointnas.predictor.estimator.AccuracyPredictor`.
+
+The file is a ``torch.save`` of a dict holding only tensors and plain Python values
+(state dicts, the space definition and fingerprint, scalers, hyperparameters, the
+package version), so :func:`torch.load` reads it with ``weights_only=True``: loading
+a file runs no pickled code. Writes are atomic (complete file or none).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from ..data.atomic import atomic_path
+from ..data.space import SearchSpace
+from ..errors import JointNASError, PredictorError
+from .networks import AccuracyHead, Member, ProxyHead
+from .training import TargetTransform
+
+FORMAT = "jointnas-predictor"
+FORMAT_VERSION = 1
+
+
+def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+
+def save_predictor(est: Any, path: str | os.PathLike) -> None:
+    """Write ``est`` (pretrained and/or fitted) to ``path`` atomically.
+
+    Raises:
+        PredictorError: the estimator holds neither a pretrained encoder nor a fit.
+    """
+    params = est.get_params()
+    params.pop("space")
+    blob: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "version": __version__,
+        "space": est.space.to_dict(),
+        "fingerprint": est.space.fingerprint(),
+        "params": params,
+        "encoder": None,
+        "proxy": None,
+        "members": None,
+    }
+    if est.is_pretrained:
+        blob["encoder"] = _cpu(est.encoder_.state_dict())
+        blob["proxy"] = {
+            "state": _cpu(est.proxy_.state_dict()),
+            "targets": list(est.proxy_targets_),
+            "mean": torch.from_numpy(np.asarray(est.proxy_mean_, dtype=np.float64)),
+            "std": torch.from_numpy(np.asarray(est.proxy_std_, dtype=np.float64)),
+        }
+    if getattr(est, "members_", None):
+        blob["members"] = {
+            "states": [_cpu(m.state_dict()) for m in est.members_],
+            "transform": est.transform_.state_dict(),
+            "target": est.target_,
+            "n_train": est.n_train_,
+            "n_skipped": est.n_skipped_,
+        }
+    if blob["encoder"] is None and blob["members"] is None:
+        raise PredictorError("nothing to save: call pretrain() or fit() first")
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def load_predictor(cls: type, path: str | os.PathLike, space: SearchSpace | None = None) -> Any:
+    """Read a predictor file written by :func:`save_predictor`.
+
+    Args:
+        cls: the estimator class to build.
+        path: the file.
+        space: when given, the file's space fingerprint must equal this one's.
+
+    Raises:
+        PredictorError: missing, unreadable, truncated or foreign file, or another space.
+    """
+    where = str(path)
+    if not Path(path).is_file():
+        raise PredictorError("predictor file not found", where)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or truncated files
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PredictorError(f"cannot read predictor file (corrupt or truncated?): {reason[:200]}",
+                             where) from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise PredictorError("not a jointnas predictor file", where)
+    if blob.get("format_version") != FORMAT_VERSION:
+        raise PredictorError(f"predictor file format {blob.get('format_version')!r} is not "
+                             f"supported (this version reads {FORMAT_VERSION})", where)
+    try:
+        saved_space = SearchSpace.from_dict(blob["space"], where)
+        if space is not None and space.fingerprint() != blob["fingerprint"]:
+            raise PredictorError(
+                f"predictor was made for another search space (file fingerprint "
+                f"{blob['fingerprint']}, given space {space.fingerprint()})", where)
+        est = cls(space if space is not None else saved_space, **blob["params"])
+        _restore(est, blob)
+    except JointNASError as exc:
+        raise exc.at(where)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PredictorError(f"predictor file is damaged: {type(exc).__name__}: {reason[:200]}",
+                             where) from None
+    return est
+
+
+def _restore(est: Any, blob: dict[str, Any]) -> None:
+    dev = torch.device(est.device)
+    if blob["encoder"] is not None:
+        encoder = est._new_encoder()
+        encoder.load_state_dict(blob["encoder"])
+        proxy_blob = blob["proxy"]
+        proxy = ProxyHead(est.embed, len(proxy_blob["targets"]))
+        proxy.load_state_dict(proxy_blob["state"])
+        est.encoder_ = encoder.to(dev).eval()
+        est.proxy_ = proxy.to(dev).eval()
+        est.proxy_targets_ = tuple(proxy_blob["targets"])
+        est.proxy_mean_ = proxy_blob["mean"].numpy().astype(np.float64)
+        est.proxy_std_ = proxy_blob["std"].numpy().astype(np.float64)
+    fitted = blob["members"]
+    if fitted is not None:
+        recipe_dim = est.space.width - est.space.arch_width
+        members = []
+        for state in fitted["states"]:
+            member = Member(est._new_encoder(), AccuracyHead(est.embed, est._head_extra(), est.hidden,
+                                                             est.head_depth))
+            member.load_state_dict(state)
+            members.append(member.to(dev).eval())
+        est.members_ = members
+        est.transform_ = TargetTransform.from_state(fitted["transform"])
+        est.target_ = fitted["target"]
+        est.n_train_ = int(fitted["n_train"])
+        est.n_skipped_ = int(fitted["n_skipped"])
+
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load_predictor", "save_predictor"]

@@ -1,0 +1,241 @@
+"""Accuracy predictor: pretraining, fitting, ensembles, persistence and metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from jointnas.data import Categorical, Float, Integer, SearchSpace
+from jointnas.errors import NotFittedError, PredictorError, TableError
+from jointnas.predictor import AccuracyPredictor, metrics
+from jointnas.predictor.training import TargetTransform
+
+from conftest import CONFIGS
+
+torch.set_num_threads(1)
+FAST = dict(hidden=32, embed=16, epochs=60, frozen_epochs=20, pretrain_epochs=10, n_models=1)
+
+
+@pytest.fixture(scope="module")
+def digits() -> SearchSpace:
+    return SearchSpace.from_yaml(str(CONFIGS / "digits.yaml"))
+
+
+@pytest.fixture(scope="module")
+def small() -> SearchSpace:
+    return SearchSpace(
+        arch=[Integer("width", 8, 64, step=8), Categorical("op", ("conv", "pool", "skip")),
+              Categorical("se", (False, True))],
+        recipe=[Float("lr", 1e-3, 1.0, log=True)],
+        name="small",
+    )
+
+
+def synthetic(space: SearchSpace, n: int, seed: int) -> pd.DataFrame:
+    """A table whose accuracy grows with width, conv > pool > skip, and lr near 0.03."""
+    frame = space.sample(n, seed=seed, frame=True)
+    op = frame["op"].map({"conv": 0.2, "pool": 0.1, "skip": 0.0}).to_numpy(dtype=float)
+    lr_term = -0.05 * (np.log10(frame["lr"].to_numpy(dtype=float)) + 1.5) ** 2
+    noise = np.random.default_rng(seed).normal(0, 0.005, n)
+    return frame.assign(acc=0.4 + 0.005 * frame["width"] + op + lr_term + noise, status="ok")
+
+
+@pytest.fixture(scope="module")
+def fitted(small) -> AccuracyPredictor:
+    return AccuracyPredictor(small, seed=0, **{**FAST, "n_models": 3}).fit(synthetic(small, 120, 0))
+
+
+# -- pretraining -----------------------------------------------------------------------------
+def test_pretraining_predicts_flops_and_params_ranking_on_held_out_archs(digits):
+    from jointnas.recipes.cost import space_costs
+
+    est = AccuracyPredictor(digits, seed=0, hidden=64, embed=16, pretrain_epochs=40)
+    est.pretrain(n=2048, costs=space_costs)
+    held_out = digits.sample(500, seed=99, frame=True)
+    truth, pred = space_costs(digits, held_out), est.predict_costs(held_out)
+    for column in ("flops", "params"):
+        assert metrics.spearman(truth[column], pred[column]) > 0.95
+        assert metrics.kendall_tau(truth[column], pred[column]) > 0.8
+
+
+def test_pretraining_from_a_table_and_a_missing_target_column(small):
+    archs = small.sample(256, seed=1, frame=True)
+    archs["cost"] = 2.0 ** (archs["width"] / 8) * archs["op"].map({"conv": 3, "pool": 2, "skip": 1})
+    est = AccuracyPredictor(small, seed=0, **{**FAST, "pretrain_epochs": 60}).pretrain(archs, targets=("cost",))
+    assert metrics.spearman(archs["cost"], est.predict_costs(archs)["cost"]) > 0.95
+    with pytest.raises(PredictorError, match="latency"):
+        AccuracyPredictor(small, seed=0, **FAST).pretrain(archs, targets=("cost", "latency"))
+
+
+def test_pretrained_encoder_is_used_by_fit(small):
+    table = synthetic(small, 60, 2)
+    est = AccuracyPredictor(small, seed=0, **FAST).pretrain(
+        n=256, costs=lambda space, frame: pd.DataFrame({"flops": frame["width"] ** 2.0,
+                                                        "params": frame["width"] + 1.0}))
+    assert est.is_pretrained and est.fit(table) is est
+    assert metrics.kendall_tau(table["acc"], est.predict(table)) > 0.8
+
+
+# -- fit / predict ---------------------------------------------------------------------------
+@pytest.mark.parametrize("transform", ["rank", "standard"])
+def test_fit_ranks_a_known_monotone_relation(small, transform):
+    est = AccuracyPredictor(small, seed=0, **{**FAST, "target_transform": transform})
+    est.fit(synthetic(small, 150, 0))
+    test = synthetic(small, 400, 1)
+    assert metrics.kendall_tau(test["acc"], est.predict(test)) > 0.75
+    assert metrics.spearman(test["acc"], est.predict(small.configs(test))) > 0.9
+
+
+def test_contract_not_fitted_fit_returns_self_and_params(small):
+    est = AccuracyPredictor(small, seed=3, **FAST)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        est.predict(small.sample(4, seed=0))
+    assert not any(k.endswith("_") for k in vars(est))  # __init__ stores hyperparameters only
+    assert est.get_params()["hidden"] == 32 and est.set_params(epochs=5) is est
+    with pytest.raises(ValueError, match="unknown parameter"):
+        est.set_params(depthh=3)
+    assert est.fit(synthetic(small, 30, 0)) is est
+
+
+def test_same_seed_same_predictions_and_other_seed_differs(small):
+    table, pool = synthetic(small, 40, 0), small.sample(50, seed=5, frame=True)
+    a = AccuracyPredictor(small, seed=7, **FAST).fit(table).predict(pool)
+    b = AccuracyPredictor(small, seed=7, **FAST).fit(table).predict(pool)
+    c = AccuracyPredictor(small, seed=8, **FAST).fit(table).predict(pool)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_ensemble_std_is_positive_and_shapes(fitted, small):
+    pool = small.sample(200, seed=4, frame=True)
+    pred, std = fitted.predict(pool, return_std=True)
+    assert pred.shape == std.shape == (200,)
+    assert np.all(std > 0)
+    np.testing.assert_allclose(pred, fitted.predict(pool))
+
+
+def test_fit_skips_unusable_rows_with_a_warning(small):
+    table = synthetic(small, 40, 0)
+    table.loc[:4, "status"] = "diverged"
+    table.loc[5:6, "acc"] = np.nan
+    with pytest.warns(UserWarning, match="skips 7 of 40 rows"):
+        est = AccuracyPredictor(small, seed=0, **FAST).fit(table)
+    assert est.n_train_ == 33 and est.n_skipped_ == 7
+
+
+def test_all_rows_unusable_or_bad_columns_raise(small):
+    table = synthetic(small, 10, 0).assign(acc=np.nan)
+    with pytest.raises(PredictorError, match="0 usable row"):
+        AccuracyPredictor(small, **FAST).fit(table)
+    with pytest.raises(TableError, match="width"):
+        AccuracyPredictor(small, **FAST).fit(synthetic(small, 10, 0).drop(columns="width"))
+    with pytest.raises(TableError, match="val_acc"):
+        AccuracyPredictor(small, **FAST).fit(synthetic(small, 10, 0), target="val_acc")
+    with pytest.raises(PredictorError, match="target_transform"):
+        AccuracyPredictor(small, target_transform="log").fit(synthetic(small, 10, 0))
+
+
+def test_score_reports_metrics(fitted, small):
+    report = fitted.score(synthetic(small, 100, 9))
+    assert report["n"] == 100 and report["kendall_tau"] > 0.7
+    assert {"spearman", "rmse", "precision_at_k", "top_n_rank"} <= set(report)
+
+
+def test_rank_transform_inverse_is_strictly_monotone():
+    y = np.array([0.1, 0.1, 0.5, 0.9, 0.9, 0.95])
+    tr = TargetTransform("rank")
+    z = tr.fit(y)
+    assert z[0] == z[1] < z[2] < z[3] == z[4] < z[5]
+    grid = np.linspace(-4, 4, 101)
+    assert np.all(np.diff(tr.inverse(grid)) > 0)
+    assert tr.inverse(np.array([z.max()]))[0] == pytest.approx(0.95, abs=1e-5)
+
+
+# -- persistence -----------------------------------------------------------------------------
+def test_save_load_round_trip_gives_identical_predictions(fitted, small, tmp_path):
+    path = tmp_path / "pred.pt"
+    fitted.save(path)
+    blob = torch.load(path, weights_only=True)
+    assert blob["fingerprint"] == small.fingerprint() and blob["version"]
+    loaded = AccuracyPredictor.load(path, space=small)
+    pool = small.sample(300, seed=2, frame=True)
+    for a, b in zip(fitted.predict(pool, return_std=True), loaded.predict(pool, return_std=True)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.get_params() == {**fitted.get_params(), "space": loaded.space}
+
+
+def test_pretrain_only_file_round_trips_and_refuses_predict(small, tmp_path):
+    est = AccuracyPredictor(small, seed=0, **FAST).pretrain(
+        n=128, costs=lambda space, frame: pd.DataFrame({"flops": frame["width"] * 3.0,
+                                                        "params": frame["width"] + 2.0}))
+    est.save(tmp_path / "enc.pt")
+    loaded = AccuracyPredictor.load(tmp_path / "enc.pt")
+    pool = small.sample(20, seed=0, frame=True)
+    pd.testing.assert_frame_equal(est.predict_costs(pool), loaded.predict_costs(pool))
+    with pytest.raises(NotFittedError, match="pretrained encoder"):
+        loaded.predict(pool)
+
+
+def test_load_refuses_another_space_and_corrupt_files(fitted, small, digits, tmp_path):
+    path = tmp_path / "pred.pt"
+    fitted.save(path)
+    with pytest.raises(PredictorError) as info:
+        AccuracyPredictor.load(path, space=digits)
+    text = str(info.value)
+    assert str(path) in text and small.fingerprint() in text and digits.fingerprint() in text
+    data = path.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file at all")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    for name in ("cut.pt", "junk.pt", "other.pt", "missing.pt"):
+        with pytest.raises(PredictorError) as info:
+            AccuracyPredictor.load(tmp_path / name)
+        assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_save_is_atomic_and_refuses_an_empty_estimator(small, tmp_path):
+    with pytest.raises(PredictorError, match="nothing to save"):
+        AccuracyPredictor(small).save(tmp_path / "x.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def test_kendall_spearman_rmse_by_hand():
+    # pairs of (1,2,3,4) vs (1,3,2,4): 5 concordant, 1 discordant -> tau = 4/6
+    assert metrics.kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    assert metrics.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(1 - 6 * 2 / (4 * 15))
+    assert metrics.rmse([0, 0], [3, 4]) == pytest.approx(math.sqrt(12.5))
+    assert math.isnan(metrics.kendall_tau([1, 1, 1], [1, 2, 3]))
+
+
+def test_precision_at_k_and_top_n_rank_by_hand():
+    y_true = [0.9, 0.8, 0.7, 0.6, 0.5]
+    y_pred = [0.1, 0.9, 0.8, 0.2, 0.3]  # predicted order: rows 1, 2, 4, 3, 0
+    assert metrics.precision_at_k(y_true, y_pred, 2) == pytest.approx(0.5)  # {1,2} vs {0,1}
+    assert metrics.precision_at_k(y_true, y_pred, 3) == pytest.approx(2 / 3)
+    assert metrics.top_n_rank(y_true, y_pred, 1) == 2
+    assert metrics.top_n_rank(y_true, y_pred, 5) == 1
+    # ties in truth share the best rank; ties in predictions go to the earlier row
+    assert metrics.top_n_rank([0.5, 0.9, 0.9], [0.0, 0.1, 0.2], 1) == 1
+    assert metrics.precision_at_k([1.0, 2.0, 2.0], [0.3, 0.3, 0.1], 1) == 0.0
+
+
+def test_s_tau_and_gt_tau_by_hand():
+    a, b, c = [1, 2, 3, 4], [1, 3, 2, 4], [4, 3, 2, 1]
+    expected = (4 / 6 + -1.0 + -4 / 6) / 3
+    assert metrics.s_tau([a, b, c]) == pytest.approx(expected)
+    assert metrics.s_tau(np.array([a, a])) == pytest.approx(1.0)
+    assert metrics.gt_tau(b, a) == pytest.approx(4 / 6)
+    assert metrics.gt_tau([b, c], a) == pytest.approx((4 / 6 - 1) / 2)
+    with pytest.raises(ValueError):
+        metrics.s_tau([a])
+
+
+def test_regression_report_keys():
+    report = metrics.regression_report(np.arange(20.0), np.arange(20.0) ** 2)
+    assert report["kendall_tau"] == pytest.approx(1.0) and report["k"] == 2
+    assert report["precision_at_k"] == 1.0 and report["top_n_rank"] == 1

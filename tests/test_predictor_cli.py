@@ -1,0 +1,168 @@
+"""The ``predictor`` CLI: happy paths and every bad input (one line, exit 2, no --out file)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jointnas.data import Categorical, Float, Integer, SearchSpace
+from jointnas.data.tables import read_table, write_table
+from jointnas.predictor.cli import main
+
+from conftest import CONFIGS
+
+
+def make_space() -> SearchSpace:
+    return SearchSpace(
+        arch=[Integer("width", 8, 64, step=8), Categorical("op", ("conv", "pool", "skip"))],
+        recipe=[Float("lr", 1e-3, 1.0, log=True)],
+        name="cli-small",
+    )
+
+
+def make_table(space: SearchSpace, n: int, seed: int) -> pd.DataFrame:
+    frame = space.sample(n, seed=seed, frame=True)
+    op = frame["op"].map({"conv": 0.2, "pool": 0.1, "skip": 0.0}).to_numpy(dtype=float)
+    acc = 0.4 + 0.005 * frame["width"] + op - 0.02 * np.abs(np.log10(frame["lr"]) + 1.5)
+    return frame.assign(acc=acc, flops=frame["width"] ** 2.0, params=frame["width"] * 10.0,
+                        status="ok")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A space, train and test tables, an encoder and an ensemble predictor."""
+    root = tmp_path_factory.mktemp("cli")
+    space = make_space()
+    space.to_yaml(str(root / "space.yaml"))
+    write_table(make_table(space, 40, 0), root / "train.csv")
+    write_table(make_table(space, 60, 1), root / "test.csv")
+    args = ["--space", str(root / "space.yaml")]
+    assert main(["pretrain", *args, "--table", str(root / "train.csv"), "--targets", "flops,params",
+                 "--epochs", "5", "--out", str(root / "enc.pt")]) == 0
+    assert main(["train", *args, "--table", str(root / "train.csv"), "--target", "acc",
+                 "--encoder", str(root / "enc.pt"), "--n-models", "2",
+                 "--out", str(root / "pred.pt")]) == 0
+    return root
+
+
+def one_line_error(capsys, *fragments: str) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.mark.parametrize("command", [None, "pretrain", "train", "score", "evaluate"])
+def test_help_everywhere(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"] if command else ["--help"])
+    assert info.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_score_adds_score_and_std_columns(files, capsys):
+    out = files / "scores.csv"
+    assert main(["score", "--predictor", str(files / "pred.pt"), "--table", str(files / "test.csv"),
+                 "--out", str(out)]) == 0
+    scores = read_table(out)
+    assert len(scores) == 60 and {"score", "score_std", "width", "acc"} <= set(scores.columns)
+    assert (scores["score_std"] > 0).all()
+    assert scores["score"].corr(scores["acc"], method="kendall") > 0.6
+
+
+def test_evaluate_prints_a_metric_table(files, capsys):
+    assert main(["evaluate", "--predictor", str(files / "pred.pt"), "--table", str(files / "test.csv"),
+                 "--target", "acc"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["metric", "value"]
+    tau = float(next(line.split()[1] for line in out.splitlines() if line.startswith("kendall_tau")))
+    assert tau > 0.6 and "precision_at_k" in out and "top_n_rank" in out
+
+
+def test_pretrain_from_a_sobol_pool_with_analytic_costs(tmp_path):
+    out = tmp_path / "enc.pt"
+    assert main(["pretrain", "--space", str(CONFIGS / "digits.yaml"), "--n", "256", "--epochs", "2",
+                 "--out", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_pretrain_targets_naming_a_missing_column(files, tmp_path, capsys):
+    out = tmp_path / "enc.pt"
+    assert main(["pretrain", "--space", str(files / "space.yaml"), "--table", str(files / "train.csv"),
+                 "--targets", "flops,latency", "--out", str(out)]) == 2
+    one_line_error(capsys, "latency", "train.csv")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case, fragments", [
+    ("missing_variable", ("missing variable column(s) width",)),
+    ("missing_target", ("missing column(s) acc",)),
+    ("outside_space", ("row 3, column 'op'", "'dense'")),
+    ("all_nan", ("0 usable row(s)",)),
+])
+def test_train_bad_tables(files, tmp_path, capsys, case, fragments):
+    table = make_table(make_space(), 20, 3)
+    if case == "missing_variable":
+        table = table.drop(columns="width")
+    elif case == "missing_target":
+        table = table.drop(columns="acc")
+    elif case == "outside_space":
+        table["op"] = table["op"].astype(object)
+        table.loc[2, "op"] = "dense"
+    else:
+        table["acc"] = np.nan
+    write_table(table, tmp_path / "bad.csv")
+    out = tmp_path / "pred.pt"
+    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(tmp_path / "bad.csv"),
+                 "--target", "acc", "--out", str(out)]) == 2
+    one_line_error(capsys, "bad.csv", *fragments)
+    assert not out.exists()
+
+
+def test_train_with_an_encoder_from_another_space(files, tmp_path, capsys):
+    out = tmp_path / "pred.pt"
+    assert main(["train", "--space", str(CONFIGS / "digits.yaml"), "--table", str(files / "train.csv"),
+                 "--encoder", str(files / "enc.pt"), "--out", str(out)]) == 2
+    digits = SearchSpace.from_yaml(str(CONFIGS / "digits.yaml"))
+    one_line_error(capsys, "enc.pt", make_space().fingerprint(), digits.fingerprint())
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_score_with_a_corrupt_predictor_file(files, tmp_path, capsys, damage):
+    data = (files / "pred.pt").read_bytes()
+    bad = tmp_path / "pred.pt"
+    bad.write_bytes(data[: len(data) // 3] if damage == "truncated" else b"\x00garbage" * 10)
+    out = tmp_path / "scores.csv"
+    assert main(["score", "--predictor", str(bad), "--table", str(files / "test.csv"),
+                 "--out", str(out)]) == 2
+    one_line_error(capsys, "pred.pt", "cannot read predictor file")
+    assert not out.exists()
+
+
+def test_score_before_training_with_a_pretrain_only_file(files, tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    assert main(["score", "--predictor", str(files / "enc.pt"), "--table", str(files / "test.csv"),
+                 "--out", str(out)]) == 2
+    one_line_error(capsys, "not fitted", "enc.pt")
+    assert not out.exists()
+
+
+def test_score_candidates_outside_the_space(files, tmp_path, capsys):
+    table = make_table(make_space(), 10, 4)
+    table["width"] = table["width"].astype(float)
+    table.loc[4, "width"] = 12.0
+    write_table(table, tmp_path / "cands.csv")
+    out = tmp_path / "scores.csv"
+    assert main(["score", "--predictor", str(files / "pred.pt"), "--table", str(tmp_path / "cands.csv"),
+                 "--out", str(out)]) == 2
+    one_line_error(capsys, "row 5, column 'width'", "cands.csv")
+    assert not out.exists()
+
+
+def test_evaluate_with_all_targets_missing(files, tmp_path, capsys):
+    write_table(make_table(make_space(), 10, 5).assign(acc=np.nan), tmp_path / "t.csv")
+    assert main(["evaluate", "--predictor", str(files / "pred.pt"), "--table", str(tmp_path / "t.csv"),
+                 "--target", "acc"]) == 2
+    one_line_error(capsys, "no usable row", "t.csv")

@@ -10,7 +10,8 @@ import yaml
 
 from ..errors import ConfigError, JointNASError, SpaceError
 from .atomic import atomic_path
-from .space import ModelSpec, SearchSpace
+from .model_spec import ModelSpec
+from .space import SearchSpace
 from .variables import variable_from_dict
 
 SPACE_KEYS = ("name", "model", "arch", "recipe", "constraints", "default")

@@ -109,7 +109,7 @@ class FineEvolution(Strategy):
             children = breed(self.space, parents, self.rng, 2 * n, self.mutations, self.crossover)
             frame = self.space.from_unit(children, frame=True)
             if self.candidates.pool is not None:
-                frame = self.stream._nearest_rows(frame, taken)
+                frame = self.stream.nearest_rows(frame, taken)
             else:
                 frame = frame[self.candidates.feasible(frame)]
             frame, keys = _fresh(self.space, frame, taken)

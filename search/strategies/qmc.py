@@ -36,7 +36,7 @@ class SobolStream:
             draw = space.sample_qmc(m, self.seed, frame=True, skip=self.position)
             self.position += m
             if pool is not None:
-                draw = self._nearest_rows(draw, exclude)
+                draw = self.nearest_rows(draw, exclude)
             else:
                 draw = draw[self.candidates.feasible(draw)]
             keys = row_keys(space, draw)
@@ -51,7 +51,8 @@ class SobolStream:
             return pd.DataFrame(columns=list(space.names))
         return pd.concat(chunks, ignore_index=True).iloc[:n]
 
-    def _nearest_rows(self, draw: pd.DataFrame, exclude: set[int]) -> pd.DataFrame:
+    def nearest_rows(self, draw: pd.DataFrame, exclude: set[int]) -> pd.DataFrame:
+        """For each config, the nearest pool row (unit cube) whose key is not in ``exclude``."""
         space, pool = self.candidates.space, self.candidates.pool
         if self._tree is None:
             self._tree = cKDTree(space.to_unit(pool))

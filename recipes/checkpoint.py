@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..data.atomic import atomic_path
+from ..data.model_spec import ModelSpec
 from ..errors import ConfigError, JointNASError
 from .recipe import TrainingRecipe
 
@@ -37,7 +38,8 @@ def save_model(path: str | os.PathLike, model: nn.Module, arch: Mapping[str, Any
         arch: the arch part of its config.
         recipe: its training recipe (dataclass or recipe dict).
         meta: plain metadata; must hold ``in_shape`` and ``num_classes``; ``builder``
-            defaults to ``mbconv``. Anything else (dataset, accuracies, seed) is kept.
+            defaults to ``mbconv`` and ``options`` (the model spec's fixed builder
+            arguments) to none. Anything else (dataset, accuracies, seed) is kept.
 
     Raises:
         ConfigError: ``meta`` lacks a required key or holds a non-plain value.
@@ -73,7 +75,7 @@ def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
         ConfigError: missing file, not a jointnas model file, or weights that do not fit
             the rebuilt network.
     """
-    from .model import MODEL_BUILDERS
+    from .model import create_model
 
     where = str(path)
     if not Path(path).is_file():
@@ -85,13 +87,10 @@ def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"not a jointnas model file (expected format {FORMAT!r})", where)
     meta, recipe = payload["meta"], payload["recipe"]
-    builder = MODEL_BUILDERS.get(meta.get("builder"))
-    if builder is None:
-        raise ConfigError(f"unknown model builder {meta.get('builder')!r} "
-                          f"(known: {', '.join(sorted(MODEL_BUILDERS))})", where)
     try:
-        model = builder(payload["arch"], meta["num_classes"], tuple(meta["in_shape"]),
-                        dropout=float(recipe.get("dropout", 0.0)))
+        spec = ModelSpec(builder=meta.get("builder", "mbconv"), in_shape=tuple(meta["in_shape"]),
+                         num_classes=meta["num_classes"], options=meta.get("options") or {})
+        model = create_model(spec, payload["arch"], dropout=float(recipe.get("dropout", 0.0)))
         model.load_state_dict(payload["state_dict"])
     except JointNASError as exc:
         raise exc.at(where)

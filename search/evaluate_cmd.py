@@ -79,7 +79,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.save and result.model is not None:
         save_model(args.save, result.model, arch, recipe,
                    {"in_shape": list(bundle.in_shape), "num_classes": bundle.num_classes,
-                    "builder": space.model.builder, "dataset": bundle.name, "seed": args.seed,
+                    "builder": space.model.builder, "options": space.model.to_dict().get("options", {}),
+                    "dataset": bundle.name, "seed": args.seed,
                     "val_acc": result.val_acc, "test_acc": result.test_acc,
                     "epochs_run": result.epochs_run, "space": space.name,
                     "fingerprint": space.fingerprint()})

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from ..data.atomic import atomic_path
+from .plots import new_figure, save_figure
 
 
 @dataclass
@@ -83,12 +84,7 @@ def choose_epoch(curves: Sequence[Sequence[float]], threshold: float = 0.9) -> E
 
 def plot_tau(stop: EarlyStop, path: str | Path) -> None:
     """Plot tau by epoch with the threshold and the chosen epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    plt, fig, ax = new_figure((5, 3.2))
     epochs = np.arange(1, len(stop.tau_by_epoch) + 1)
     ax.plot(epochs, stop.tau_by_epoch, marker="o", ms=3)
     ax.axhline(stop.threshold, color="grey", ls="--", lw=1, label=f"threshold {stop.threshold:g}")
@@ -96,7 +92,4 @@ def plot_tau(stop: EarlyStop, path: str | Path) -> None:
     ax.set(xlabel="epoch", ylabel="Kendall tau vs final", ylim=(min(0, min(stop.tau_by_epoch)), 1.02),
            title=f"Ranking agreement over {stop.runs} runs")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(plt, fig, path)

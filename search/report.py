@@ -30,6 +30,7 @@ from .early_stop import EarlyStop, plot_tau
 from .fine import FineResult, budget_label, table_costs
 from .pool import CostFn, model_costs
 from .study import RunStore
+from .plots import new_figure, save_figure
 
 TARGETS = ("acc", "val_acc", "valid_acc")  # accuracy columns, in order of preference
 
@@ -173,22 +174,6 @@ def _tau(frame: pd.DataFrame, truth: str, pred: str) -> float:
 
 
 # -- plots --------------------------------------------------------------------------------------
-def _figure(size: tuple[float, float] = (5.5, 3.6)):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt, *plt.subplots(figsize=size)
-
-
-def _save(plt: Any, fig: Any, path: Path) -> None:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-
-
 def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = None) -> bool:
     """Predicted accuracy vs FLOPs: the front, the best pair per budget, coarse samples in grey.
 
@@ -197,7 +182,7 @@ def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = No
     """
     if "flops" not in fine.columns or fine.empty:
         return False
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     target = next((t for t in TARGETS if coarse is not None and t in coarse.columns), None)
     if target and "flops" in coarse.columns:
         ax.scatter(coarse["flops"], coarse[target], s=10, c="0.7", label=f"coarse samples ({target})")
@@ -213,25 +198,25 @@ def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = No
         ax.set_xscale("log")
     ax.set(xlabel="FLOPs", ylabel="predicted accuracy", title="Fine search: accuracy vs FLOPs")
     ax.legend(fontsize=8, loc="lower right")
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
     return True
 
 
 def plot_pred_vs_true(frame: pd.DataFrame, tau: float, method: str, path: Path) -> None:
     """Predicted vs measured accuracy of held-out trials, with the diagonal."""
-    plt, fig, ax = _figure((4.2, 4.0))
+    plt, fig, ax = new_figure((4.2, 4.0))
     ax.scatter(frame["true"], frame["pred"], s=14)
     low = float(min(frame["true"].min(), frame["pred"].min()))
     high = float(max(frame["true"].max(), frame["pred"].max()))
     ax.plot([low, high], [low, high], c="0.6", ls="--", lw=1)
     ax.set(xlabel="measured accuracy", ylabel="predicted accuracy",
            title=f"{method}: Kendall tau {tau:.3f}")
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def plot_acc_over_trials(samples: pd.DataFrame, target: str, path: Path) -> None:
     """Accuracy of every trial in order, coloured by iteration, with the running best."""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     rows = samples.sort_values("trial") if "trial" in samples.columns else samples
     acc = pd.to_numeric(rows[target], errors="coerce").to_numpy(dtype=float)
     order = np.arange(1, len(rows) + 1)
@@ -243,7 +228,7 @@ def plot_acc_over_trials(samples: pd.DataFrame, target: str, path: Path) -> None
             label="best so far")
     ax.set(xlabel="trial", ylabel=target, title="Accuracy over trials")
     ax.legend(fontsize=8, loc="lower right")
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 # -- held-out predictor quality -------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pandas as pd
 from ..data.atomic import atomic_path
 from .display import format_table
 from .supernet_rank import SupernetRanking, arch_labels, discordant_pairs
+from .plots import new_figure, save_figure
 
 PAIRS_SHOWN = 8
 """Discordant pairs listed per sampler in ``report.md`` (the closest ones)."""
@@ -100,7 +101,7 @@ def tau_view(ranking: SupernetRanking) -> pd.DataFrame:
 
 def plot_scatter(ranking: SupernetRanking, path: Path) -> Path:
     """Supernet (seed mean, with seed std) vs standalone accuracy, one colour per sampler."""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure((5.5, 3.8))
     table = ranking.architectures
     truth = table["standalone"].to_numpy()
     for name in ranking.scores:
@@ -109,12 +110,12 @@ def plot_scatter(ranking: SupernetRanking, path: Path) -> Path:
     ax.set(xlabel="standalone validation accuracy", ylabel="supernet (inherited) accuracy",
            title="Supernet vs standalone")
     ax.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def plot_tau_by_epoch(ranking: SupernetRanking, path: Path) -> Path:
     """GT-Tau after each supernet epoch: seed mean per sampler, seeds as thin lines."""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure((5.5, 3.8))
     curves = ranking.tau_by_epoch
     for k, name in enumerate(ranking.scores):
         color = f"C{k}"
@@ -128,24 +129,7 @@ def plot_tau_by_epoch(ranking: SupernetRanking, path: Path) -> Path:
     ax.set(xlabel="supernet epoch", ylabel="Kendall tau vs standalone", ylim=(-1.02, 1.02),
            title="GT-Tau by epoch")
     ax.legend(fontsize=8, loc="lower right")
-    return _save(plt, fig, path)
-
-
-def _figure(size: tuple[float, float] = (5.5, 3.8)) -> tuple[Any, Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt, *plt.subplots(figsize=size)
-
-
-def _save(plt: Any, fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:

@@ -1,0 +1,397 @@
+"""Search efficiency benchmark: how fast each strategy finds the best pairs of a measured table.
+
+Every registered strategy searches each development table through the table evaluator,
+the table's rows being the finite pool, for the same seeds and budgets. Per table and
+strategy: the true rank (1 = best target in the table) of the best pair found after 50,
+100 and 200 queries (median and interquartile range over seeds), the fraction of seeds
+that found the table's best pair, the median number of queries until a pair of the true
+top 0.1% is found (``> cap`` when most seeds did not find one within the cap) and how
+many times fewer queries than random search that is. Random's reference is its exact
+median for sampling without replacement (its measured median is shown too).
+
+Rows: ``random``, ``qmc``, ``evolution``, ``tpe`` (batches of 10), ``predictor`` (the
+predictor-guided strategy, batches of 20, no pretraining: its default on tabular pools)
+and ``coarse`` (the predictor-guided strategy as coarse search runs it: coarse's default
+batch, first batch Sobol, encoder pretrained on the table's free costs), again with a
+batch of 16 (``--coarse-batches``). Other registered strategies get batches of 10 and
+their defaults. Every predictor uses the small settings of ``PREDICTOR`` (printed with
+the results) so the default run fits in about 30 minutes on 2 shared cores. A pool
+smaller than twice the largest budget (the digits table while it is being generated)
+is searched with budgets of 10, 20 and 40% of its size instead.
+
+Tables with learning curves (digits) also get the early-stop check: ``choose_epoch`` on
+a Sobol batch, epochs saved on the rest of the pool, Kendall tau between full and
+early-stop accuracy there, and the final ranking quality of coarse search run with and
+without early stopping.
+
+Usage:
+    python benchmarks/bench_search.py                        # arxiv, cs, citeseer, cora, digits (~30 min)
+    python benchmarks/bench_search.py --quick                # 3 seeds, arxiv and cora
+    python benchmarks/bench_search.py --datasets pubmed --seeds 5 --strategies random,tpe
+    python benchmarks/bench_search.py --table my.csv --space my.yaml   # any measured table
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import kendalltau
+
+from jointnas.data import Categorical, SearchSpace
+from jointnas.data.tables import epoch_columns, read_table, usable_rows
+from jointnas.search.candidates import CandidateSet
+from jointnas.search.early_stop import accuracy_at, choose_epoch
+from jointnas.search.evaluators import TableEvaluator
+from jointnas.search.settings import SearchSettings
+from jointnas.search.strategies import STRATEGIES, create_strategy, load_all
+
+ROOT = Path(__file__).resolve().parents[1]
+NBG = Path(os.environ.get("NASBENCH_GRAPH", "/work/shared/benchmarks/nasbench-graph/nasbench_graph.csv.gz"))
+DIGITS = ROOT / "benchmarks" / "data" / "digits_joint.csv"
+OUT = ROOT / "benchmarks" / "results" / "search.md"
+NBG_OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
+DATASETS = "arxiv,cs,citeseer,cora,digits"
+ORDER = ("random", "qmc", "evolution", "tpe", "predictor", "coarse")
+# Cheapest honest predictor for a 2-core benchmark (the strategy's defaults are larger).
+PREDICTOR = {"n_models": 2, "hidden": 64, "embed": 16, "epochs": 60, "frozen_epochs": 20,
+             "pretrain_epochs": 5}
+TOP = 0.001
+
+
+@dataclass
+class Bench:
+    """One development table: its space, usable rows, target and free cost columns."""
+
+    name: str
+    space: SearchSpace
+    evaluator: TableEvaluator
+    costs: tuple[str, ...]
+
+    @property
+    def pool(self) -> pd.DataFrame:
+        return self.evaluator.pool()
+
+    @property
+    def scores(self) -> np.ndarray:
+        return pd.to_numeric(self.pool[self.evaluator.target]).to_numpy(dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One row of the results: a registered strategy with its batch size and arguments."""
+
+    label: str
+    strategy: str
+    batch: int
+    kwargs: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+def nasbench_graph(name: str) -> Bench:
+    """A NAS-Bench-Graph dataset as a tabular space (topology and four node operations)."""
+    frame = pd.read_csv(NBG)
+    table = frame[frame["dataset"] == name].reset_index(drop=True)
+    if table.empty:
+        raise SystemExit(f"unknown NAS-Bench-Graph dataset {name!r}")
+    arch = [Categorical("topology_id", tuple(range(9)))]
+    arch += [Categorical(f"op_node{i}", NBG_OPS) for i in range(1, 5)]
+    space = SearchSpace(arch, name=f"nasbench-graph-{name}")
+    return Bench(name, space, TableEvaluator(space, table, target="valid_acc"), ("params_m", "latency_s"))
+
+
+def table_bench(name: str, table_path: Path, space_path: Path) -> Bench | None:
+    """A measured sample table (status ok rows only) on its space; costs ``flops, params``."""
+    if not table_path.is_file():
+        print(f"{name}: no table at {table_path}, skipped")
+        return None
+    space = SearchSpace.from_yaml(str(space_path))
+    table = read_table(table_path)
+    target = next(t for t in TableEvaluator.TARGETS if t in table.columns)
+    table = table.loc[usable_rows(table, target)].reset_index(drop=True)
+    if len(table) < 10:
+        print(f"{name}: only {len(table)} usable rows in {table_path}, skipped")
+        return None
+    costs = tuple(c for c in ("flops", "params") if c in table.columns)
+    return Bench(name, space, TableEvaluator(space, table, target=target, where=str(table_path)), costs)
+
+
+def make_specs(names: list[str], bench: Bench, predictor: dict[str, Any],
+               coarse_batches: list[int]) -> list[Spec]:
+    """The rows to run on one table (``coarse`` once per batch size; the first is coarse's default)."""
+    coarse = SearchSettings(space="")
+    specs = []
+    for name in names:
+        if name == "predictor":
+            specs.append(Spec(name, name, 20, {"predictor_params": dict(predictor)}))
+        elif name == "coarse":
+            for i, batch in enumerate(coarse_batches):
+                specs.append(Spec("coarse" if i == 0 else f"coarse, batch {batch}", "predictor", batch, {
+                    "n_init": batch, "explore": coarse.explore, "pretrain_targets": bench.costs,
+                    "predictor_params": {**coarse.predictor, **predictor}}))
+        else:
+            specs.append(Spec(name, name, 10))
+    return specs
+
+
+def fit_budgets(budgets: list[int], cap: int, n: int) -> tuple[list[int], int, str]:
+    """Budgets for a pool of ``n`` pairs: the given ones, or 10/20/40% of a pool below 2x the largest."""
+    if n >= 2 * budgets[-1]:
+        return budgets, cap, ""
+    small = sorted({max(2, round(n * f)) for f in (0.1, 0.2, 0.4)})
+    return small, small[-1], (f" (pool below 2x the largest budget: budgets {small} = 10/20/40% of it, "
+                              f"cap {small[-1]})")
+
+
+def run_search(bench: Bench, spec: Spec, seed: int, cap: int, scores: np.ndarray) -> np.ndarray:
+    """Pool rows in the order the strategy queried them (at most ``cap``), scored by ``scores``."""
+    return search(bench, spec, seed, cap, scores)[0]
+
+
+def search(bench: Bench, spec: Spec, seed: int, cap: int, scores: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Run one strategy for up to ``cap`` queries; the rows it queried and the strategy itself."""
+    candidates = CandidateSet(bench.space, pool=bench.pool)
+    strategy = create_strategy(spec.strategy, candidates, seed=seed, **spec.kwargs)
+    rows: list[int] = []
+    while len(rows) < cap:
+        configs = strategy.ask(min(spec.batch, cap - len(rows)))
+        if not configs:
+            break
+        pos = candidates.positions(bench.space.frame(configs))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # rows of failed evaluations in predictor fits
+            strategy.tell(configs, scores[pos])
+        rows.extend(int(p) for p in pos)
+    return np.asarray(rows, dtype=np.int64), strategy
+
+
+def random_median(n: int, m: int) -> int:
+    """Exact median of the queries random sampling without replacement needs to hit one of ``m`` in ``n``."""
+    t = np.arange(n - m + 1)
+    log_miss = np.concatenate([[0.0], np.cumsum(np.log(n - m - t[:-1]) - np.log(n - t[:-1]))])
+    return int(np.argmax(log_miss <= math.log(0.5)))
+
+
+def quartiles(values: list[float]) -> str:
+    q1, q2, q3 = np.percentile(values, [25, 50, 75])
+    return f"{q2:.4g} [{q1:.4g}, {q3:.4g}]"
+
+
+def run_table(bench: Bench, specs: list[Spec], seeds: list[int], budgets: list[int],
+              cap: int) -> list[str]:
+    """Run every spec on one table and return its markdown lines."""
+    scores = bench.scores
+    budgets, cap, note = fit_budgets(budgets, cap, len(scores))
+    rank = pd.Series(-scores).rank(method="min").to_numpy()
+    n, k = len(scores), max(1, math.ceil(TOP * len(scores)))
+    top = rank <= k
+    rand = random_median(n, int(top.sum()))
+    lines = [f"### {bench.name}: {n} pairs, target `{bench.evaluator.target}` (best {scores.max():.4f}); "
+             f"top 0.1% = {int(top.sum())} pair(s) (>= {np.sort(scores)[::-1][k - 1]:.4f}); "
+             f"random needs {rand} queries (exact median); cap {cap}{note}",
+             "", "| strategy | batch | " + " | ".join(f"rank@{b}" for b in budgets)
+             + f" | found best @{budgets[-1]} | queries to top 0.1% | random / strategy | s/run |",
+             "|---" * (len(budgets) + 6) + "|"]
+    found: dict[str, tuple[float, float]] = {}
+    for spec in specs:
+        t0 = time.perf_counter()
+        best = {b: [] for b in budgets}
+        hits = []
+        try:
+            for seed in seeds:
+                rows = run_search(bench, spec, seed, cap, scores)
+                r = rank[rows]
+                for b in budgets:
+                    best[b].append(float(r[:b].min()))
+                hit = np.flatnonzero(top[rows])
+                hits.append(float(hit[0] + 1) if len(hit) else math.inf)
+        except Exception as exc:  # a strategy that cannot run here is reported, not fatal
+            lines.append(f"| {spec.label} | {spec.batch} | error: {type(exc).__name__}: {exc} |")
+            continue
+        secs = (time.perf_counter() - t0) / len(seeds)
+        med = float(np.median(hits))  # seeds that missed count as inf
+        found[spec.label] = (med, float(np.median(best[budgets[-1]])))
+        q = f"> {cap}" if not np.isfinite(med) else f"{med:g}"
+        ratio = f"< {rand / cap:.1f}" if not np.isfinite(med) else f"{rand / med:.1f}"
+        frac = np.mean([v == 1 for v in best[budgets[-1]]])
+        lines.append(f"| {spec.label} | {spec.batch} | " + " | ".join(quartiles(best[b]) for b in budgets)
+                     + f" | {frac:.2f} | {q} | {ratio} | {secs:.1f} |")
+        if spec.label == "random":
+            lines[-1] = lines[-1].replace(f"| {ratio} |", f"| 1 (measured {q}) |")
+        print(f"  [{bench.name}] {spec.label}: {lines[-1]}", file=sys.stderr, flush=True)
+    lines += [""] + verdict(found, rand, cap, budgets[-1]) + [""]
+    return lines
+
+
+def verdict(found: dict[str, tuple[float, float]], rand: int, cap: int, budget: int) -> list[str]:
+    """The coarse targets: >= 5x fewer queries than random, and better than TPE."""
+    fmt = lambda v: f"> {cap}" if not np.isfinite(v) else f"{v:g}"  # noqa: E731
+    out = []
+    for label in (k for k in found if k.startswith("coarse")):
+        c, c_rank = found[label]
+        ratio = f"{rand / c:.1f}x" if np.isfinite(c) else f"< {rand / cap:.1f}x"
+        line = (f"{label} vs random: {ratio} fewer queries to the top 0.1% "
+                f"(target >= 5x: {'met' if rand / c >= 5 else 'MISSED'})")
+        if "tpe" in found:
+            t, t_rank = found["tpe"]
+            better = c < t or (c == t and c_rank < t_rank)
+            line += (f"; vs tpe: {fmt(c)} vs {fmt(t)} median queries to the top 0.1%, median rank "
+                     f"@{budget} {c_rank:g} vs {t_rank:g} ({'met' if better else 'MISSED'}: must be better)")
+        out.append(line + "  ")
+    return out
+
+
+def early_stop_section(bench: Bench, spec: Spec, seeds: list[int], batch: int, threshold: float,
+                       budget: int) -> list[str]:
+    """Early stop on a table with curves: epoch saved, held-out tau, search with vs without."""
+    ev, pool = bench.evaluator, bench.pool
+    configs = bench.space.configs(pool)
+    curves = [ev.evaluate(c).curve for c in configs]
+    full = bench.scores
+    lengths = np.array([len(c) for c in curves])
+    budget = min(budget, len(pool) - 10)
+    rows = []
+    for seed in seeds:
+        first = run_search(bench, Spec("qmc", "qmc", batch), seed, batch, full)
+        stop = choose_epoch([curves[i] for i in first], threshold)
+        rest = np.setdiff1d(np.arange(len(pool)), first)
+        early = np.array([accuracy_at(c, stop.epoch) for c in curves])
+        held = kendalltau(full[rest], early[rest]).statistic
+        taus = {}
+        for label, scores in (("full", full), ("early", early)):
+            taus[label + "_rank"], taus[label] = final_ranking(bench, spec, seed, budget, scores, full)
+        spent = lengths[first].sum() + np.minimum(lengths[rest], stop.epoch).sum()
+        rows.append({"epoch": stop.epoch, "saved": stop.saved_fraction(lengths[rest]),
+                     "saved_all": 1 - spent / lengths.sum(), "held": held, **taus})
+    r = pd.DataFrame(rows)
+    med = r.median(numeric_only=True)
+    diff = (r["early"] - r["full"]).to_numpy()
+    return [f"### early stop on {bench.name} ({len(pool)} pairs with curves, {len(seeds)} seeds, "
+            f"Sobol batch {batch}, threshold {threshold})", "",
+            "| quantity | median [IQR] over seeds |", "|---|---|",
+            f"| chosen epoch | {quartiles(r['epoch'].tolist())} (schedules {lengths.min()}-{lengths.max()} "
+            f"epochs, mean {lengths.mean():.1f}) |",
+            f"| epochs saved on the rest of the pool | {quartiles((100 * r['saved']).round(1).tolist())} % |",
+            f"| epochs saved, whole table incl. the full first batch | "
+            f"{quartiles((100 * r['saved_all']).round(1).tolist())} % |",
+            f"| Kendall tau, held-out pairs: full vs early-stop accuracy | {quartiles(r['held'].round(3).tolist())} |",
+            f"| coarse final ranking tau vs truth, no early stop | {quartiles(r['full'].round(3).tolist())} |",
+            f"| coarse final ranking tau vs truth, early stop | {quartiles(r['early'].round(3).tolist())} |",
+            f"| difference early - full | {quartiles(np.round(diff, 3).tolist())} |",
+            f"| true rank of the pair coarse returns, no early stop | {quartiles(r['full_rank'].tolist())} |",
+            f"| true rank of the pair coarse returns, early stop | {quartiles(r['early_rank'].tolist())} |",
+            "", f"coarse budget {budget} queries; final ranking = predictor refit on the search's results, "
+            "scored on the pairs it did not query, vs their full accuracy. Targets: >= 50% saved "
+            f"({'met' if med['saved'] >= 0.5 else 'MISSED'}), tau within 0.02 "
+            f"({'met' if abs(np.median(diff)) <= 0.02 else 'MISSED'} on the median difference).", ""]
+
+
+def final_ranking(bench: Bench, spec: Spec, seed: int, budget: int, scores: np.ndarray,
+                  truth: np.ndarray) -> tuple[float, float]:
+    """Run coarse on ``scores``; true rank of the pair it returns and tau of its final ranking."""
+    seen, strategy = search(bench, spec, seed, budget, scores)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = strategy.refit()
+    rest = np.setdiff1d(np.arange(len(truth)), seen)
+    tau = kendalltau(truth[rest], predictor.predict(bench.pool.iloc[rest])).statistic
+    rank = pd.Series(-truth).rank(method="min").to_numpy()
+    returned = seen[int(np.argmax(scores[seen]))]
+    return float(rank[returned]), float(tau)
+
+
+def parse_value(text: str) -> Any:
+    """An override value: int, float, bool, None or string."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print markdown tables and write them to ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=None, help=f"comma list (default {DATASETS}; "
+                        "NAS-Bench-Graph names, 'digits' or the stem of --table)")
+    parser.add_argument("--seeds", type=int, default=20, help="seeds per strategy")
+    parser.add_argument("--budgets", default="50,100,200", help="query budgets reported")
+    parser.add_argument("--cap", type=int, default=None,
+                        help="queries per run for the top-0.1%% metric (default: the largest budget)")
+    parser.add_argument("--strategies", default=None, help="comma list (default: all registered + coarse)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a predictor hyperparameter of predictor and coarse (repeatable)")
+    parser.add_argument("--table", type=Path, help="an extra measured table to benchmark")
+    parser.add_argument("--space", type=Path, help="the space YAML of --table")
+    parser.add_argument("--coarse-batches", default=None,
+                        help="batch sizes of the coarse rows (default: coarse's default batch, then 16)")
+    parser.add_argument("--es-batch", type=int, default=None,
+                        help="Sobol batch for the early-stop epoch (default: coarse's batch, at most half the pool)")
+    parser.add_argument("--threshold", type=float, default=0.9, help="early-stop Kendall tau threshold")
+    parser.add_argument("--out", type=Path, default=OUT, help="markdown file written at the end")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box)")
+    parser.add_argument("--quick", action="store_true", help="3 seeds, 2 datasets (smoke run)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    load_all()
+    started = time.perf_counter()
+    default = (args.table.stem if args.table else "arxiv,cora" if args.quick else DATASETS)
+    names = (args.datasets or default).split(",")[: 2 if args.quick else None]
+    seeds = list(range(3 if args.quick else args.seeds))
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    cap = args.cap or budgets[-1]
+    registered = [s for s in ORDER if s in STRATEGIES or s == "coarse"]
+    registered += sorted(set(STRATEGIES) - set(ORDER))
+    strategies = args.strategies.split(",") if args.strategies else registered
+    predictor = {**PREDICTOR, **{k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}}
+    coarse = SearchSettings(space="")
+    coarse_batches = ([int(b) for b in args.coarse_batches.split(",")] if args.coarse_batches
+                      else [coarse.batch, 16])
+    extra = ", ".join(map(str, coarse_batches[1:])) or "-"
+    settings = ", ".join(f"{k}={v}" for k, v in predictor.items())
+    lines = ["# Search efficiency on development tables", "",
+             f"Seeds 0-{len(seeds) - 1}; budgets {budgets}; cap {cap} queries per run; torch threads "
+             f"{args.threads}. Ranks: median [25th, 75th percentile] over seeds, 1 = best in the table.",
+             "Batches: predictor-guided 20 (n_init 20 Sobol, no pretraining: the strategy's defaults); "
+             f"coarse {coarse_batches[0]} (coarse's default; n_init = batch, Sobol; explore {coarse.explore}; "
+             f"encoder pretrained on the table's free costs; also run with batch {extra}); others 10 "
+             "(tpe: Optuna's TPESampler defaults, multivariate with constant liar, proposals projected "
+             "onto the pool).",
+             f"Predictor (predictor and coarse rows): AccuracyPredictor({settings}), other arguments at "
+             "their defaults.", ""]
+    print("\n".join(lines), flush=True)
+    for name in names:
+        if args.table is not None and name == args.table.stem:
+            bench = table_bench(name, args.table, args.space)
+        elif name == "digits":
+            bench = table_bench(name, DIGITS, ROOT / "configs" / "digits.yaml")
+        else:
+            bench = nasbench_graph(name)
+        if bench is None:
+            continue
+        block = run_table(bench, make_specs(strategies, bench, predictor, coarse_batches), seeds, budgets, cap)
+        es_batch = args.es_batch or min(coarse_batches[0], len(bench.pool) // 2)
+        if epoch_columns(bench.pool) and len(bench.pool) >= es_batch + 10:
+            spec = make_specs(["coarse"], bench, predictor, [es_batch])[0]
+            block += early_stop_section(bench, spec, seeds, es_batch, args.threshold, 2 * es_batch)
+        print("\n".join(block), flush=True)
+        lines += block
+    lines.append(f"Total time {time.perf_counter() - started:.0f} s.")
+    print(lines[-1])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Smoke test of the search benchmark script on a tiny synthetic table, so it cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pandas as pd
+
+from jointnas.data import Categorical, Float, Integer, SearchSpace
+
+from conftest import ROOT
+
+
+def load_script():
+    """Import benchmarks/bench_search.py as a module (benchmarks/ is not a package)."""
+    path = ROOT / "benchmarks" / "bench_search.py"
+    spec = importlib.util.spec_from_file_location("bench_search", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_search"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def synthetic_table(tmp_path, n=90, epochs=6):
+    """A measured table with learning curves and free costs on a 4-variable space."""
+    space = SearchSpace(
+        arch=[Categorical("op", ("a", "b", "c")), Integer("width", 1, 8)],
+        recipe=[Float("lr", 1e-3, 1.0, log=True), Integer("epochs", 3, epochs)],
+        name="toy",
+    )
+    table = space.sample(n, seed=0, frame=True).drop_duplicates(subset=list(space.names))
+    rng = np.random.default_rng(0)
+    quality = (table["width"] / 8 + (table["op"] == "c") * 0.5
+               - (np.log10(table["lr"].astype(float)) + 1.5) ** 2 * 0.2).to_numpy(dtype=float)
+    final = 1 / (1 + np.exp(-quality)) + rng.normal(0, 0.01, len(table))
+    for k in range(1, epochs + 1):
+        frac = 1 - np.exp(-k / 2)
+        values = final * frac + rng.normal(0, 0.005, len(table))
+        table[f"acc_e{k}"] = np.where(k <= table["epochs"], values, np.nan)
+    last = table[[f"acc_e{k}" for k in range(1, epochs + 1)]].ffill(axis=1).iloc[:, -1]
+    table["val_acc"] = last.to_numpy()
+    table["flops"] = table["width"] * 1e5 + 1e4
+    table["params"] = table["width"] * 1e3 + 10
+    table["status"] = "ok"
+    path, yaml = tmp_path / "toy.csv", tmp_path / "toy.yaml"
+    pd.DataFrame(table).to_csv(path, index=False)
+    space.to_yaml(str(yaml))
+    return path, yaml
+
+
+def test_quick_benchmark_writes_every_strategy_and_early_stop(tmp_path):
+    bench = load_script()
+    table, space = synthetic_table(tmp_path)
+    out = tmp_path / "search.md"
+    code = bench.main(["--quick", "--table", str(table), "--space", str(space), "--budgets", "5,10,20",
+                       "--es-batch", "16", "--out", str(out), "--set", "epochs=5", "--set", "frozen_epochs=2",
+                       "--set", "pretrain_epochs=1", "--set", "n_models=1", "--set", "hidden=16"])
+    assert code == 0
+    text = out.read_text()
+    assert "### toy:" in text and "queries to top 0.1%" in text
+    for name in ("random", "qmc", "evolution", "tpe", "predictor", "coarse"):
+        assert f"| {name} |" in text, name
+    assert "error:" not in text
+    assert "### early stop on toy" in text and "epochs saved on the rest of the pool" in text
+    assert "coarse vs random" in text and "; vs tpe" in text
+
+
+def test_random_median_matches_simulation():
+    bench = load_script()
+    rng = np.random.default_rng(0)
+    n, m = 200, 3
+    firsts = [int(np.flatnonzero(rng.permutation(n) < m)[0]) + 1 for _ in range(4000)]
+    assert abs(bench.random_median(n, m) - np.median(firsts)) <= 2

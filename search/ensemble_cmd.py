@@ -11,25 +11,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..cli_base import Command, positive_int
+from ..cli_base import Command, non_negative_int, positive_int
 from .display import format_table
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", required=True, help="ensemble config YAML (e.g. configs/darts_digits.yaml)")
     p.add_argument("--n", type=positive_int, help="largest ensemble size (default: the config's, 3)")
     p.add_argument("--N", type=positive_int, help="candidates to sample and train (default: 10)")
-    p.add_argument("--epochs", type=_non_negative_int,
+    p.add_argument("--epochs", type=non_negative_int,
                    help="member training epochs (fine-tuning epochs with --inherit)")
     p.add_argument("--search-epochs", type=positive_int, help="DARTS epochs")
     p.add_argument("--hyper-epochs", type=positive_int, help="hypernetwork epochs")

@@ -1,0 +1,237 @@
+"""Predictor quality benchmark: Kendall tau vs training-set size, against sklearn baselines.
+
+For every dataset, N training rows are drawn at random (one draw per seed) and every
+method predicts all remaining rows; the table shows the mean Kendall tau over seeds.
+Methods: jointnas with pretraining (encoder pretrained on free architecture costs of
+every architecture of the dataset), jointnas without pretraining, and scikit-learn
+baselines on the same one-hot encoding (Ridge, random forest, gradient boosting,
+Gaussian process). Then scoring throughput and fit time.
+
+Datasets: NAS-Bench-Graph (``arxiv``, ``cs``, ``citeseer``, ``cora``, ... as tabular
+spaces: topology_id and four node operations, target ``valid_acc``, pretraining on
+``params_m`` and ``latency_s`` of all architectures) and ``digits`` (the digits sample
+table, target ``val_acc``, pretraining on analytic FLOPs and params of a Sobol pool),
+when that table exists with at least 100 usable rows.
+
+Usage:
+    python benchmarks/bench_predictor.py                       # full (slow: ~1 h on 2 cores)
+    python benchmarks/bench_predictor.py --quick               # arxiv + cora, 2 seeds
+    python benchmarks/bench_predictor.py --datasets cora --n 50,200 --seeds 3 \\
+        --set n_models=3 --set target_transform=standard
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from jointnas.data import Categorical, SearchSpace
+from jointnas.data.tables import read_table, usable_rows
+from jointnas.predictor import AccuracyPredictor
+from jointnas.predictor.metrics import kendall_tau
+
+ROOT = Path(__file__).resolve().parents[1]
+NBG = Path(os.environ.get("NASBENCH_GRAPH", "/work/shared/benchmarks/nasbench-graph/nasbench_graph.csv.gz"))
+DIGITS = ROOT / "benchmarks" / "data" / "digits_joint.csv"
+NBG_OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
+BASELINES = ("ridge", "rf", "gbr", "gp")
+METHODS = ("jointnas", "jointnas-nopre") + BASELINES
+
+
+class Dataset:
+    """One benchmark: a space, its measured rows, the target and the pretraining data."""
+
+    def __init__(self, name: str, space: SearchSpace, table: pd.DataFrame, target: str,
+                 pretrain: Callable[[AccuracyPredictor], AccuracyPredictor]) -> None:
+        self.name, self.space, self.table, self.target = name, space, table, target
+        self.pretrain = pretrain
+
+
+def nasbench_graph(name: str) -> Dataset:
+    """A NAS-Bench-Graph dataset as a tabular space; pretraining on params and latency."""
+    frame = pd.read_csv(NBG)
+    table = frame[frame["dataset"] == name].reset_index(drop=True)
+    if table.empty:
+        raise SystemExit(f"unknown NAS-Bench-Graph dataset {name!r}")
+    arch = [Categorical("topology_id", tuple(range(9)))]
+    arch += [Categorical(f"op_node{i}", NBG_OPS) for i in range(1, 5)]
+    space = SearchSpace(arch, name=f"nasbench-graph-{name}")
+    return Dataset(name, space, table, "valid_acc",
+                   lambda est: est.pretrain(table, targets=("params_m", "latency_s")))
+
+
+def digits(n_pool: int = 20000) -> Dataset | None:
+    """The digits sample table, or ``None`` when it is missing or has < 100 usable rows."""
+    if not DIGITS.is_file():
+        return None
+    space = SearchSpace.from_yaml(str(ROOT / "configs" / "digits.yaml"))
+    table = read_table(DIGITS)
+    target = "val_acc" if "val_acc" in table.columns else "acc"
+    table = table.loc[usable_rows(table, target)].reset_index(drop=True)
+    if len(table) < 100:
+        print(f"digits: only {len(table)} usable rows in {DIGITS}, skipped")
+        return None
+    from jointnas.recipes.cost import space_costs
+
+    return Dataset("digits", space, table, target,
+                   lambda est: est.pretrain(n=n_pool, costs=space_costs))
+
+
+def baseline(name: str, seed: int) -> Any:
+    """A scikit-learn regressor with default-ish settings."""
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+    from sklearn.linear_model import Ridge
+
+    if name == "ridge":
+        return Ridge(alpha=1.0)
+    if name == "rf":
+        return RandomForestRegressor(n_estimators=200, random_state=seed, n_jobs=1)
+    if name == "gbr":
+        return GradientBoostingRegressor(random_state=seed)
+    kernel = ConstantKernel() * RBF(length_scale=2.0) + WhiteKernel(1e-2)
+    return GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed)
+
+
+def evaluate(ds: Dataset, ns: list[int], seeds: list[int], methods: list[str],
+             params: dict[str, Any]) -> tuple[dict, dict]:
+    """Mean Kendall tau per (method, N) and fit seconds per (method, N)."""
+    taus: dict[tuple[str, int], list[float]] = {}
+    secs: dict[tuple[str, int], list[float]] = {}
+    y_all = ds.table[ds.target].to_numpy(dtype=np.float64)
+    x_all = ds.space.encode(ds.table)
+    for seed in seeds:
+        pretrained = None
+        if "jointnas" in methods:
+            t0 = time.perf_counter()
+            pretrained = ds.pretrain(AccuracyPredictor(ds.space, seed=seed, **params))
+            secs.setdefault(("pretrain", 0), []).append(time.perf_counter() - t0)
+        order = np.random.default_rng(seed).permutation(len(ds.table))
+        for n in ns:
+            train, test = order[:n], order[n:]
+            for method in methods:
+                t0 = time.perf_counter()
+                if method.startswith("jointnas"):
+                    est = (copy.deepcopy(pretrained) if method == "jointnas"
+                           else AccuracyPredictor(ds.space, seed=seed, **params))
+                    est.fit(ds.table.iloc[train], target=ds.target)
+                    fit_s = time.perf_counter() - t0
+                    pred = est.predict(ds.table.iloc[test])
+                else:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        model = baseline(method, seed).fit(x_all[train], y_all[train])
+                    fit_s = time.perf_counter() - t0
+                    pred = model.predict(x_all[test])
+                taus.setdefault((method, n), []).append(kendall_tau(y_all[test], pred))
+                secs.setdefault((method, n), []).append(fit_s)
+            line = "  ".join(f"{m} {taus[(m, n)][-1]:.3f}" for m in methods)
+            print(f"  [{ds.name} seed {seed} N={n}] {line}", flush=True)
+    return taus, secs
+
+
+def print_table(ds: Dataset, ns: list[int], methods: list[str], taus: dict, secs: dict) -> None:
+    """Mean (std) tau per method and N, then the issue's targets."""
+    print(f"\n### {ds.name}: Kendall tau of {ds.target} on the remaining rows "
+          f"({len(ds.table)} rows, mean (std) over seeds)")
+    print(f"| method | " + " | ".join(f"N={n}" for n in ns) + " | fit s @ N=" + str(ns[-1]) + " |")
+    print("|---" * (len(ns) + 2) + "|")
+    for m in methods:
+        cells = [f"{np.mean(taus[(m, n)]):.3f} ({np.std(taus[(m, n)]):.3f})" for n in ns]
+        print(f"| {m} | " + " | ".join(cells) + f" | {np.mean(secs[(m, ns[-1])]):.2f} |")
+    base = [m for m in methods if m in BASELINES]
+    if "jointnas" in methods and base:
+        gaps = [np.mean(taus[("jointnas", n)]) - max(np.mean(taus[(b, n)]) for b in base) for n in ns]
+        print("jointnas - best baseline: " + ", ".join(f"N={n}: {g:+.3f}" for n, g in zip(ns, gaps))
+              + ("  (target >= +0.03: " + ("met" if min(gaps) >= 0.03 else "MISSED") + ")"))
+    if "jointnas" in methods and "jointnas-nopre" in methods:
+        n0 = ns[0]
+        gain = np.mean(taus[("jointnas", n0)]) - np.mean(taus[("jointnas-nopre", n0)])
+        print(f"pretraining gain at N={n0}: {gain:+.3f}  (target >= +0.05: "
+              + ("met" if gain >= 0.05 else "MISSED") + ")")
+    if ("pretrain", 0) in secs:
+        print(f"pretraining time: {np.mean(secs[('pretrain', 0)]):.1f} s")
+
+
+def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int) -> None:
+    """Fit time at ``n_fit`` rows and scoring throughput on ``n_score`` Sobol configs."""
+    order = np.random.default_rng(0).permutation(len(ds.table))[:n_fit]
+    t0 = time.perf_counter()
+    est = ds.pretrain(AccuracyPredictor(ds.space, seed=0, **params))
+    t_pre = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    est.fit(ds.table.iloc[order], target=ds.target)
+    t_fit = time.perf_counter() - t0
+    pool = ds.space.sample_qmc(n_score, seed=1, frame=True)
+    est.predict(pool[:1000])
+    t0 = time.perf_counter()
+    est.predict(pool)
+    t_pred = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    est.predict(pool, return_std=True)
+    t_std = time.perf_counter() - t0
+    print(f"\n### speed on {ds.name} ({torch.get_num_threads()} torch thread(s), "
+          f"n_models={est.n_models})")
+    print(f"pretrain: {t_pre:.1f} s; fit at N={n_fit}: {t_fit:.2f} s (target <= 20 s)")
+    print(f"scoring {n_score} configs: {n_score / t_pred:,.0f} candidates/s "
+          f"({n_score / t_std:,.0f}/s with return_std; target >= 200,000/s)")
+
+
+def parse_value(text: str) -> Any:
+    """An override value: int, float, bool, None or string."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="arxiv,cs,citeseer,cora,digits",
+                        help="comma list of NAS-Bench-Graph datasets and/or 'digits'")
+    parser.add_argument("--n", default="50,100,200,500", help="training-set sizes")
+    parser.add_argument("--seeds", type=int, default=5, help="random training sets per N")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma list of methods")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an AccuracyPredictor hyperparameter (repeatable)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box)")
+    parser.add_argument("--score-n", type=int, default=200_000, help="configs for throughput")
+    parser.add_argument("--no-speed", action="store_true", help="skip throughput and fit time")
+    parser.add_argument("--quick", action="store_true", help="arxiv and cora, 2 seeds")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    names = ["arxiv", "cora"] if args.quick else args.datasets.split(",")
+    seeds = list(range(2 if args.quick else args.seeds))
+    ns = [int(v) for v in args.n.split(",")]
+    methods = args.methods.split(",")
+    params = {k: parse_value(v) for k, v in (item.split("=", 1) for item in args.set)}
+    print(f"predictor hyperparameters: defaults{' + ' + str(params) if params else ''}")
+    last = None
+    for name in names:
+        ds = digits() if name == "digits" else nasbench_graph(name)
+        if ds is None:
+            continue
+        usable = [n for n in ns if n <= len(ds.table) - 50]
+        taus, secs = evaluate(ds, usable, seeds, methods, params)
+        print_table(ds, usable, methods, taus, secs)
+        last = ds
+    if not args.no_speed and last is not None:
+        speed(last, params, args.score_n, 200)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -39,6 +39,7 @@ from jointnas.data import Categorical, SearchSpace
 from jointnas.data.tables import read_table, usable_rows
 from jointnas.predictor import AccuracyPredictor
 from jointnas.predictor.metrics import kendall_tau
+from bench_search import parse_value  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 NBG = Path(os.environ.get("NASBENCH_GRAPH", "/work/shared/benchmarks/nasbench-graph/nasbench_graph.csv.gz"))
@@ -186,16 +187,6 @@ def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int) -> None
     print(f"pretrain: {t_pre:.1f} s; fit at N={n_fit}: {t_fit:.2f} s (target <= 20 s)")
     print(f"scoring {n_score} configs: {n_score / t_pred:,.0f} candidates/s "
           f"({n_score / t_std:,.0f}/s with return_std; target >= 200,000/s)")
-
-
-def parse_value(text: str) -> Any:
-    """An override value: int, float, bool, None or string."""
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
 
 
 def main(argv: list[str] | None = None) -> int:

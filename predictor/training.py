@@ -27,8 +27,9 @@ class TargetTransform:
     their average rank), so a long low tail of diverged runs counts only by its order.
     The inverse of ``rank`` interpolates the sorted training values (made strictly
     increasing by a ramp of ``1e-6`` of their range so that distinct scores stay
-    distinct) and extrapolates linearly past the ends: scores come back on the accuracy
-    scale and their order is exactly the order of the network outputs.
+    distinct) and extrapolates linearly past the ends with the slope of the outermost
+    tenth of the knots: scores come back on the accuracy scale and their order is exactly
+    the order of the network outputs.
 
     Args:
         kind: ``rank`` or ``standard``.
@@ -71,10 +72,15 @@ class TargetTransform:
         kz, ky = self.knots_z, self.knots_y
         if kz.size < 2:
             return z * self.std + self.mean
-        slope = (ky[-1] - ky[0]) / (kz[-1] - kz[0])
+        # Past the ends, continue with the slope of the outermost tenth of the knots: a
+        # saturated top (many runs near the best accuracy) then stays near it instead of
+        # being extended with the slope of the whole range (which predicted accuracies > 1).
+        k = min(max(2, kz.size // 10 + 1), kz.size)
+        low = (ky[k - 1] - ky[0]) / (kz[k - 1] - kz[0])
+        high = (ky[-1] - ky[-k]) / (kz[-1] - kz[-k])
         out = np.interp(z, kz, ky)
-        out = np.where(z < kz[0], ky[0] + (z - kz[0]) * slope, out)
-        return np.where(z > kz[-1], ky[-1] + (z - kz[-1]) * slope, out)
+        out = np.where(z < kz[0], ky[0] + (z - kz[0]) * low, out)
+        return np.where(z > kz[-1], ky[-1] + (z - kz[-1]) * high, out)
 
     def state_dict(self) -> dict:
         """Plain-python and tensor state for saving."""

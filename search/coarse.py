@@ -184,7 +184,8 @@ class CoarseSearch:
                 store.work(self.space, evaluate, stop=lambda: True)
             while (left := store.pending(in_it)):
                 store.fail_stale()
-                bar.update(total - left - bar.n)
+                if total - left > bar.n:
+                    bar.update(total - left - bar.n)
                 time.sleep(1.0)
         finally:
             bar.close()

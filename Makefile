@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench venv clean
+.PHONY: demo test test-slow bench bench-systems venv clean
 
 venv: $(STAMP)
 
@@ -30,10 +30,16 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m slow || [ $$? -eq 5 ]
 
+# Each benchmark prints its tables; `bench` covers the FBNetV3 pipeline, `bench-systems`
+# the supernet, REINFORCE/ENAS and EdgeNES studies (tens of minutes each on 2 cores).
 BENCHES := bench_cost bench_train bench_predictor bench_search bench_fine
+SYSTEM_BENCHES := bench_supernet bench_reinforce bench_ensemble
 
 bench: $(STAMP)
 	set -e; for b in $(BENCHES); do echo "== $$b"; $(PY) benchmarks/$$b.py; done
+
+bench-systems: $(STAMP)
+	set -e; for b in $(SYSTEM_BENCHES); do echo "== $$b"; $(PY) benchmarks/$$b.py; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

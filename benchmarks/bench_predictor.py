@@ -14,7 +14,7 @@ table, target ``val_acc``, pretraining on analytic FLOPs and params of a Sobol p
 when that table exists with at least 100 usable rows.
 
 Usage:
-    python benchmarks/bench_predictor.py                       # full (slow: ~1 h on 2 cores)
+    python benchmarks/bench_predictor.py                       # full (slow: ~40 min on 2 cores)
     python benchmarks/bench_predictor.py --quick               # arxiv + cora, 2 seeds
     python benchmarks/bench_predictor.py --datasets cora --n 50,200 --seeds 3 \\
         --set n_models=3 --set target_transform=standard
@@ -165,8 +165,10 @@ def print_table(ds: Dataset, ns: list[int], methods: list[str], taus: dict, secs
         print(f"pretraining time: {np.mean(secs[('pretrain', 0)]):.1f} s")
 
 
-def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int) -> None:
+def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int, threads: int) -> None:
     """Fit time at ``n_fit`` rows and scoring throughput on ``n_score`` Sobol configs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     order = np.random.default_rng(0).permutation(len(ds.table))[:n_fit]
     t0 = time.perf_counter()
     est = ds.pretrain(AccuracyPredictor(ds.space, seed=0, **params))
@@ -187,6 +189,7 @@ def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int) -> None
     print(f"pretrain: {t_pre:.1f} s; fit at N={n_fit}: {t_fit:.2f} s (target <= 20 s)")
     print(f"scoring {n_score} configs: {n_score / t_pred:,.0f} candidates/s "
           f"({n_score / t_std:,.0f}/s with return_std; target >= 200,000/s)")
+    torch.set_num_threads(before)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS), help="comma list of methods")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an AccuracyPredictor hyperparameter (repeatable)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for the quality tables (1 on a shared box)")
+    parser.add_argument("--speed-threads", type=int, default=2,
+                        help="torch threads for throughput and fit time (target: 2 cores)")
     parser.add_argument("--score-n", type=int, default=200_000, help="configs for throughput")
     parser.add_argument("--no-speed", action="store_true", help="skip throughput and fit time")
     parser.add_argument("--quick", action="store_true", help="arxiv and cora, 2 seeds")
@@ -210,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.methods.split(",")
     params = {k: parse_value(v) for k, v in (item.split("=", 1) for item in args.set)}
     print(f"predictor hyperparameters: defaults{' + ' + str(params) if params else ''}")
-    last = None
+    timed = None
     for name in names:
         ds = digits() if name == "digits" else nasbench_graph(name)
         if ds is None:
@@ -218,9 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         usable = [n for n in ns if n <= len(ds.table) - 50]
         taus, secs = evaluate(ds, usable, seeds, methods, params)
         print_table(ds, usable, methods, taus, secs)
-        last = ds
-    if not args.no_speed and last is not None:
-        speed(last, params, args.score_n, 200)
+        if timed is None or ds.name == "digits":  # time the joint space when present
+            timed = ds
+    if not args.no_speed and timed is not None:
+        speed(timed, params, args.score_n, min(200, len(timed.table)), args.speed_threads)
     return 0
 
 

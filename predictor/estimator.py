@@ -1,7 +1,7 @@
 """The accuracy predictor: a scikit-learn style estimator over a search space.
 
-Call order: optionally :meth:`AccuracyPredictor.pretrain` (an encoder learns to predict
-free architecture costs such as FLOPs and params from many architectures), then
+Call order: optionally :meth:`AccuracyPredictor.pretrain` (an encoder learns free
+architecture costs such as FLOPs and params of many architectures), then
 :meth:`~AccuracyPredictor.fit` on a measured sample table, then
 :meth:`~AccuracyPredictor.predict` / :meth:`~AccuracyPredictor.score` on candidates.
 :meth:`~AccuracyPredictor.save` writes everything to one file that
@@ -14,15 +14,15 @@ cost columns) or as a callable ``costs(space, frame) -> DataFrame``; by default
 Example:
     >>> space = SearchSpace.from_yaml("configs/digits.yaml")  # doctest: +SKIP
     >>> pred = AccuracyPredictor(space, seed=0).pretrain(n=4096)  # doctest: +SKIP
-    >>> pred.fit(table, target="acc").predict(space.sample_qmc(8, seed=1))  # doctest: +SKIP
+    >>> pred.fit(table, target="acc")  # doctest: +SKIP
+    >>> mean, std = pred.predict(space.sample_qmc(8, seed=1), return_std=True)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,61 +30,61 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.space import Configs, SearchSpace
-from ..data.tables import usable_rows, validate_table
 from ..errors import NotFittedError, PredictorError
 from . import metrics
+from .inputs import CostsFn, cost_targets, usable_targets
 from .networks import AccuracyHead, Encoder, Member, ProxyHead, init_weights
-from .training import TRANSFORMS, TargetTransform, log_standardize, train_loop
+from .training import (TRANSFORMS, TargetTransform, batch_size_for, fit_member, log_standardize,
+                       pretrain_encoder)
 
-CostsFn = Callable[[SearchSpace, pd.DataFrame], pd.DataFrame]
 _CHUNK = 8192
 
 
 class AccuracyPredictor:
     """Predict the accuracy of (architecture, recipe) pairs from their encodings.
 
+    Defaults were chosen on NAS-Bench-Graph and the digits table
+    (``benchmarks/bench_predictor.py``) for 20 to 5,000 training rows.
+
     Args:
         space: the search space whose encoding the predictor reads.
-        hidden: hidden width of the encoder and the accuracy head.
-        embed: embedding width.
-        depth: hidden blocks of the encoder.
+        hidden: hidden width of the encoders and the accuracy head.
+        embed: embedding width of each encoder.
+        depth: hidden blocks of each encoder.
         head_depth: hidden blocks of the accuracy head.
         n_models: ensemble size (members differ by seed); ``predict(return_std=True)``
             returns their spread.
-        target_transform: ``rank`` (normal scores of within-table ranks) or
+        target_transform: ``rank`` (normal scores of ranks within the training table) or
             ``standard`` (z-scores); see :class:`~jointnas.predictor.training.TargetTransform`.
-        epochs: fine-tuning epochs with all parameters trainable (phase 2).
+        epochs: epochs with all parameters trainable (phase 2 of :meth:`fit`).
         frozen_epochs: epochs with the pretrained encoder frozen (phase 1; skipped
             without pretraining).
         pretrain_epochs: epochs of :meth:`pretrain`.
-        batch_size: rows per step (tables up to this size train full batch).
+        recon_weight: weight of the arch-reconstruction loss in pretraining (keeps the
+            embedding from collapsing onto the cost directions).
+        scratch_encoder: with a pretrained encoder, give each member a second encoder
+            trained from scratch, its embedding concatenated with the pretrained one.
+        batch_size: rows per step (smaller tables train full batch; larger ones use
+            bigger batches so that an epoch is at most 8 steps).
         lr: peak AdamW learning rate (cosine decay to zero in each phase).
         weight_decay: AdamW weight decay.
         huber_delta: Huber loss threshold on the transformed scale.
-        valid_fraction: fraction of the rows each member holds out for early stopping
-            (a different fold per member); 0 trains on all rows for all epochs.
+        valid_fraction: fraction of rows each member holds out for early stopping (a
+            different fold per member); 0 trains on all rows for all epochs.
         patience: epochs without validation improvement before stopping.
         seed: seed of all randomness (Sobol pool, initialization, shuffles); ``None``
             draws fresh entropy.
         device: torch device for training and inference.
-        progress: show tqdm progress bars.
+        progress: show tqdm progress bars (on a terminal).
     """
 
     def __init__(self, space: SearchSpace, *, hidden: int = 128, embed: int = 32, depth: int = 2,
                  head_depth: int = 1, n_models: int = 5, target_transform: str = "rank",
-                 epochs: int = 200, frozen_epochs: int = 100, pretrain_epochs: int = 30,
-                 batch_size: int = 128, lr: float = 3e-3, weight_decay: float = 1e-2,
-                 huber_delta: float = 1.0, valid_fraction: float = 0.0, patience: int = 20,
-                 recon_weight: float = 0.0, encoder_lr_scale: float = 1.0, bootstrap: bool = False,
-                 arch_skip: bool = False, aux_weight: float = 0.0, member_encoders: bool = False, dual: bool = False,
-                 seed: int | None = None, device: str = "cpu", progress: bool = False) -> None:
-        self.recon_weight = recon_weight
-        self.encoder_lr_scale = encoder_lr_scale
-        self.bootstrap = bootstrap
-        self.arch_skip = arch_skip
-        self.aux_weight = aux_weight
-        self.member_encoders = member_encoders
-        self.dual = dual
+                 epochs: int = 100, frozen_epochs: int = 50, pretrain_epochs: int = 30,
+                 recon_weight: float = 1.0, scratch_encoder: bool = True, batch_size: int = 128,
+                 lr: float = 6e-3, weight_decay: float = 1e-2, huber_delta: float = 1.0,
+                 valid_fraction: float = 0.0, patience: int = 20, seed: int | None = None,
+                 device: str = "cpu", progress: bool = False) -> None:
         self.space = space
         self.hidden = hidden
         self.embed = embed
@@ -95,6 +95,8 @@ class AccuracyPredictor:
         self.epochs = epochs
         self.frozen_epochs = frozen_epochs
         self.pretrain_epochs = pretrain_epochs
+        self.recon_weight = recon_weight
+        self.scratch_encoder = scratch_encoder
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -106,18 +108,13 @@ class AccuracyPredictor:
         self.progress = progress
 
     # -- scikit-learn plumbing ---------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor arguments, as scikit-learn's ``clone`` expects."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in _PARAMS}
 
     def set_params(self, **params: Any) -> "AccuracyPredictor":
         """Set constructor arguments; unknown names raise ``ValueError``."""
-        valid = set(self._param_names())
+        valid = set(_PARAMS)
         for key, value in params.items():
             if key not in valid:
                 raise ValueError(f"unknown parameter {key!r} (valid: {', '.join(sorted(valid))})")
@@ -125,9 +122,7 @@ class AccuracyPredictor:
         return self
 
     def __repr__(self) -> str:
-        keys = ("hidden", "embed", "n_models", "target_transform", "seed")
-        body = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
-        return f"AccuracyPredictor(space={self.space.name!r}, {body})"
+        return f"AccuracyPredictor(space={self.space.name!r}, n_models={self.n_models}, seed={self.seed})"
 
     # -- pretraining -------------------------------------------------------------------
     def pretrain(self, archs_or_table: Configs | None = None, n: int = 20000,
@@ -136,11 +131,11 @@ class AccuracyPredictor:
         """Fit the encoder and a proxy head to predict log-scaled architecture costs.
 
         Args:
-            archs_or_table: architectures (configs or a table holding the arch columns).
-                ``None`` draws ``n`` from the space with a Sobol sequence.
+            archs_or_table: architectures (configs, or a table holding the arch columns).
+                ``None`` draws ``n`` from the space with a scrambled Sobol sequence.
             n: pool size when no architectures are given.
             targets: cost columns to predict (e.g. ``flops, params`` or
-                ``params_m, latency_s``); values must be positive.
+                ``params_m, latency_s``); rows without positive finite values are skipped.
             costs: a callable ``costs(space, frame) -> DataFrame`` or a DataFrame aligned
                 with the architectures. Default: a table's own ``targets`` columns (they
                 must exist); for sampled or listed architectures
@@ -154,86 +149,26 @@ class AccuracyPredictor:
             PredictorError: a target column is missing, or no row has positive costs.
         """
         self._check_params()
-        targets = tuple(targets)
-        if not targets:
-            raise PredictorError("pretraining needs at least one cost target")
-        frame, cost_frame = self._pretrain_data(archs_or_table, n, targets, costs)
-        values = cost_frame.loc[:, list(targets)].apply(pd.to_numeric, errors="coerce").to_numpy(
-            dtype=np.float64)
-        keep = np.all(np.isfinite(values) & (values > 0), axis=1)
-        if not keep.any():
-            raise PredictorError(f"no row has positive finite values of {', '.join(targets)}")
-        if not keep.all():
-            warnings.warn(f"pretraining skips {int((~keep).sum())} of {len(keep)} rows with "
-                          f"missing or non-positive {', '.join(targets)}", stacklevel=2)
-        scaled, mean, std = log_standardize(values[keep])
+        frame, values = cost_targets(self.space, archs_or_table, n, targets, costs,
+                                     seed=self._int_seed("pool", 0))
+        scaled, mean, std = log_standardize(values)
         dev = torch.device(self.device)
-        x = torch.from_numpy(self.space.encode_arch(frame)[keep]).to(dev)
+        x = torch.from_numpy(self.space.encode_arch(frame)).to(dev)
         y = torch.from_numpy(scaled.astype(np.float32)).to(dev)
-        self.encoders_, self.proxies_ = [], []
-        for e in range(self.n_models if self.member_encoders else 1):
-            encoder, proxy = self._pretrain_one(e, x, y)
-            self.encoders_.append(encoder.eval())
-            self.proxies_.append(proxy.eval())
-        encoder, proxy = self.encoders_[0], self.proxies_[0]
-        self.pool_x_, self.pool_y_ = x, y
+        gen = self._generator("pretrain", 0)
+        encoder = init_weights(self._new_encoder(), gen).to(dev)
+        proxy = init_weights(ProxyHead(self.embed, values.shape[1]), gen).to(dev)
+        bs = min(len(x), max(self.batch_size, 256))
+        with self._bar(self.pretrain_epochs * -(-len(x) // bs), "pretrain") as bar:
+            self.pretrain_loss_ = pretrain_encoder(
+                encoder, proxy, x, y, recon_weight=self.recon_weight, generator=gen,
+                epochs=self.pretrain_epochs, batch_size=bs, lr=self.lr,
+                weight_decay=self.weight_decay, tick=bar.update)
         self.encoder_ = encoder.eval()
         self.proxy_ = proxy.eval()
-        self.proxy_targets_ = targets
+        self.proxy_targets_ = tuple(targets)
         self.proxy_mean_, self.proxy_std_ = mean, std
         return self
-
-    def _pretrain_one(self, e, x, y):
-        dev = x.device
-        gen = self._generator("pretrain", e)
-        encoder = init_weights(self._new_encoder(), gen).to(dev)
-        proxy = init_weights(ProxyHead(self.embed, y.shape[1]), gen).to(dev)
-
-        decoder = init_weights(torch.nn.Linear(self.embed, x.shape[1]), gen).to(dev)
-        rw = self.recon_weight
-
-        def loss_fn(idx: torch.Tensor) -> torch.Tensor:
-            z = encoder(x[idx])
-            loss = torch.nn.functional.mse_loss(proxy(z), y[idx])
-            if rw:
-                loss = loss + rw * torch.nn.functional.binary_cross_entropy_with_logits(decoder(z), x[idx])
-            return loss
-
-        bs = max(self.batch_size, 256)
-        params = list(encoder.parameters()) + list(proxy.parameters())
-        if rw:
-            params += list(decoder.parameters())
-        with self._bar(self.pretrain_epochs * -(-len(x) // bs), "pretrain") as bar:
-            self.pretrain_loss_ = train_loop(params, loss_fn, len(x), epochs=self.pretrain_epochs,
-                                             batch_size=bs, lr=self.lr, weight_decay=self.weight_decay,
-                                             generator=gen, device=dev, tick=bar.update)
-        return encoder, proxy
-
-    def _pretrain_data(self, data: Configs | None, n: int, targets: tuple[str, ...],
-                       costs: CostsFn | pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-        if data is None:
-            frame = self.space.sample_qmc(n, seed=self._int_seed("pool", 0), frame=True)
-        elif isinstance(data, pd.DataFrame):
-            frame = validate_table(data, self.space, part="arch").reset_index(drop=True)
-        else:
-            frame = pd.DataFrame(self.space.columns(data, self.space.arch_names))
-        if isinstance(costs, pd.DataFrame):
-            cost_frame = costs.reset_index(drop=True)
-            if len(cost_frame) != len(frame):
-                raise PredictorError(f"costs has {len(cost_frame)} rows for {len(frame)} architectures")
-        elif costs is not None:
-            cost_frame = costs(self.space, frame)
-        elif isinstance(data, pd.DataFrame):
-            cost_frame = frame
-        else:
-            from ..recipes.cost import space_costs  # the default, imported only when needed
-
-            cost_frame = space_costs(self.space, frame)
-        missing = [t for t in targets if t not in cost_frame.columns]
-        if missing:
-            raise PredictorError(f"pretraining target column(s) {', '.join(missing)} not found "
-                                 f"(columns: {', '.join(map(str, cost_frame.columns))})")
-        return frame, cost_frame
 
     def predict_costs(self, configs: Configs) -> pd.DataFrame:
         """Costs predicted by the pretrained proxy head, in the original units.
@@ -241,22 +176,24 @@ class AccuracyPredictor:
         Raises:
             NotFittedError: :meth:`pretrain` was not called.
         """
-        if getattr(self, "proxy_", None) is None:
+        if not self.is_pretrained:
             raise NotFittedError("the predictor has no pretrained proxy head: call pretrain() first")
-        x = self.space.encode_arch(configs)
+        chunks = []
         with torch.inference_mode():
-            out = np.concatenate([self.proxy_(self.encoder_(t)).cpu().numpy()
-                                  for t in self._chunks(x)]) if len(x) else np.zeros((0, 1))
+            for a, _ in self._batches(configs, recipe=False):
+                chunks.append(self.proxy_(self.encoder_(a)).cpu().numpy())
+        out = np.concatenate(chunks) if chunks else np.zeros((0, len(self.proxy_targets_)))
         logs = out.astype(np.float64) * self.proxy_std_ + self.proxy_mean_
         return pd.DataFrame(np.exp(logs), columns=list(self.proxy_targets_))
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, table: pd.DataFrame, target: str = "acc") -> "AccuracyPredictor":
-        """Fit the accuracy head (and fine-tune the encoder) on a measured table.
+        """Fit the ensemble on a measured table, starting from the pretrained encoder if any.
 
         Rows whose ``status`` is not ``ok`` or whose target is missing are skipped with a
-        warning. With a pretrained encoder, phase 1 trains only the head
-        (``frozen_epochs``); phase 2 trains all parameters (``epochs``).
+        warning. With a pretrained encoder, phase 1 trains with it frozen
+        (``frozen_epochs``); phase 2 trains all parameters (``epochs``). Huber loss on
+        the transformed targets.
 
         Args:
             table: sample table with every space variable and the ``target`` column.
@@ -270,106 +207,48 @@ class AccuracyPredictor:
             PredictorError: fewer than two usable rows.
         """
         self._check_params()
-        validate_table(table, self.space, require=(target,))
-        mask = usable_rows(table, target)
-        skipped = int((~mask).sum())
-        if mask.sum() < 2:
-            raise PredictorError(f"{int(mask.sum())} usable row(s) of {len(table)} for target "
-                                 f"'{target}': need at least 2 rows with status ok and a value")
-        if skipped:
-            warnings.warn(f"fit skips {skipped} of {len(table)} rows (status not ok or "
-                          f"missing '{target}')", stacklevel=2)
-        rows = table.loc[mask]
+        rows, values, skipped = usable_targets(self.space, table, target)
         transform = TargetTransform(self.target_transform)
-        y_np = transform.fit(pd.to_numeric(rows[target]).to_numpy(dtype=np.float64))
+        y_np = transform.fit(values)
         dev = torch.device(self.device)
         xa = torch.from_numpy(self.space.encode_arch(rows)).to(dev)
         xr = torch.from_numpy(self.space.encode_recipe(rows)).to(dev)
         y = torch.from_numpy(y_np.astype(np.float32)).to(dev)
-        pretrained = getattr(self, "encoder_", None)
-        encoders = getattr(self, "encoders_", None) or [pretrained]
-        bs = min(self.batch_size, len(y))
-        steps = (self.epochs + (self.frozen_epochs if pretrained is not None else 0)) * -(-len(y) // bs)
-        members = []
-        with self._bar(steps * self.n_models, "fit") as bar:
-            for m in range(self.n_models):
-                members.append(self._fit_member(m, encoders[m % len(encoders)], xa, xr, y, bar.update))
+        bs = batch_size_for(len(y), self.batch_size)
+        epochs = self.epochs + (self.frozen_epochs if self.is_pretrained else 0)
+        with self._bar(self.n_models * epochs * -(-len(y) // bs), "fit") as bar:
+            members = [self._fit_member(m, xa, xr, y, bs, bar.update) for m in range(self.n_models)]
         self.members_ = members
         self.transform_ = transform
         self.target_ = target
-        self.n_train_ = int(mask.sum())
+        self.n_train_ = len(rows)
         self.n_skipped_ = skipped
         return self
 
-    def _fit_member(self, m: int, pretrained: Encoder | None, xa: torch.Tensor, xr: torch.Tensor,
-                    y: torch.Tensor, tick: Callable[[int], None]) -> Member:
-        dev = xa.device
+    def _fit_member(self, m: int, xa: torch.Tensor, xr: torch.Tensor, y: torch.Tensor,
+                    batch_size: int, tick: Callable[[int], None]) -> Member:
         gen = self._generator("member", m)
-        encoder = self._new_encoder()
-        if pretrained is not None:
-            encoder.load_state_dict(pretrained.state_dict())
+        encoders = self._member_encoders()
+        if self.is_pretrained:
+            encoders[0].load_state_dict(self.encoder_.state_dict())
+            for enc in encoders[1:]:
+                init_weights(enc, gen)
         else:
-            init_weights(encoder, gen)
-        fresh = init_weights(self._new_encoder(), gen) if (self.dual and pretrained is not None) else None
-        head = init_weights(AccuracyHead(self.embed * (2 if fresh is not None else 1), self._head_extra(),
-                                         self.hidden, self.head_depth), gen)
-        member = Member(encoder, head, fresh).to(dev).train()
-        n = len(y)
-        if self.arch_skip:
-            xr = torch.cat([xa, xr], dim=1)
-        train_idx, valid_idx = self._split(n, gen, dev)
-        if self.bootstrap:
-            train_idx = train_idx[torch.randint(len(train_idx), (len(train_idx),), generator=gen).to(dev)]
-        delta = self.huber_delta
-
-        aux = self.aux_weight if (pretrained is not None and getattr(self, "pool_x_", None) is not None) else 0.0
-        if aux:
-            import copy as _copy
-            proxy = _copy.deepcopy(self.proxies_[m % len(self.proxies_)]).train()
-            px, py = self.pool_x_, self.pool_y_
-            agen = self._generator("aux", m)
-            aux_bs = 256
-
-        def loss_fn(idx: torch.Tensor) -> torch.Tensor:
-            rows = train_idx[idx]
-            loss = torch.nn.functional.huber_loss(member(xa[rows], xr[rows]), y[rows], delta=delta)
-            if aux and torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters()):
-                pick = torch.randint(len(px), (aux_bs,), generator=agen)
-                loss = loss + aux * torch.nn.functional.mse_loss(proxy(encoder(px[pick])), py[pick])
-            return loss
-
-        valid_fn = None
-        if valid_idx is not None:
-            def valid_fn() -> float:
-                with torch.no_grad():
-                    pred = member(xa[valid_idx], xr[valid_idx])
-                    return float(torch.nn.functional.huber_loss(pred, y[valid_idx], delta=delta))
-
-        common = dict(batch_size=min(self.batch_size, len(train_idx)), lr=self.lr,
-                      weight_decay=self.weight_decay, generator=gen, device=dev, tick=tick)
-        if pretrained is not None and self.frozen_epochs > 0:
-            train_loop(list(head.parameters()) + (list(fresh.parameters()) if fresh is not None else []), loss_fn, len(train_idx), epochs=self.frozen_epochs,
-                       **common)
-        groups = [{"params": list(encoder.parameters()), "lr": self.lr * self.encoder_lr_scale},
-                  {"params": list(head.parameters()) + (list(fresh.parameters()) if fresh is not None else [])}]
-        if aux:
-            groups.append({"params": list(proxy.parameters())})
-        train_loop(groups, loss_fn, len(train_idx), epochs=self.epochs,
-                   valid_fn=valid_fn, modules=member, patience=self.patience, **common)
-        return member.eval()
-
-    def _split(self, n: int, gen: torch.Generator,
-               dev: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-        n_valid = int(round(self.valid_fraction * n))
-        if n_valid < 1 or n - n_valid < 2:
-            return torch.arange(n, device=dev), None
-        perm = torch.randperm(n, generator=gen).to(dev)
-        return perm[n_valid:], perm[:n_valid]
+            init_weights(encoders[0], gen)
+        head = init_weights(self._new_head(len(encoders)), gen)
+        return fit_member(encoders, head, xa, xr, y, pretrained=self.is_pretrained,
+                          frozen_epochs=self.frozen_epochs, epochs=self.epochs,
+                          huber_delta=self.huber_delta, valid_fraction=self.valid_fraction,
+                          patience=self.patience, generator=gen, batch_size=batch_size,
+                          lr=self.lr, weight_decay=self.weight_decay, tick=tick)
 
     # -- inference ---------------------------------------------------------------------
     def predict(self, configs_or_table: Configs, return_std: bool = False
                 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predicted accuracy of each config (higher is better), vectorized.
+
+        The ensemble mean is taken on the transformed scale and mapped back to the
+        accuracy scale; ``std`` is the spread of the members' mapped predictions.
 
         Args:
             configs_or_table: configs as a list of dicts or a DataFrame with one column per
@@ -385,27 +264,21 @@ class AccuracyPredictor:
             SpaceError: a config misses a variable or holds a value outside the space.
         """
         members = self.check_fitted()
-        z = self._member_outputs(members, configs_or_table)
+        if len(configs_or_table) == 0:
+            empty = np.zeros(0, dtype=np.float64)
+            return (empty, empty.copy()) if return_std else empty
+        z = np.empty((len(members), len(configs_or_table)), dtype=np.float64)
+        start = 0
+        with torch.inference_mode():
+            for a, r in self._batches(configs_or_table, recipe=True):
+                for j, member in enumerate(members):
+                    z[j, start:start + len(a)] = member(a, r).cpu().numpy()
+                start += len(a)
         pred = self.transform_.inverse(z.mean(axis=0))
         if not return_std:
             return pred
         spread = self.transform_.inverse(z).std(axis=0) if len(members) > 1 else np.zeros_like(pred)
         return pred, spread
-
-    def _member_outputs(self, members: list[Member], configs: Configs) -> np.ndarray:
-        xa = self.space.encode_arch(configs)
-        xr = self.space.encode_recipe(configs)
-        out = np.empty((len(members), len(xa)), dtype=np.float64)
-        dev = torch.device(self.device)
-        with torch.inference_mode():
-            for start in range(0, len(xa), _CHUNK):
-                a = torch.from_numpy(xa[start:start + _CHUNK]).to(dev)
-                r = torch.from_numpy(xr[start:start + _CHUNK]).to(dev)
-                if self.arch_skip:
-                    r = torch.cat([a, r], dim=1)
-                for j, member in enumerate(members):
-                    out[j, start:start + len(a)] = member(a, r).cpu().numpy()
-        return out
 
     def score(self, table: pd.DataFrame, target: str = "acc", k: int | None = None,
               n_top: int = 10) -> dict[str, float]:
@@ -416,20 +289,21 @@ class AccuracyPredictor:
             ``spearman``, ``rmse``, ``precision_at_k``, ``top_n_rank``, ...).
 
         Raises:
-            NotFittedError, TableError, PredictorError (no usable row).
+            NotFittedError: :meth:`fit` was not called.
+            TableError: a missing variable or target column, or a value outside the space.
+            PredictorError: no usable row.
         """
         self.check_fitted()
-        validate_table(table, self.space, require=(target,))
-        mask = usable_rows(table, target)
-        if not mask.any():
-            raise PredictorError(f"no usable row for target '{target}' (status ok and a value)")
-        rows = table.loc[mask]
-        truth = pd.to_numeric(rows[target]).to_numpy(dtype=np.float64)
+        rows, truth, _ = usable_targets(self.space, table, target, minimum=1, warn=False)
         return metrics.regression_report(truth, self.predict(rows), k=k, n_top=n_top)
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the predictor (pretrained and/or fitted) to one file, atomically."""
+        """Write the predictor (pretrained and/or fitted) to one file, atomically.
+
+        Raises:
+            PredictorError: nothing to save (neither pretrained nor fitted).
+        """
         from .storage import save_predictor
 
         save_predictor(self, path)
@@ -441,7 +315,7 @@ class AccuracyPredictor:
         Args:
             path: the file.
             space: if given, the file must have been made for a space with the same
-                fingerprint.
+                fingerprint; default: the space stored in the file.
 
         Raises:
             PredictorError: missing, corrupt or truncated file, or another space.
@@ -465,8 +339,8 @@ class AccuracyPredictor:
         members = getattr(self, "members_", None)
         if not members:
             extra = " (it holds only a pretrained encoder)" if self.is_pretrained else ""
-            raise NotFittedError(f"this AccuracyPredictor is not fitted{extra}: fit it on a measured "
-                                 "table first (fit(), or `predictor train`)")
+            raise NotFittedError(f"this AccuracyPredictor is not fitted{extra}: fit it on a "
+                                 "measured table first (fit(), or `predictor train`)")
         return members
 
     def _check_params(self) -> None:
@@ -475,19 +349,26 @@ class AccuracyPredictor:
                                  f"(allowed: {', '.join(TRANSFORMS)})")
         for key in ("hidden", "embed", "n_models", "batch_size"):
             value = getattr(self, key)
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise PredictorError(f"{key}={value!r} must be a positive integer")
         if not 0.0 <= self.valid_fraction < 1.0:
             raise PredictorError(f"valid_fraction={self.valid_fraction!r} must be in [0, 1)")
 
-    def _head_extra(self) -> int:
-        extra = self.space.width - self.space.arch_width
-        return extra + (self.space.arch_width if self.arch_skip else 0)
-
     def _new_encoder(self) -> Encoder:
         return Encoder(self.space.arch_width, self.hidden, self.embed, self.depth)
 
+    def _member_encoders(self) -> list[Encoder]:
+        """One encoder, or two (pretrained + scratch) when pretrained with ``scratch_encoder``."""
+        count = 2 if (self.is_pretrained and self.scratch_encoder) else 1
+        return [self._new_encoder() for _ in range(count)]
+
+    def _new_head(self, n_encoders: int) -> AccuracyHead:
+        recipe_dim = self.space.width - self.space.arch_width
+        return AccuracyHead(self.embed * n_encoders, recipe_dim, self.hidden, self.head_depth,
+                            recipe_embed=self.embed)
+
     def _int_seed(self, purpose: str, index: int) -> int:
+        """A 32-bit seed derived from ``seed`` (or fixed fresh entropy) and a purpose."""
         if self.seed is None and getattr(self, "_entropy", None) is None:
             self._entropy = np.random.SeedSequence().entropy
         entropy = self._entropy if self.seed is None else self.seed
@@ -497,15 +378,23 @@ class AccuracyPredictor:
     def _generator(self, purpose: str, index: int) -> torch.Generator:
         return torch.Generator().manual_seed(self._int_seed(purpose, index))
 
-    def _chunks(self, x: np.ndarray):
+    def _batches(self, configs: Configs, recipe: bool
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Encode all configs at once, then yield tensor chunks for inference."""
+        xa = self.space.encode_arch(configs)
+        xr = self.space.encode_recipe(configs) if recipe else None
         dev = torch.device(self.device)
-        for start in range(0, len(x), _CHUNK):
-            yield torch.from_numpy(x[start:start + _CHUNK]).to(dev)
+        for start in range(0, len(xa), _CHUNK):
+            a = torch.from_numpy(xa[start:start + _CHUNK]).to(dev)
+            r = torch.from_numpy(xr[start:start + _CHUNK]).to(dev) if recipe else None
+            yield a, r
 
     def _bar(self, total: int, desc: str) -> tqdm:
         # progress=True shows bars on a terminal only (tqdm's disable=None)
         return tqdm(total=total, desc=desc, unit="step", disable=None if self.progress else True,
                     leave=False)
 
+
+_PARAMS = [p for p in inspect.signature(AccuracyPredictor.__init__).parameters if p != "self"]
 
 __all__ = ["AccuracyPredictor"]

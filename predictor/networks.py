@@ -3,44 +3,44 @@
 ``Encoder`` maps the arch encoding of a config to an embedding. ``ProxyHead`` predicts
 cheap, exactly known architecture costs (standardized log FLOPs and params, or any cost
 columns) from the embedding: it is what pretraining fits. ``AccuracyHead`` reads the
-embedding together with the recipe encoding and predicts the (transformed) accuracy.
+embedding(s) together with the recipe encoding and predicts the (transformed) accuracy.
+A :class:`Member` of the ensemble is one or more encoders (a pretrained one and one
+trained from scratch, their embeddings concatenated) and an accuracy head.
 
 Every block is ``Linear -> LayerNorm -> SiLU``: LayerNorm keeps the tiny-batch
 fine-tuning (20 to 500 rows, often full batch) independent of batch statistics, which
-BatchNorm is not, and lets a frozen encoder behave the same in training and inference.
+BatchNorm is not, and makes a frozen encoder behave the same in training and inference.
 
 Example:
     >>> enc = Encoder(31, hidden=64, embed=16)
     >>> head = AccuracyHead(16, recipe_dim=20, hidden=64)
     >>> x_arch, x_recipe = torch.rand(4, 31), torch.rand(4, 20)
-    >>> head(enc(x_arch), x_recipe).shape
+    >>> Member([enc], head)(x_arch, x_recipe).shape
     torch.Size([4])
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
 
 
-def _block(n_in: int, n_out: int) -> list[nn.Module]:
-    return [nn.Linear(n_in, n_out), nn.LayerNorm(n_out), nn.SiLU()]
-
-
 def _mlp(n_in: int, hidden: int, depth: int, n_out: int) -> nn.Sequential:
+    """``depth`` blocks of Linear-LayerNorm-SiLU, then a Linear to ``n_out``."""
     layers: list[nn.Module] = []
     width = n_in
     for _ in range(depth):
-        layers += _block(width, hidden)
+        layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.SiLU()]
         width = hidden
     layers.append(nn.Linear(width, n_out))
     return nn.Sequential(*layers)
 
 
 class Encoder(nn.Module):
-    """MLP from an architecture encoding to an embedding.
+    """MLP from an architecture encoding to a layer-normalized embedding.
 
     Args:
         in_dim: width of the arch encoding (``space.arch_width``).
@@ -62,8 +62,8 @@ class Encoder(nn.Module):
 class ProxyHead(nn.Module):
     """Linear map from the embedding to standardized cost targets.
 
-    A linear head forces the embedding itself to carry the costs, which is what the
-    accuracy head later reuses.
+    A linear head makes the embedding itself carry the costs, which is what the accuracy
+    head later reuses.
 
     Args:
         embed: embedding width.
@@ -80,41 +80,59 @@ class ProxyHead(nn.Module):
 
 
 class AccuracyHead(nn.Module):
-    """MLP from the embedding and the recipe encoding to one transformed accuracy.
+    """MLP from embedding(s) and the recipe encoding to one transformed accuracy.
+
+    The recipe encoding first goes through its own small branch (``Linear-LayerNorm-SiLU``
+    then a layer-normalized ``embed``-wide output), so that arch and recipe reach the MLP
+    on the same footing: fed raw, the ``[0, 1]`` recipe columns are dwarfed by the
+    unit-variance arch embedding and the head overfits the architecture (on the digits
+    table, where the recipe decides most of the accuracy, Kendall tau 0.14 instead of
+    0.33 at 100 rows).
 
     Args:
-        embed: embedding width.
+        embed: width of the (concatenated) arch embedding.
         recipe_dim: width of the recipe encoding (0 for arch-only spaces).
         hidden: hidden width.
         depth: number of hidden blocks.
+        recipe_embed: width of the recipe branch's output.
     """
 
-    def __init__(self, embed: int, recipe_dim: int = 0, hidden: int = 128, depth: int = 1) -> None:
+    def __init__(self, embed: int, recipe_dim: int = 0, hidden: int = 128, depth: int = 1,
+                 recipe_embed: int = 32) -> None:
         super().__init__()
         self.recipe_dim = recipe_dim
-        self.net = _mlp(embed + recipe_dim, hidden, depth, 1)
+        self.recipe = None
+        if recipe_dim:
+            self.recipe = nn.Sequential(_mlp(recipe_dim, hidden, 1, recipe_embed),
+                                        nn.LayerNorm(recipe_embed))
+        self.net = _mlp(embed + (recipe_embed if recipe_dim else 0), hidden, depth, 1)
 
     def forward(self, z: torch.Tensor, recipe: torch.Tensor | None = None) -> torch.Tensor:
         """Predict ``(n,)`` accuracies from embeddings and recipe encodings."""
-        if self.recipe_dim:
-            z = torch.cat([z, recipe], dim=1)
+        if self.recipe is not None:
+            z = torch.cat([z, self.recipe(recipe)], dim=1)
         return self.net(z).squeeze(1)
 
 
 class Member(nn.Module):
-    """One ensemble member: an encoder and its accuracy head."""
+    """One ensemble member: encoders whose embeddings are concatenated, and a head.
 
-    def __init__(self, encoder: Encoder, head: AccuracyHead, fresh: Encoder | None = None) -> None:
+    Args:
+        encoders: one encoder, or a pretrained one and one trained from scratch.
+        head: the accuracy head, sized for the concatenated embedding.
+    """
+
+    def __init__(self, encoders: Sequence[Encoder], head: AccuracyHead) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.encoders = nn.ModuleList(encoders)
         self.head = head
-        self.fresh = fresh
 
     def forward(self, arch: torch.Tensor, recipe: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted transformed accuracy of ``(arch, recipe)`` encodings."""
-        z = self.encoder(arch)
-        if self.fresh is not None:
-            z = torch.cat([z, self.fresh(arch)], dim=1)
+        if len(self.encoders) == 1:
+            z = self.encoders[0](arch)
+        else:
+            z = torch.cat([enc(arch) for enc in self.encoders], dim=1)
         return self.head(z, recipe)
 
 

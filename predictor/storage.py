@@ -19,7 +19,7 @@ from .._version import __version__
 from ..data.atomic import atomic_path
 from ..data.space import SearchSpace
 from ..errors import JointNASError, PredictorError
-from .networks import AccuracyHead, Member, ProxyHead
+from .networks import Member, ProxyHead
 from .training import TargetTransform
 
 FORMAT = "jointnas-predictor"
@@ -60,6 +60,7 @@ def save_predictor(est: Any, path: str | os.PathLike) -> None:
     if getattr(est, "members_", None):
         blob["members"] = {
             "states": [_cpu(m.state_dict()) for m in est.members_],
+            "n_encoders": [len(m.encoders) for m in est.members_],
             "transform": est.transform_.state_dict(),
             "target": est.target_,
             "n_train": est.n_train_,
@@ -128,11 +129,9 @@ def _restore(est: Any, blob: dict[str, Any]) -> None:
         est.proxy_std_ = proxy_blob["std"].numpy().astype(np.float64)
     fitted = blob["members"]
     if fitted is not None:
-        recipe_dim = est.space.width - est.space.arch_width
         members = []
-        for state in fitted["states"]:
-            member = Member(est._new_encoder(), AccuracyHead(est.embed, est._head_extra(), est.hidden,
-                                                             est.head_depth))
+        for state, count in zip(fitted["states"], fitted["n_encoders"]):
+            member = Member([est._new_encoder() for _ in range(count)], est._new_head(count))
             member.load_state_dict(state)
             members.append(member.to(dev).eval())
         est.members_ = members

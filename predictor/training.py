@@ -1,22 +1,27 @@
 """Training helpers of :class:`~jointnas.predictor.estimator.AccuracyPredictor`.
 
-Kept apart from the estimator so that the estimator module holds only its contract:
-target transforms (:class:`TargetTransform`), the cost scaler used by pretraining, and
-one minibatch AdamW loop (:func:`train_loop`) used for both pretraining and fitting.
+Kept apart from the estimator, whose module holds only its contract: target transforms
+(:class:`TargetTransform`), the cost scaler, one minibatch AdamW loop
+(:func:`train_loop`), encoder pretraining (:func:`pretrain_encoder`) and the two-phase
+fit of one ensemble member (:func:`fit_member`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from scipy import special, stats
 from torch import nn
+from torch.nn import functional as F
+
+from .networks import AccuracyHead, Encoder, Member, ProxyHead, init_weights
 
 TRANSFORMS = ("rank", "standard")
+MAX_STEPS_PER_EPOCH = 8
 
 
 class TargetTransform:
@@ -27,9 +32,8 @@ class TargetTransform:
     their average rank), so a long low tail of diverged runs counts only by its order.
     The inverse of ``rank`` interpolates the sorted training values (made strictly
     increasing by a ramp of ``1e-6`` of their range so that distinct scores stay
-    distinct) and extrapolates linearly past the ends with the slope of the outermost
-    tenth of the knots: scores come back on the accuracy scale and their order is exactly
-    the order of the network outputs.
+    distinct) and extrapolates linearly past the ends: scores come back on the accuracy
+    scale and their order is exactly the order of the network outputs.
 
     Args:
         kind: ``rank`` or ``standard``.
@@ -51,14 +55,13 @@ class TargetTransform:
         self.std = float(y.std()) or 1.0
         if self.kind == "rank":
             n = y.size
-            z_sorted = special.ndtri((np.arange(n) + 0.5) / n)
             span = float(np.ptp(y)) or 1.0
-            self.knots_z = z_sorted
+            self.knots_z = special.ndtri((np.arange(n) + 0.5) / n)
             self.knots_y = np.sort(y) + 1e-6 * span * np.arange(n) / max(n - 1, 1)
         return self.transform(y)
 
     def transform(self, y: np.ndarray) -> np.ndarray:
-        """Transformed targets (ranks are within ``y`` itself for ``rank``)."""
+        """Transformed targets (for ``rank``, ranks within ``y`` itself)."""
         y = np.asarray(y, dtype=np.float64)
         if self.kind == "standard":
             return (y - self.mean) / self.std
@@ -67,29 +70,22 @@ class TargetTransform:
     def inverse(self, z: np.ndarray) -> np.ndarray:
         """Map network outputs back to the accuracy scale (monotone increasing)."""
         z = np.asarray(z, dtype=np.float64)
-        if self.kind == "standard":
-            return z * self.std + self.mean
         kz, ky = self.knots_z, self.knots_y
-        if kz.size < 2:
+        if self.kind == "standard" or kz.size < 2:
             return z * self.std + self.mean
-        # Past the ends, continue with the slope of the outermost tenth of the knots: a
-        # saturated top (many runs near the best accuracy) then stays near it instead of
-        # being extended with the slope of the whole range (which predicted accuracies > 1).
-        k = min(max(2, kz.size // 10 + 1), kz.size)
-        low = (ky[k - 1] - ky[0]) / (kz[k - 1] - kz[0])
-        high = (ky[-1] - ky[-k]) / (kz[-1] - kz[-k])
+        slope = (ky[-1] - ky[0]) / (kz[-1] - kz[0])
         out = np.interp(z, kz, ky)
-        out = np.where(z < kz[0], ky[0] + (z - kz[0]) * low, out)
-        return np.where(z > kz[-1], ky[-1] + (z - kz[-1]) * high, out)
+        out = np.where(z < kz[0], ky[0] + (z - kz[0]) * slope, out)
+        return np.where(z > kz[-1], ky[-1] + (z - kz[-1]) * slope, out)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """Plain-python and tensor state for saving."""
         return {"kind": self.kind, "mean": self.mean, "std": self.std,
                 "knots_z": torch.from_numpy(self.knots_z.copy()),
                 "knots_y": torch.from_numpy(self.knots_y.copy())}
 
     @classmethod
-    def from_state(cls, state: dict) -> "TargetTransform":
+    def from_state(cls, state: dict[str, Any]) -> "TargetTransform":
         """Rebuild a transform saved by :meth:`state_dict`."""
         out = cls(state["kind"])
         out.mean, out.std = float(state["mean"]), float(state["std"])
@@ -104,15 +100,20 @@ def log_standardize(costs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     Returns:
         ``(scaled, mean, std)`` with ``scaled = (log(costs) - mean) / std``.
     """
-    logs = np.log(np.maximum(np.asarray(costs, dtype=np.float64), 1e-30))
+    logs = np.log(np.asarray(costs, dtype=np.float64))
     mean = logs.mean(axis=0)
     std = logs.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     return (logs - mean) / std, mean, std
 
 
+def batch_size_for(n: int, batch_size: int) -> int:
+    """Rows per step: at least ``batch_size``, and at most 8 steps per epoch."""
+    return max(1, min(n, max(batch_size, math.ceil(n / MAX_STEPS_PER_EPOCH))))
+
+
 def train_loop(
-    params: list[nn.Parameter],
+    params: list[Any],
     loss_fn: Callable[[torch.Tensor], torch.Tensor],
     n: int,
     *,
@@ -121,27 +122,26 @@ def train_loop(
     lr: float,
     weight_decay: float,
     generator: torch.Generator,
-    device: torch.device,
     valid_fn: Callable[[], float] | None = None,
-    modules: nn.Module | None = None,
+    module: nn.Module | None = None,
     patience: int = 0,
     tick: Callable[[int], None] | None = None,
 ) -> float:
     """Minibatch AdamW with a cosine learning-rate decay to zero.
 
     Args:
-        params: parameters to update (the others stay frozen).
-        loss_fn: loss of a batch given its row indices (a LongTensor on ``device``).
+        params: parameters (or AdamW parameter groups) to update; others stay frozen.
+        loss_fn: loss of a batch given its row indices (a LongTensor on the CPU).
         n: number of training rows.
         epochs: passes over the rows; one full batch per epoch when ``n <= batch_size``.
         batch_size: rows per step.
         lr: peak learning rate.
         weight_decay: AdamW's decoupled weight decay.
         generator: owned generator for the shuffles.
-        device: where the indices live.
-        valid_fn: validation loss, checked after every epoch; with ``modules`` and
-            ``patience`` the best weights are restored at the end (early stopping).
-        modules: the module(s) whose weights early stopping snapshots.
+        valid_fn: validation loss, checked after every epoch; with ``module`` the best
+            weights are restored at the end (early stopping after ``patience`` epochs
+            without improvement, when ``patience > 0``).
+        module: the module whose weights early stopping snapshots.
         patience: epochs without improvement before stopping (0: never stop early).
         tick: called with the number of steps done, for progress bars.
 
@@ -150,15 +150,15 @@ def train_loop(
     """
     if not params or epochs <= 0:
         return float("nan")
-    steps_per_epoch = max(1, math.ceil(n / batch_size))
-    total = epochs * steps_per_epoch
+    steps = max(1, math.ceil(n / batch_size))
+    total = epochs * steps
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total)))
     best, best_state, stale, last = math.inf, None, 0, float("nan")
-    full = torch.arange(n, device=device)
+    full = torch.arange(n)
     for _ in range(epochs):
-        order = full if n <= batch_size else torch.randperm(n, generator=generator).to(device)
+        order = full if n <= batch_size else torch.randperm(n, generator=generator)
         running = 0.0
         for start in range(0, n, batch_size):
             loss = loss_fn(order[start:start + batch_size])
@@ -167,22 +167,112 @@ def train_loop(
             opt.step()
             sched.step()
             running += float(loss.detach())
-        last = running / steps_per_epoch
+        last = running / steps
         if tick is not None:
-            tick(steps_per_epoch)
+            tick(steps)
         if valid_fn is not None:
             score = valid_fn()
             if score < best - 1e-6:
                 best, stale = score, 0
-                if modules is not None:
-                    best_state = copy.deepcopy(modules.state_dict())
+                if module is not None:
+                    best_state = copy.deepcopy(module.state_dict())
             else:
                 stale += 1
                 if patience and stale >= patience:
                     break
     if best_state is not None:
-        modules.load_state_dict(best_state)
+        module.load_state_dict(best_state)
     return best if valid_fn is not None else last
 
 
-__all__ = ["TRANSFORMS", "TargetTransform", "log_standardize", "train_loop"]
+def pretrain_encoder(encoder: Encoder, proxy: ProxyHead, x: torch.Tensor, y: torch.Tensor, *,
+                     recon_weight: float, generator: torch.Generator, **loop: Any) -> float:
+    """Fit ``encoder`` and ``proxy`` to predict standardized log costs ``y`` from ``x``.
+
+    With ``recon_weight > 0`` a linear decoder also reconstructs the arch encoding from
+    the embedding (binary cross-entropy, discarded afterwards): without it the embedding
+    collapses onto the few directions that carry the costs, and fine-tuning from it can
+    do worse than training from scratch.
+
+    Args:
+        encoder, proxy: freshly initialized modules, trained in place.
+        x: arch encodings ``(n, arch_width)``; y: targets ``(n, n_costs)``.
+        recon_weight: weight of the reconstruction loss.
+        generator: owned generator (decoder init, shuffles).
+        **loop: :func:`train_loop` keywords (epochs, batch_size, lr, weight_decay, tick).
+
+    Returns:
+        The last epoch's mean loss.
+    """
+    decoder = init_weights(nn.Linear(proxy.linear.in_features, x.shape[1]), generator).to(x.device)
+    params = [*encoder.parameters(), *proxy.parameters()]
+    if recon_weight:
+        params += list(decoder.parameters())
+
+    def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.to(x.device)
+        z = encoder(x[idx])
+        loss = F.mse_loss(proxy(z), y[idx])
+        if recon_weight:
+            loss = loss + recon_weight * F.binary_cross_entropy_with_logits(decoder(z), x[idx])
+        return loss
+
+    encoder.train()
+    return train_loop(params, loss_fn, len(x), generator=generator, **loop)
+
+
+def fit_member(encoders: list[Encoder], head: AccuracyHead, xa: torch.Tensor, xr: torch.Tensor,
+               y: torch.Tensor, *, pretrained: bool, frozen_epochs: int, epochs: int,
+               huber_delta: float, valid_fraction: float, patience: int,
+               generator: torch.Generator, **loop: Any) -> Member:
+    """Train one ensemble member in two phases.
+
+    Phase 1 (only when ``pretrained``): the first encoder (the pretrained one) is frozen
+    and the others and the head train for ``frozen_epochs``. Phase 2: all parameters for
+    ``epochs``, with early stopping on a held-out fold when ``valid_fraction > 0``.
+
+    Args:
+        encoders: the member's encoders (pretrained first, if any).
+        head: its accuracy head.
+        xa, xr, y: arch encodings, recipe encodings and transformed targets.
+        pretrained: whether ``encoders[0]`` comes from pretraining.
+        frozen_epochs, epochs: epochs of phases 1 and 2.
+        huber_delta: Huber threshold on the transformed scale.
+        valid_fraction, patience: early-stopping fold and patience.
+        generator: owned generator (fold, shuffles).
+        **loop: :func:`train_loop` keywords (batch_size, lr, weight_decay, tick).
+
+    Returns:
+        The trained member, in eval mode.
+    """
+    member = Member(encoders, head).to(xa.device).train()
+    n = len(y)
+    n_valid = int(round(valid_fraction * n))
+    perm = torch.randperm(n, generator=generator).to(xa.device)
+    if n_valid < 1 or n - n_valid < 2:
+        train_idx, valid_idx = torch.arange(n, device=xa.device), None
+    else:
+        train_idx, valid_idx = perm[n_valid:], perm[:n_valid]
+
+    def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+        rows = train_idx[idx.to(xa.device)]
+        return F.huber_loss(member(xa[rows], xr[rows]), y[rows], delta=huber_delta)
+
+    valid_fn = None
+    if valid_idx is not None:
+        def valid_fn() -> float:
+            with torch.no_grad():
+                pred = member(xa[valid_idx], xr[valid_idx])
+            return float(F.huber_loss(pred, y[valid_idx], delta=huber_delta))
+
+    loop["batch_size"] = min(loop["batch_size"], len(train_idx))
+    if pretrained and frozen_epochs > 0:
+        free = [p for enc in encoders[1:] for p in enc.parameters()] + list(head.parameters())
+        train_loop(free, loss_fn, len(train_idx), epochs=frozen_epochs, generator=generator, **loop)
+    train_loop(list(member.parameters()), loss_fn, len(train_idx), epochs=epochs,
+               generator=generator, valid_fn=valid_fn, module=member, patience=patience, **loop)
+    return member.eval()
+
+
+__all__ = ["TRANSFORMS", "TargetTransform", "batch_size_for", "fit_member", "log_standardize",
+           "pretrain_encoder", "train_loop"]

@@ -71,13 +71,19 @@ def test_pretraining_from_a_table_and_a_missing_target_column(small):
         AccuracyPredictor(small, seed=0, **FAST).pretrain(archs, targets=("cost", "latency"))
 
 
-def test_pretrained_encoder_is_used_by_fit(small):
+def test_pretrained_encoder_is_used_by_fit_and_round_trips(small, tmp_path):
     table = synthetic(small, 60, 2)
-    est = AccuracyPredictor(small, seed=0, **FAST).pretrain(
+    est = AccuracyPredictor(small, seed=0, **{**FAST, "n_models": 2}).pretrain(
         n=256, costs=lambda space, frame: pd.DataFrame({"flops": frame["width"] ** 2.0,
                                                         "params": frame["width"] + 1.0}))
     assert est.is_pretrained and est.fit(table) is est
+    member = est.members_[0]
+    assert len(member.encoders) == 2  # the pretrained encoder and one trained from scratch
+    assert not torch.equal(member.encoders[0].net[0].weight, est.encoder_.net[0].weight)
     assert metrics.kendall_tau(table["acc"], est.predict(table)) > 0.8
+    est.save(tmp_path / "pre.pt")
+    pool = small.sample(100, seed=3, frame=True)
+    np.testing.assert_array_equal(est.predict(pool), AccuracyPredictor.load(tmp_path / "pre.pt").predict(pool))
 
 
 # -- fit / predict ---------------------------------------------------------------------------
@@ -116,6 +122,7 @@ def test_ensemble_std_is_positive_and_shapes(fitted, small):
     assert pred.shape == std.shape == (200,)
     assert np.all(std > 0)
     np.testing.assert_allclose(pred, fitted.predict(pool))
+    assert fitted.predict(pool.iloc[:0]).shape == (0,)
 
 
 def test_fit_skips_unusable_rows_with_a_warning(small):
@@ -239,3 +246,10 @@ def test_regression_report_keys():
     report = metrics.regression_report(np.arange(20.0), np.arange(20.0) ** 2)
     assert report["kendall_tau"] == pytest.approx(1.0) and report["k"] == 2
     assert report["precision_at_k"] == 1.0 and report["top_n_rank"] == 1
+
+
+def test_early_stopping_on_a_held_out_fold_still_ranks(small):
+    est = AccuracyPredictor(small, seed=1, **{**FAST, "valid_fraction": 0.25, "patience": 5})
+    est.fit(synthetic(small, 120, 3))
+    test = synthetic(small, 300, 4)
+    assert metrics.kendall_tau(test["acc"], est.predict(test)) > 0.7

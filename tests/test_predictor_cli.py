@@ -165,4 +165,4 @@ def test_evaluate_with_all_targets_missing(files, tmp_path, capsys):
     write_table(make_table(make_space(), 10, 5).assign(acc=np.nan), tmp_path / "t.csv")
     assert main(["evaluate", "--predictor", str(files / "pred.pt"), "--table", str(tmp_path / "t.csv"),
                  "--target", "acc"]) == 2
-    one_line_error(capsys, "no usable row", "t.csv")
+    one_line_error(capsys, "0 usable row(s)", "t.csv")

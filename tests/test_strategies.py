@@ -22,7 +22,7 @@ FAST = {
     "qmc": {},
     "evolution": {"population": 6, "tournament": 3},
     "fine": {"population": 6, "mutations": 2, "crossover": 0.5},
-    "predictor": {"predictor_params": {"n_models": 2, "epochs": 15, "frozen_epochs": 5,
+    "predictor": {"predictor_params": {"n_models": 2, "epochs": 30, "frozen_epochs": 5,
                                        "pretrain_epochs": 2, "hidden": 16, "embed": 8},
                   "pool_size": 256},
     "tpe": {"sampler_params": {"n_startup_trials": 5}},

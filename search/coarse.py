@@ -51,6 +51,7 @@ class CoarseResult:
     early_stop: EarlyStop | None
     run_dir: Path
     final: pd.DataFrame | None = None
+    queued: int = 0  # pairs left queued when the time budget ran out (a resume evaluates them)
 
 
 class CoarseSearch:
@@ -115,16 +116,19 @@ class CoarseSearch:
             self._import(store, warm_start)
         strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
                                    pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
+        deadline = None if s.budget_hours is None else time.time() + s.budget_hours * 3600
+        store.set_meta("deadline", deadline)
         workers = self._start_workers() if s.workers else []
-        started = time.monotonic()
         try:
             for it in range(1, s.iterations + 1):
                 if not store.trials() or not any(t.user_attrs.get("iteration") == it for t in store.trials()):
-                    n = self._batch_size(store, started)
+                    n = self._batch_size(store)
                     if n == 0:
                         break
                     self._enqueue(store, strategy, it, n)
                 self._evaluate(store, it, bool(workers))
+                if store.out_of_time():
+                    break
                 if it == 1 and s.early_stop and store.meta("early_stop") is None:
                     self._choose_early_stop(store)
                 self.write_samples(store)
@@ -136,9 +140,9 @@ class CoarseSearch:
                     proc.terminate()
         return self._finish(store, strategy)
 
-    def _batch_size(self, store: RunStore, started: float) -> int:
+    def _batch_size(self, store: RunStore) -> int:
         s = self.settings
-        if s.budget_hours is not None and (time.monotonic() - started) / 3600 >= s.budget_hours:
+        if store.out_of_time():
             return 0
         n = s.batch
         if s.budget_trials is not None:
@@ -182,7 +186,7 @@ class CoarseSearch:
         try:
             if not remote:
                 store.work(self.space, evaluate, stop=lambda: True)
-            while (left := store.pending(in_it)):
+            while (left := store.pending(in_it)) and not store.out_of_time():
                 store.fail_stale()
                 if total - left > bar.n:
                     bar.update(total - left - bar.n)
@@ -249,7 +253,7 @@ class CoarseSearch:
             write_yaml(best, self.run_dir / "best.yaml")
         final = self._final_eval(best) if self.settings.final_eval and best else None
         return CoarseResult(samples=samples, best=best, early_stop=self.early_stop(store),
-                            run_dir=self.run_dir, final=final)
+                            run_dir=self.run_dir, final=final, queued=store.pending())
 
     def _final_eval(self, best: dict[str, Any]) -> pd.DataFrame:
         """Train the found pair and the space's default pair for their full schedules."""

@@ -86,6 +86,9 @@ def print_summary(result: CoarseResult) -> None:
     s = result.samples
     ok = s[s["status"] == "ok"] if len(s) else s
     print(f"\ncoarse search: {len(s)} pairs evaluated ({len(ok)} ok) in {result.run_dir}")
+    if result.queued:
+        print(f"time budget spent: {result.queued} queued pair(s) left; run the same command "
+              "again to continue")
     if result.early_stop:
         e = result.early_stop
         print(f"early stop at epoch {e.epoch} (Kendall tau >= {e.threshold:g} over {e.runs} full runs; "

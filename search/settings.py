@@ -44,7 +44,8 @@ class SearchSettings:
         seed: seed of the pool, the strategies and the predictor.
         explore: weight of the ensemble std in candidate scores.
         budget_trials: stop after this many evaluated pairs (``None``: no limit).
-        budget_hours: stop queuing new iterations after this many hours.
+        budget_hours: stop after this many hours of this invocation: no trial starts later
+            (trials still queued stay queued, and a resume evaluates them).
         workers: local worker processes (0: evaluate in the coordinator process).
         predictor: keyword arguments of the accuracy predictor.
         pretrain_targets: cost columns for encoder pretraining (default by space kind).

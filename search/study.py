@@ -168,6 +168,11 @@ class RunStore:
                 params=dict(config), distributions=dists, value=result.val_acc if ok else None,
                 state=TrialState.COMPLETE if ok else TrialState.FAIL, user_attrs=user))
 
+    def out_of_time(self) -> bool:
+        """Whether the run's time budget (the ``deadline`` meta, Unix seconds) is spent."""
+        deadline = self.meta("deadline")
+        return deadline is not None and time.time() >= float(deadline)
+
     def fail_stale(self) -> None:
         """Fail trials whose worker stopped sending heartbeats (Optuna re-queues them)."""
         with warnings.catch_warnings():
@@ -178,6 +183,9 @@ class RunStore:
     def work(self, space: SearchSpace, evaluate: Callable[..., EvalResult],
              stop: Callable[[], bool], poll: float = 0.5) -> int:
         """Evaluate queued trials until ``stop()`` is true and nothing is waiting.
+
+        A run's time budget (the ``deadline`` meta, Unix seconds) also ends the loop
+        before the next trial starts; trials still queued then stay queued for a resume.
 
         Args:
             space: the run's space (gives each param its distribution).
@@ -206,6 +214,8 @@ class RunStore:
             return float(result.val_acc)
 
         while True:
+            if self.out_of_time():
+                return done
             if not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 self.fail_stale()
                 if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):

@@ -89,3 +89,23 @@ def check_two_workers(folder: Path, url: str) -> None:
 
 def test_two_local_workers_evaluate_each_trial_once(tmp_path):
     check_two_workers(tmp_path, f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}")
+
+
+def test_time_budget_stops_mid_iteration_and_resume_finishes(tmp_path):
+    """--budget in hours is checked before every trial, not only between iterations."""
+    from jointnas.search.coarse import CoarseSearch
+    from jointnas.search.settings import load_settings
+
+    config = make_run(tmp_path)  # 2 iterations x 6 pairs, 0.3 s per pair
+    started = time.monotonic()
+    result = CoarseSearch(load_settings(config, budget_hours=1.0 / 3600), progress=False).run()
+    assert time.monotonic() - started < 30
+    first = read_table(tmp_path / "runs" / "toy" / "samples.csv")
+    assert 1 <= len(first) < 6, "the budget must cut the first iteration short"
+    store = RunStore(f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}", "toy", create=False)
+    assert store.pending() == 6 - len(first)  # the rest stays queued
+    assert result.queued == 6 - len(first)
+    CoarseSearch(load_settings(config), progress=False).run()
+    second = read_table(tmp_path / "runs" / "toy" / "samples.csv")
+    assert len(second) == 12
+    assert not second.duplicated(subset=list(toy_space().names)).any()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import sys
 import time
 import warnings
@@ -35,16 +34,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from jointnas.data import Categorical, SearchSpace
+from jointnas.data import SearchSpace
 from jointnas.data.tables import read_table, usable_rows
 from jointnas.predictor import AccuracyPredictor
 from jointnas.predictor.metrics import kendall_tau
-from bench_search import parse_value  # benchmarks/ is on sys.path when run as a script
 
-ROOT = Path(__file__).resolve().parents[1]
-NBG = Path(os.environ.get("NASBENCH_GRAPH", "/work/shared/benchmarks/nasbench-graph/nasbench_graph.csv.gz"))
-DIGITS = ROOT / "benchmarks" / "data" / "digits_joint.csv"
-NBG_OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (DIGITS, DIGITS_SPACE, NBG_COSTS, NBG_TARGET,  # noqa: E402
+                    nasbench_graph_table, parse_value)
+
 BASELINES = ("ridge", "rf", "gbr", "gp")
 METHODS = ("jointnas", "jointnas-nopre") + BASELINES
 
@@ -60,22 +58,15 @@ class Dataset:
 
 def nasbench_graph(name: str) -> Dataset:
     """A NAS-Bench-Graph dataset as a tabular space; pretraining on params and latency."""
-    frame = pd.read_csv(NBG)
-    table = frame[frame["dataset"] == name].reset_index(drop=True)
-    if table.empty:
-        raise SystemExit(f"unknown NAS-Bench-Graph dataset {name!r}")
-    arch = [Categorical("topology_id", tuple(range(9)))]
-    arch += [Categorical(f"op_node{i}", NBG_OPS) for i in range(1, 5)]
-    space = SearchSpace(arch, name=f"nasbench-graph-{name}")
-    return Dataset(name, space, table, "valid_acc",
-                   lambda est: est.pretrain(table, targets=("params_m", "latency_s")))
+    table, space = nasbench_graph_table(name)
+    return Dataset(name, space, table, NBG_TARGET, lambda est: est.pretrain(table, targets=NBG_COSTS))
 
 
 def digits(n_pool: int = 20000) -> Dataset | None:
     """The digits sample table, or ``None`` when it is missing or has < 100 usable rows."""
     if not DIGITS.is_file():
         return None
-    space = SearchSpace.from_yaml(str(ROOT / "configs" / "digits.yaml"))
+    space = SearchSpace.from_yaml(str(DIGITS_SPACE))
     table = read_table(DIGITS)
     target = "val_acc" if "val_acc" in table.columns else "acc"
     table = table.loc[usable_rows(table, target)].reset_index(drop=True)

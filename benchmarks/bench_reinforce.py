@@ -32,8 +32,8 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_search import (DIGITS, ROOT, Bench, Spec, nasbench_graph, quartiles,  # noqa: E402
-                          run_search, table_bench)
+from bench_search import Bench, Spec, nasbench_graph, run_search, table_bench  # noqa: E402
+from common import DIGITS, DIGITS_SPACE, ROOT, quartiles, write_report  # noqa: E402
 
 from jointnas.data.datasets import load_dataset  # noqa: E402
 from jointnas.data.space_io import read_space  # noqa: E402
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
              "baseline decay 0.8, tanh constant 2.5, normalized advantages).", ""]
     print("\n".join(lines), flush=True)
     for name in names:
-        bench = (table_bench(name, DIGITS, ROOT / "configs" / "digits.yaml") if name == "digits"
+        bench = (table_bench(name, DIGITS, DIGITS_SPACE) if name == "digits"
                  else nasbench_graph(name))
         if bench is None:
             continue
@@ -165,10 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                              args.retrain_epochs, args.archs)
         print("\n".join(block), flush=True)
         lines += block
-    lines.append(f"Total time {time.perf_counter() - started:.0f} s.")
-    print(lines[-1])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    write_report(lines, args.out, started)
     return 0
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 import warnings
@@ -48,7 +47,7 @@ import pandas as pd
 import torch
 from scipy.stats import kendalltau
 
-from jointnas.data import Categorical, SearchSpace
+from jointnas.data import SearchSpace
 from jointnas.data.tables import epoch_columns, read_table, usable_rows
 from jointnas.search.candidates import CandidateSet
 from jointnas.search.early_stop import accuracy_at, choose_epoch
@@ -56,11 +55,11 @@ from jointnas.search.evaluators import TableEvaluator
 from jointnas.search.settings import SearchSettings
 from jointnas.search.strategies import STRATEGIES, create_strategy, load_all
 
-ROOT = Path(__file__).resolve().parents[1]
-NBG = Path(os.environ.get("NASBENCH_GRAPH", "/work/shared/benchmarks/nasbench-graph/nasbench_graph.csv.gz"))
-DIGITS = ROOT / "benchmarks" / "data" / "digits_joint.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (DIGITS, DIGITS_SPACE, NBG_COSTS, NBG_TARGET, ROOT,  # noqa: E402
+                    nasbench_graph_table, parse_value, quartiles, write_report)
+
 OUT = ROOT / "benchmarks" / "results" / "search.md"
-NBG_OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
 DATASETS = "arxiv,cs,citeseer,cora,digits"
 ORDER = ("random", "qmc", "evolution", "tpe", "predictor", "coarse")
 # Cheapest honest predictor for a 2-core benchmark (the strategy's defaults are larger).
@@ -99,14 +98,8 @@ class Spec:
 
 def nasbench_graph(name: str) -> Bench:
     """A NAS-Bench-Graph dataset as a tabular space (topology and four node operations)."""
-    frame = pd.read_csv(NBG)
-    table = frame[frame["dataset"] == name].reset_index(drop=True)
-    if table.empty:
-        raise SystemExit(f"unknown NAS-Bench-Graph dataset {name!r}")
-    arch = [Categorical("topology_id", tuple(range(9)))]
-    arch += [Categorical(f"op_node{i}", NBG_OPS) for i in range(1, 5)]
-    space = SearchSpace(arch, name=f"nasbench-graph-{name}")
-    return Bench(name, space, TableEvaluator(space, table, target="valid_acc"), ("params_m", "latency_s"))
+    table, space = nasbench_graph_table(name)
+    return Bench(name, space, TableEvaluator(space, table, target=NBG_TARGET), NBG_COSTS)
 
 
 def table_bench(name: str, table_path: Path, space_path: Path) -> Bench | None:
@@ -179,11 +172,6 @@ def random_median(n: int, m: int) -> int:
     t = np.arange(n - m + 1)
     log_miss = np.concatenate([[0.0], np.cumsum(np.log(n - m - t[:-1]) - np.log(n - t[:-1]))])
     return int(np.argmax(log_miss <= math.log(0.5)))
-
-
-def quartiles(values: list[float]) -> str:
-    q1, q2, q3 = np.percentile(values, [25, 50, 75])
-    return f"{q2:.4g} [{q1:.4g}, {q3:.4g}]"
 
 
 def run_table(bench: Bench, specs: list[Spec], seeds: list[int], budgets: list[int],
@@ -309,16 +297,6 @@ def final_ranking(bench: Bench, spec: Spec, seed: int, budget: int, scores: np.n
     return float(rank[returned]), float(tau)
 
 
-def parse_value(text: str) -> Any:
-    """An override value: int, float, bool, None or string."""
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print markdown tables and write them to ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -374,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.table is not None and name == args.table.stem:
             bench = table_bench(name, args.table, args.space)
         elif name == "digits":
-            bench = table_bench(name, DIGITS, ROOT / "configs" / "digits.yaml")
+            bench = table_bench(name, DIGITS, DIGITS_SPACE)
         else:
             bench = nasbench_graph(name)
         if bench is None:
@@ -386,10 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             block += early_stop_section(bench, spec, seeds, es_batch, args.threshold, 2 * es_batch)
         print("\n".join(block), flush=True)
         lines += block
-    lines.append(f"Total time {time.perf_counter() - started:.0f} s.")
-    print(lines[-1])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    write_report(lines, args.out, started)
     return 0
 
 

@@ -1,0 +1,59 @@
+"""Pieces the benchmark scripts share: paths, NAS-Bench-Graph tables and small helpers.
+
+The scripts put ``benchmarks/`` on ``sys.path`` and import this module as ``common``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jointnas.data import Categorical, SearchSpace
+
+ROOT = Path(__file__).resolve().parents[1]
+NBG = Path(os.environ.get("NASBENCH_GRAPH", "/work/shared/benchmarks/nasbench-graph/nasbench_graph.csv.gz"))
+NBG_OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
+NBG_TARGET = "valid_acc"
+NBG_COSTS = ("params_m", "latency_s")  # free architecture costs of every NAS-Bench-Graph row
+DIGITS = ROOT / "benchmarks" / "data" / "digits_joint.csv"
+DIGITS_SPACE = ROOT / "configs" / "digits.yaml"
+
+
+def nasbench_graph_table(name: str) -> tuple[pd.DataFrame, SearchSpace]:
+    """The rows of one NAS-Bench-Graph dataset and its tabular space (topology, four node ops)."""
+    frame = pd.read_csv(NBG)
+    table = frame[frame["dataset"] == name].reset_index(drop=True)
+    if table.empty:
+        raise SystemExit(f"unknown NAS-Bench-Graph dataset {name!r}")
+    arch = [Categorical("topology_id", tuple(range(9)))]
+    arch += [Categorical(f"op_node{i}", NBG_OPS) for i in range(1, 5)]
+    return table, SearchSpace(arch, name=f"nasbench-graph-{name}")
+
+
+def parse_value(text: str) -> Any:
+    """An override value: int, float, bool, None or string."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def quartiles(values: list[float]) -> str:
+    """``median [25th, 75th percentile]`` of ``values``."""
+    q1, q2, q3 = np.percentile(values, [25, 50, 75])
+    return f"{q2:.4g} [{q1:.4g}, {q3:.4g}]"
+
+
+def write_report(lines: list[str], out: Path, started: float) -> None:
+    """Append and print the total time since ``started``, then write ``lines`` to ``out``."""
+    lines.append(f"Total time {time.perf_counter() - started:.0f} s.")
+    print(lines[-1])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")

@@ -60,14 +60,7 @@ def arch_costs(arch: Mapping[str, Any], in_shape: Any, num_classes: int) -> tupl
 def flops(arch: Mapping[str, Any], in_shape: Any, num_classes: int) -> int:
     """FLOPs (fvcore convention: multiply-adds) of one forward pass of a single image.
 
-    Args:
-        arch: the arch part of a config.
-        in_shape: ``(channels, height, width)``.
-        num_classes: classifier outputs.
-
-    Raises:
-        DatasetError: bad ``in_shape``.
-        SpaceError: a missing or invalid arch variable.
+    Arguments and errors as :func:`arch_costs`.
     """
     return arch_costs(arch, in_shape, num_classes)[0]
 
@@ -75,14 +68,8 @@ def flops(arch: Mapping[str, Any], in_shape: Any, num_classes: int) -> int:
 def params(arch: Mapping[str, Any], num_classes: int, in_shape: Any) -> int:
     """Number of trainable parameters.
 
-    Args:
-        arch: the arch part of a config.
-        num_classes: classifier outputs.
-        in_shape: ``(channels, height, width)`` (only the channels matter).
-
-    Raises:
-        DatasetError: bad ``in_shape``.
-        SpaceError: a missing or invalid arch variable.
+    Arguments and errors as :func:`arch_costs` (note the order: ``num_classes`` comes
+    before ``in_shape`` here, and only the channels of ``in_shape`` matter).
     """
     return arch_costs(arch, in_shape, num_classes)[1]
 

@@ -18,12 +18,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from ..cli_base import Command, positive_int, run_cli
 from ..data.space_io import read_space
 from ..data.tables import read_table, validate_table, write_table
 from ..errors import ConfigError, JointNASError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .estimator import AccuracyPredictor
 
 
 @contextlib.contextmanager
@@ -46,6 +51,21 @@ def _load(path: str, space=None):
     from .estimator import AccuracyPredictor
 
     return AccuracyPredictor.load(path, space=space)
+
+
+def _fitted_and_table(args: argparse.Namespace,
+                      require: Sequence[str] = ()) -> tuple[AccuracyPredictor, pd.DataFrame]:
+    """The fitted predictor of ``--predictor`` and ``--table`` validated against its space.
+
+    Errors are located at the file they come from; ``require`` names other columns the
+    table must have.
+    """
+    with _at(args.predictor):
+        est = _load(args.predictor)
+        est.check_fitted()
+    with _at(args.table):
+        table = validate_table(read_table(args.table), est.space, require=require)
+    return est, table
 
 
 # -- pretrain ------------------------------------------------------------------------------
@@ -120,11 +140,8 @@ def _score_args(p: argparse.ArgumentParser) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
-    with _at(args.predictor):
-        est = _load(args.predictor)
-        est.check_fitted()
+    est, table = _fitted_and_table(args)
     with _at(args.table):
-        table = validate_table(read_table(args.table), est.space)
         pred, std = est.predict(table, return_std=True)
     out = table.assign(score=pred)
     if est.n_models > 1:
@@ -144,11 +161,9 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    with _at(args.predictor):
-        est = _load(args.predictor)
-        est.check_fitted()
+    est, table = _fitted_and_table(args, require=(args.target,))
     with _at(args.table):
-        report = est.score(read_table(args.table), target=args.target, k=args.k)
+        report = est.score(table, target=args.target, k=args.k)
     width = max(len(k) for k in report)
     print(f"{'metric':<{width}}  value")
     for key, value in report.items():

@@ -129,7 +129,8 @@ def make_specs(names: list[str], bench: Bench, predictor: dict[str, Any],
         elif name == "coarse":
             for i, batch in enumerate(coarse_batches):
                 specs.append(Spec("coarse" if i == 0 else f"coarse, batch {batch}", "predictor", batch, {
-                    "n_init": batch, "explore": coarse.explore, "pretrain_targets": bench.costs,
+                    "n_init": batch, "explore": coarse.explore, "selection": coarse.selection,
+                    "pretrain_targets": bench.costs,
                     "predictor_params": {**coarse.predictor, **predictor}}))
         else:
             specs.append(Spec(name, name, 10))
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
              f"Seeds 0-{len(seeds) - 1}; budgets {budgets}; cap {cap} queries per run; torch threads "
              f"{args.threads}. Ranks: median [25th, 75th percentile] over seeds, 1 = best in the table.",
              "Batches: predictor-guided 20 (n_init 20 Sobol, no pretraining: the strategy's defaults); "
-             f"coarse {coarse_batches[0]} (coarse's default; n_init = batch, Sobol; explore {coarse.explore}; "
+             f"coarse {coarse_batches[0]} (coarse's default; n_init = batch, Sobol; selection {coarse.selection}; "
              f"encoder pretrained on the table's free costs; also run with batch {extra}); others 10 "
              "(tpe: Optuna's TPESampler defaults, multivariate with constant liar, proposals projected "
              "onto the pool).",

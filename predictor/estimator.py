@@ -78,7 +78,7 @@ class AccuracyPredictor:
         progress: show tqdm progress bars (on a terminal).
     """
 
-    def __init__(self, space: SearchSpace, *, hidden: int = 128, embed: int = 32, depth: int = 2,
+    def __init__(self, space: SearchSpace, *, hidden: int = 96, embed: int = 32, depth: int = 2,
                  head_depth: int = 1, n_models: int = 5, target_transform: str = "rank",
                  epochs: int = 100, frozen_epochs: int = 50, pretrain_epochs: int = 30,
                  recon_weight: float = 1.0, scratch_encoder: bool = True, batch_size: int = 128,
@@ -263,22 +263,33 @@ class AccuracyPredictor:
             NotFittedError: :meth:`fit` was not called.
             SpaceError: a config misses a variable or holds a value outside the space.
         """
-        members = self.check_fitted()
-        if len(configs_or_table) == 0:
-            empty = np.zeros(0, dtype=np.float64)
-            return (empty, empty.copy()) if return_std else empty
-        z = np.empty((len(members), len(configs_or_table)), dtype=np.float64)
-        start = 0
-        with torch.inference_mode():
-            for a, r in self._batches(configs_or_table, recipe=True):
-                for j, member in enumerate(members):
-                    z[j, start:start + len(a)] = member(a, r).cpu().numpy()
-                start += len(a)
+        z = self._member_outputs(configs_or_table)
         pred = self.transform_.inverse(z.mean(axis=0))
         if not return_std:
             return pred
-        spread = self.transform_.inverse(z).std(axis=0) if len(members) > 1 else np.zeros_like(pred)
+        spread = self.transform_.inverse(z).std(axis=0) if len(z) > 1 else np.zeros_like(pred)
         return pred, spread
+
+    def predict_members(self, configs_or_table: Configs) -> np.ndarray:
+        """Each ensemble member's prediction, shape ``(n_models, n)``, on the accuracy scale.
+
+        Raises:
+            NotFittedError: :meth:`fit` was not called.
+            SpaceError: a config misses a variable or holds a value outside the space.
+        """
+        return self.transform_.inverse(self._member_outputs(configs_or_table))
+
+    def _member_outputs(self, configs: Configs) -> np.ndarray:
+        """Network outputs (transformed scale) of every member, ``(n_models, n)``."""
+        members = self.check_fitted()
+        z = np.empty((len(members), len(configs)), dtype=np.float64)
+        start = 0
+        with torch.inference_mode():
+            for a, r in self._batches(configs, recipe=True):
+                for j, member in enumerate(members):
+                    z[j, start:start + len(a)] = member(a, r).cpu().numpy()
+                start += len(a)
+        return z
 
     def score(self, table: pd.DataFrame, target: str = "acc", k: int | None = None,
               n_top: int = 10) -> dict[str, float]:

@@ -115,17 +115,22 @@ class CoarseSearch:
         if warm_start is not None and not store.meta("warm_started"):
             self._import(store, warm_start)
         strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
+                                   selection=s.selection,
                                    pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
         deadline = None if s.budget_hours is None else time.time() + s.budget_hours * 3600
         store.set_meta("deadline", deadline)
         workers = self._start_workers() if s.workers else []
         try:
             for it in range(1, s.iterations + 1):
-                if not store.trials() or not any(t.user_attrs.get("iteration") == it for t in store.trials()):
-                    n = self._batch_size(store)
-                    if n == 0:
+                have = sum(1 for t in store.trials() if t.user_attrs.get("iteration") == it)
+                planned = store.meta(f"batch_{it}", have or None)
+                if planned is None:
+                    planned = self._batch_size(store)
+                    if planned == 0:
                         break
-                    self._enqueue(store, strategy, it, n)
+                    store.set_meta(f"batch_{it}", planned)  # before enqueuing: a kill mid-way is topped up
+                if have < planned:
+                    self._enqueue(store, strategy, it, planned - have)
                 self._evaluate(store, it, bool(workers))
                 if store.out_of_time():
                     break

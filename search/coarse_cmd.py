@@ -35,6 +35,8 @@ def _add_coarse_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-params", type=positive_float, help="upper limit on parameters")
     p.add_argument("--seed", type=int, help="seed (default 0)")
     p.add_argument("--explore", type=float, help="weight of the predictor ensemble's std (default 0)")
+    p.add_argument("--selection", choices=("thompson", "mean"),
+                   help="batch picking: members take turns (thompson, default) or top ensemble mean")
     p.add_argument("--budget", help="stop after N pairs (200) or a time (2h, 30m)")
     p.add_argument("--workers", type=int, help="local worker processes (default 0: in process)")
     p.add_argument("--resume", action="store_true",
@@ -52,6 +54,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         "space": args.space, "name": args.name, "runs_dir": args.runs_dir, "storage": args.storage,
         "pool": args.pool, "batch": args.batch, "iterations": args.iterations,
         "threshold": args.threshold, "seed": args.seed, "explore": args.explore,
+        "selection": args.selection,
         "workers": args.workers,
     }
     if args.no_early_stop:

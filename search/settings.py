@@ -24,6 +24,9 @@ EVALUATOR_KEYS = {
 }
 
 
+SELECTIONS = ("thompson", "mean")  # batch picking of coarse search; see PredictorGuided
+
+
 @dataclass
 class SearchSettings:
     """Everything a coarse (and fine) search run needs besides the space itself.
@@ -42,7 +45,11 @@ class SearchSettings:
         early_stop: choose an early-stop epoch in iteration 1.
         constraints: upper limits on costs, added to the space's own.
         seed: seed of the pool, the strategies and the predictor.
-        explore: weight of the ensemble std in candidate scores.
+        explore: weight of the ensemble std in candidate scores (``selection: mean``).
+        selection: how each batch is picked from the predictor's scores: ``thompson``
+            (ensemble members take turns adding their best remaining pair; the default: on
+            NAS-Bench-Graph it reached the true top 0.1% in fewer queries than ``mean`` on
+            the tables where ``mean`` was slowest) or ``mean`` (top pairs by ensemble mean).
         budget_trials: stop after this many evaluated pairs (``None``: no limit).
         budget_hours: stop after this many hours of this invocation: no trial starts later
             (trials still queued stay queued, and a resume evaluates them).
@@ -65,6 +72,7 @@ class SearchSettings:
     constraints: dict[str, float] = field(default_factory=dict)
     seed: int = 0
     explore: float = 0.0
+    selection: str = "thompson"
     budget_trials: int | None = None
     budget_hours: float | None = None
     workers: int = 0
@@ -95,6 +103,8 @@ class SearchSettings:
             raise ConfigError(f"threshold={self.threshold!r} must be in (-1, 1]")
         if not isinstance(self.workers, int) or self.workers < 0:
             raise ConfigError(f"workers={self.workers!r} must be an integer >= 0")
+        if self.selection not in SELECTIONS:
+            raise ConfigError(f"selection={self.selection!r} (allowed: {', '.join(SELECTIONS)})")
         if self.explore < 0:
             raise ConfigError(f"explore={self.explore!r} must be >= 0")
         if self.budget_trials is not None and self.budget_trials < 1:

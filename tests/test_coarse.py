@@ -131,6 +131,16 @@ def test_unknown_config_key(toy, capsys):
     assert code == 2 and "unknown key(s) batchsize" in err and "allowed:" in err and err.count("\n") == 1
 
 
+def test_bad_selection_lists_allowed(toy, capsys):
+    folder, _, _ = toy
+    config = yaml.safe_load((folder / "search.yaml").read_text())
+    config["selection"] = "greedy"
+    (folder / "bad.yaml").write_text(yaml.safe_dump(config))
+    code, err = run_cli(["coarse", "--config", str(folder / "bad.yaml"), "--quiet"], capsys)
+    assert code == 2 and "selection='greedy'" in err and "allowed: thompson, mean" in err
+    assert not (folder / "runs").exists()
+
+
 def test_infeasible_constraints_name_smallest(tmp_path, capsys):
     code, err = run_cli(["coarse", "--space", "configs/digits.yaml", "--max-flops", "10",
                          "--pool", "64", "--runs-dir", str(tmp_path), "--quiet"], capsys)

@@ -109,3 +109,24 @@ def test_time_budget_stops_mid_iteration_and_resume_finishes(tmp_path):
     second = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(second) == 12
     assert not second.duplicated(subset=list(toy_space().names)).any()
+
+
+def test_a_batch_cut_short_while_being_queued_is_topped_up(tmp_path):
+    """A kill between two enqueue calls leaves part of a batch queued; the resume completes it."""
+    from jointnas.search.coarse import CoarseSearch
+    from jointnas.search.settings import load_settings
+
+    config = make_run(tmp_path)  # batches of 6
+    CoarseSearch(load_settings(config, iterations=1), progress=False).run()
+    store = RunStore(f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}", "toy", create=False)
+    space = toy_space()
+    done = read_table(tmp_path / "runs" / "toy" / "samples.csv")
+    table = toy_table(space)
+    fresh = table.merge(done[list(space.names)], how="left", indicator=True)
+    fresh = fresh[fresh["_merge"] == "left_only"].head(3)
+    store.set_meta("batch_2", 6)  # what the coordinator records before it enqueues
+    store.enqueue(space.configs(fresh), [{"iteration": 2, "max_epochs": None, "pool_index": -1}] * 3)
+    CoarseSearch(load_settings(config, iterations=2), progress=False).run()
+    samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
+    assert len(samples) == 12 and (samples["iteration"] == 2).sum() == 6
+    assert not samples.duplicated(subset=list(space.names)).any()

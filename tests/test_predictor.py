@@ -123,6 +123,11 @@ def test_ensemble_std_is_positive_and_shapes(fitted, small):
     assert np.all(std > 0)
     np.testing.assert_allclose(pred, fitted.predict(pool))
     assert fitted.predict(pool.iloc[:0]).shape == (0,)
+    members = fitted.predict_members(pool)
+    assert members.shape == (fitted.n_models, 200)
+    np.testing.assert_allclose(std, members.std(axis=0), rtol=1e-6, atol=1e-9)
+    # the members bracket the ensemble mean
+    assert np.all(members.min(axis=0) <= pred + 1e-9) and np.all(pred <= members.max(axis=0) + 1e-9)
 
 
 def test_fit_skips_unusable_rows_with_a_warning(small):

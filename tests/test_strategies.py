@@ -152,3 +152,29 @@ def test_unknown_strategy_lists_allowed():
 
     with pytest.raises(ConfigError, match="allowed: .*evolution"):
         create_strategy("annealing", CandidateSet(synthetic_space()))
+
+
+def test_round_robin_members_take_turns_without_repeats():
+    from jointnas.search.strategies.predictor_guided import round_robin
+
+    scores = np.array([[5.0, 4.0, 3.0, 0.0, 1.0],
+                       [5.0, 0.0, 1.0, 4.0, 3.0]])
+    # member 0 takes row 0, member 1's best (row 0) is taken so it takes row 3, ...
+    assert round_robin(scores, 4).tolist() == [0, 3, 1, 4]
+    assert sorted(round_robin(scores, 10).tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_thompson_selection_proposes_valid_distinct_batches():
+    space = synthetic_space()
+    params = {**FAST["predictor"], "predictor_params": {**FAST["predictor"]["predictor_params"], "n_models": 3}}
+    strategy = create_strategy("predictor", CandidateSet(space), seed=0, selection="thompson", **params)
+    batches = run(strategy, space, rounds=3)
+    keys = row_keys(space, space.frame([c for b in batches for c in b]))
+    assert all(len(b) == 6 for b in batches) and len(set(keys.tolist())) == 18
+
+
+def test_unknown_selection_lists_allowed():
+    from jointnas.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="allowed: thompson, mean"):
+        create_strategy("predictor", CandidateSet(synthetic_space()), selection="greedy")

@@ -14,11 +14,40 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ...errors import ConfigError
 from ...predictor.estimator import AccuracyPredictor
 from ..candidates import CandidateSet, row_keys
+from ..settings import SELECTIONS
 from .base import Strategy
 from .qmc import SobolStream
 from .registry import register
+
+
+
+
+def round_robin(scores: np.ndarray, n: int) -> np.ndarray:
+    """Rows picked by members in turn, each taking its best row not yet picked.
+
+    Args:
+        scores: ``(members, rows)`` predictions.
+        n: rows to pick (at most all of them).
+
+    Returns:
+        Row indices in the order they were picked.
+    """
+    orders = np.argsort(-scores, axis=1, kind="stable")
+    n = min(n, scores.shape[1])
+    picked: list[int] = []
+    taken = np.zeros(scores.shape[1], dtype=bool)
+    pointers = [0] * len(orders)
+    while len(picked) < n:
+        m = len(picked) % len(orders)
+        while taken[orders[m, pointers[m]]]:
+            pointers[m] += 1
+        row = int(orders[m, pointers[m]])
+        taken[row] = True
+        picked.append(row)
+    return np.asarray(picked, dtype=np.int64)
 
 
 @register
@@ -33,6 +62,10 @@ class PredictorGuided(Strategy):
         pool_size: candidates scored per ask on an open space (a fixed Sobol pool);
             a finite pool is scored whole.
         explore: weight of the ensemble standard deviation added to the prediction.
+        selection: how a batch is picked from the scores: ``mean`` (the top ``n`` by
+            ensemble mean plus ``explore`` x std) or ``thompson`` (members take turns
+            adding their own best remaining candidate: each member is one draw from the
+            ensemble's posterior, so a batch spreads over the members' beliefs).
         pretrain_targets: cost columns the encoder is pretrained on (``flops, params``
             computed analytically on model spaces; pool columns such as ``params_m``
             on tabular pools); empty to skip pretraining.
@@ -42,13 +75,16 @@ class PredictorGuided(Strategy):
     name = "predictor"
 
     def __init__(self, candidates: CandidateSet, *, seed: int | None = None, n_init: int | None = None,
-                 pool_size: int = 4096, explore: float = 0.0,
+                 pool_size: int = 4096, explore: float = 0.0, selection: str = "mean",
                  pretrain_targets: Sequence[str] | None = None,
                  predictor_params: dict[str, Any] | None = None) -> None:
         super().__init__(candidates, seed=seed)
         self.n_init = n_init
         self.pool_size = pool_size
         self.explore = explore
+        if selection not in SELECTIONS:
+            raise ConfigError(f"selection={selection!r} (allowed: {', '.join(SELECTIONS)})")
+        self.selection = selection
         if pretrain_targets is None:
             pretrain_targets = ("flops", "params") if self.space.model is not None else ()
         self.pretrain_targets = tuple(pretrain_targets)
@@ -69,6 +105,8 @@ class PredictorGuided(Strategy):
         pool = pool[np.array([int(k) not in self.proposed for k in keys], dtype=bool)]
         if pool.empty:
             return pool
+        if self.selection == "thompson":
+            return pool.iloc[round_robin(self.predictor.predict_members(pool), n)]
         mean, std = self.predictor.predict(pool, return_std=True)
         score = mean + self.explore * std
         order = np.argsort(-score, kind="stable")[:n]

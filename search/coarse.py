@@ -291,8 +291,9 @@ def _curve(value: Any) -> list[float]:
 def _plain_settings(settings: SearchSettings) -> dict[str, Any]:
     data = settings.to_dict()
     data["space"] = str(Path(settings.space).resolve())
-    if data["evaluator"].get("table"):
-        data["evaluator"]["table"] = str(Path(data["evaluator"]["table"]).resolve())
+    for key in ("table", "checkpoint"):  # workers may start in another directory
+        if data["evaluator"].get(key):
+            data["evaluator"][key] = str(Path(data["evaluator"][key]).resolve())
     return data
 
 

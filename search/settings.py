@@ -146,7 +146,8 @@ def parse_budget(text: str) -> tuple[int | None, float | None]:
 def load_settings(path: str | Path, **overrides: Any) -> SearchSettings:
     """Read a search config YAML; ``overrides`` (non-``None``) replace its values.
 
-    Paths in the file (``space``, ``runs_dir``, ``evaluator.table``) are relative to it;
+    Paths in the file (``space``, ``runs_dir``, ``evaluator.table``, a supernet
+    evaluator's ``checkpoint``) are relative to it;
     without ``runs_dir``, runs go to ``runs/`` in the working directory.
 
     Raises:
@@ -170,6 +171,8 @@ def load_settings(path: str | Path, **overrides: Any) -> SearchSettings:
     evaluator = dict(data.get("evaluator") or {"type": "train", "dataset": "digits"})
     if evaluator.get("type") == "table" and "table" in evaluator:
         evaluator["table"] = str(base / evaluator["table"])
+    if evaluator.get("type") == "supernet" and evaluator.get("checkpoint"):
+        evaluator["checkpoint"] = str(base / evaluator["checkpoint"])
     data["evaluator"] = evaluator
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:

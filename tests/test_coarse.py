@@ -187,3 +187,14 @@ def test_budget_parsing_errors(toy, capsys):
     assert code == 2 and "budget 'soon'" in err
     with pytest.raises(ConfigError):
         load_settings(folder / "search.yaml", batch=0)
+
+
+def test_config_paths_are_relative_to_the_config_file(tmp_path):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "search.yaml").write_text(yaml.safe_dump({
+        "space": "s.yaml", "runs_dir": "runs",
+        "evaluator": {"type": "supernet", "checkpoint": "ckpt/super.pt"}}))
+    settings = load_settings(folder / "search.yaml")
+    assert settings.space == str(folder / "s.yaml")
+    assert settings.evaluator["checkpoint"] == str(folder / "ckpt" / "super.pt")

@@ -242,3 +242,26 @@ def test_evaluate_cli_bad_pair_exits_2_with_one_error_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error:") and "s1_kernel" in err[0]
     assert "pair.yaml" in err[0]
 
+
+
+def test_ema_decay_warms_up_then_reaches_the_recipe_value():
+    import torch
+    from torch import nn
+
+    from jointnas.recipes.recipe import build_ema
+
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    ema = build_ema(model, TrainingRecipe(ema_decay=0.99))
+    ema.update_parameters(model)  # first update copies the weights
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update_parameters(model)  # n = 1: decay (1 + 1) / (10 + 1)
+    assert float(ema.module.weight) == pytest.approx(1 - 2 / 11)
+    for _ in range(2000):
+        ema.update_parameters(model)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    before = float(ema.module.weight)
+    ema.update_parameters(model)  # long after warmup: the recipe's 0.99
+    assert float(ema.module.weight) == pytest.approx(before + (2.0 - before) * 0.01)

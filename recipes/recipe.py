@@ -56,8 +56,9 @@ class TrainingRecipe:
         label_smoothing: cross-entropy label smoothing in ``[0, 1)``.
         dropout: dropout before the classifier in ``[0, 1)`` (passed to the model).
         mixup_alpha: mixup Beta(alpha, alpha) parameter; 0 disables mixup.
-        ema_decay: per-iteration EMA decay of the weights in ``[0, 1)``; 0 disables
-            EMA. When on, the EMA model is the one evaluated.
+        ema_decay: per-iteration EMA decay of the weights in ``[0, 1)``, warmed up over
+            the first steps (see :func:`build_ema`); 0 disables EMA. When on, the EMA
+            model is the one evaluated.
 
     Raises:
         ConfigError: a value of the wrong type or out of range, naming the field and the

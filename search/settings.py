@@ -27,6 +27,12 @@ EVALUATOR_KEYS = {
 SELECTIONS = ("thompson", "mean")  # batch picking of coarse search; see PredictorGuided
 
 
+def check_selection(selection: str) -> None:
+    """Raise :class:`ConfigError` unless ``selection`` is one of :data:`SELECTIONS`."""
+    if selection not in SELECTIONS:
+        raise ConfigError(f"selection={selection!r} (allowed: {', '.join(SELECTIONS)})")
+
+
 @dataclass
 class SearchSettings:
     """Everything a coarse (and fine) search run needs besides the space itself.
@@ -103,8 +109,7 @@ class SearchSettings:
             raise ConfigError(f"threshold={self.threshold!r} must be in (-1, 1]")
         if not isinstance(self.workers, int) or self.workers < 0:
             raise ConfigError(f"workers={self.workers!r} must be an integer >= 0")
-        if self.selection not in SELECTIONS:
-            raise ConfigError(f"selection={self.selection!r} (allowed: {', '.join(SELECTIONS)})")
+        check_selection(self.selection)
         if self.explore < 0:
             raise ConfigError(f"explore={self.explore!r} must be >= 0")
         if self.budget_trials is not None and self.budget_trials < 1:

@@ -14,15 +14,12 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ...errors import ConfigError
 from ...predictor.estimator import AccuracyPredictor
 from ..candidates import CandidateSet, row_keys
-from ..settings import SELECTIONS
+from ..settings import check_selection
 from .base import Strategy
 from .qmc import SobolStream
 from .registry import register
-
-
 
 
 def round_robin(scores: np.ndarray, n: int) -> np.ndarray:
@@ -82,8 +79,7 @@ class PredictorGuided(Strategy):
         self.n_init = n_init
         self.pool_size = pool_size
         self.explore = explore
-        if selection not in SELECTIONS:
-            raise ConfigError(f"selection={selection!r} (allowed: {', '.join(SELECTIONS)})")
+        check_selection(selection)
         self.selection = selection
         if pretrain_targets is None:
             pretrain_targets = ("flops", "params") if self.space.model is not None else ()

@@ -110,7 +110,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", help="pretrained encoder file from `predictor pretrain`")
     p.add_argument("--n-models", type=positive_int, default=None, help="ensemble size")
     p.add_argument("--transform", choices=("rank", "standard"), default=None,
-                   help="target transform (default rank)")
+                   help="target transform (default standard)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="predictor file to write (.pt)")
 

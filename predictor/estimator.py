@@ -54,8 +54,12 @@ class AccuracyPredictor:
         head_depth: hidden blocks of the accuracy head.
         n_models: ensemble size (members differ by seed); ``predict(return_std=True)``
             returns their spread.
-        target_transform: ``rank`` (normal scores of ranks within the training table) or
-            ``standard`` (z-scores); see :class:`~jointnas.predictor.training.TargetTransform`.
+        target_transform: ``standard`` (z-scores) or ``rank`` (normal scores of ranks
+            within the training table); see
+            :class:`~jointnas.predictor.training.TargetTransform`. With a small
+            ``huber_delta``, z-scores keep a table's bulk of near-equal good runs close
+            together instead of spreading their noise over the whole normal range, as
+            ranks do.
         epochs: epochs with all parameters trainable (phase 2 of :meth:`fit`).
         frozen_epochs: epochs with the pretrained encoder frozen (phase 1; skipped
             without pretraining).
@@ -68,7 +72,8 @@ class AccuracyPredictor:
             bigger batches so that an epoch is at most 8 steps).
         lr: peak AdamW learning rate (cosine decay to zero in each phase).
         weight_decay: AdamW weight decay.
-        huber_delta: Huber loss threshold on the transformed scale.
+        huber_delta: Huber loss threshold on the transformed scale; small values make the
+            loss nearly absolute error, robust to diverged runs.
         valid_fraction: fraction of rows each member holds out for early stopping (a
             different fold per member); 0 trains on all rows for all epochs.
         patience: epochs without validation improvement before stopping.
@@ -79,10 +84,10 @@ class AccuracyPredictor:
     """
 
     def __init__(self, space: SearchSpace, *, hidden: int = 96, embed: int = 32, depth: int = 2,
-                 head_depth: int = 1, n_models: int = 5, target_transform: str = "rank",
+                 head_depth: int = 1, n_models: int = 5, target_transform: str = "standard",
                  epochs: int = 100, frozen_epochs: int = 50, pretrain_epochs: int = 30,
                  recon_weight: float = 1.0, scratch_encoder: bool = True, batch_size: int = 128,
-                 lr: float = 6e-3, weight_decay: float = 1e-2, huber_delta: float = 1.0,
+                 lr: float = 6e-3, weight_decay: float = 1e-2, huber_delta: float = 0.1,
                  valid_fraction: float = 0.0, patience: int = 20, seed: int | None = None,
                  device: str = "cpu", progress: bool = False) -> None:
         self.space = space

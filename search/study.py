@@ -103,6 +103,7 @@ class RunStore:
     def __init__(self, storage: Any, name: str, create: bool = True) -> None:
         self.storage = open_storage(storage) if isinstance(storage, str) else storage
         self.name = name
+        self._deadline: tuple[float, float | None] = (-math.inf, None)
         if create:
             self.study = optuna.create_study(storage=self.storage, study_name=name,
                                              direction="maximize", load_if_exists=True)
@@ -121,6 +122,8 @@ class RunStore:
     def set_meta(self, key: str, value: Any) -> None:
         """Store a run metadata value (plain JSON data)."""
         self.study.set_user_attr(key, value)
+        if key == "deadline":
+            self._deadline = (-math.inf, None)
 
     # -- queue -----------------------------------------------------------------------------
     def enqueue(self, configs: Sequence[Config], attrs: Sequence[dict[str, Any]]) -> None:
@@ -168,10 +171,20 @@ class RunStore:
                 params=dict(config), distributions=dists, value=result.val_acc if ok else None,
                 state=TrialState.COMPLETE if ok else TrialState.FAIL, user_attrs=user))
 
-    def out_of_time(self) -> bool:
-        """Whether the run's time budget (the ``deadline`` meta, Unix seconds) is spent."""
-        deadline = self.meta("deadline")
-        return deadline is not None and time.time() >= float(deadline)
+    def out_of_time(self, refresh: float = 30.0) -> bool:
+        """Whether the run's time budget (the ``deadline`` meta, Unix seconds) is spent.
+
+        The deadline is read from storage at most every ``refresh`` seconds (workers poll
+        this between trials), and always again before answering true, so a budget that
+        a resumed coordinator extended is seen.
+        """
+        now = time.time()
+        read_at, deadline = self._deadline
+        if now - read_at >= refresh or (deadline is not None and now >= deadline):
+            value = self.meta("deadline")
+            deadline = None if value is None else float(value)
+            self._deadline = (now, deadline)
+        return deadline is not None and now >= deadline
 
     def fail_stale(self) -> None:
         """Fail trials whose worker stopped sending heartbeats (Optuna re-queues them)."""

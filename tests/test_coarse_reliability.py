@@ -130,3 +130,22 @@ def test_a_batch_cut_short_while_being_queued_is_topped_up(tmp_path):
     samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(samples) == 12 and (samples["iteration"] == 2).sum() == 6
     assert not samples.duplicated(subset=list(space.names)).any()
+
+
+def test_out_of_time_reads_storage_rarely_and_sees_an_extended_budget(tmp_path, monkeypatch):
+    """Polling workers read the deadline from storage at most every `refresh` seconds."""
+    writer = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "toy")
+    reader = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "toy", create=False)
+    reads = []
+    original = RunStore.meta
+    monkeypatch.setattr(RunStore, "meta", lambda self, key, default=None: (
+        reads.append(key), original(self, key, default))[1])
+    writer.set_meta("deadline", time.time() + 3600)
+    assert not any(reader.out_of_time() for _ in range(50))
+    assert len(reads) == 1
+    writer.set_meta("deadline", time.time() - 1)  # cut short by another process
+    assert not reader.out_of_time()  # still cached
+    assert reader.out_of_time(refresh=0.0)
+    writer.set_meta("deadline", time.time() + 3600)  # a resume extends the budget
+    assert not reader.out_of_time()  # a passed deadline is always re-read
+    assert writer.out_of_time() is False  # set_meta drops the writer's cache

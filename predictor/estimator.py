@@ -74,6 +74,10 @@ class AccuracyPredictor:
         weight_decay: AdamW weight decay.
         huber_delta: Huber loss threshold on the transformed scale; small values make the
             loss nearly absolute error, robust to diverged runs.
+        arch_dropout: on spaces with a recipe, the probability that a training row's
+            arch embedding is dropped, so the accuracy head learns recipe effects from
+            the recipe rather than from architecture details (no effect on arch-only
+            spaces and at inference).
         valid_fraction: fraction of rows each member holds out for early stopping (a
             different fold per member); 0 trains on all rows for all epochs.
         patience: epochs without validation improvement before stopping.
@@ -88,7 +92,8 @@ class AccuracyPredictor:
                  epochs: int = 100, frozen_epochs: int = 50, pretrain_epochs: int = 30,
                  recon_weight: float = 1.0, scratch_encoder: bool = True, batch_size: int = 128,
                  lr: float = 6e-3, weight_decay: float = 1e-2, huber_delta: float = 0.1,
-                 valid_fraction: float = 0.0, patience: int = 20, seed: int | None = None,
+                 arch_dropout: float = 0.5, valid_fraction: float = 0.0, patience: int = 20,
+                 seed: int | None = None,
                  device: str = "cpu", progress: bool = False) -> None:
         self.space = space
         self.hidden = hidden
@@ -106,6 +111,7 @@ class AccuracyPredictor:
         self.lr = lr
         self.weight_decay = weight_decay
         self.huber_delta = huber_delta
+        self.arch_dropout = arch_dropout
         self.valid_fraction = valid_fraction
         self.patience = patience
         self.seed = seed
@@ -381,7 +387,7 @@ class AccuracyPredictor:
     def _new_head(self, n_encoders: int) -> AccuracyHead:
         recipe_dim = self.space.width - self.space.arch_width
         return AccuracyHead(self.embed * n_encoders, recipe_dim, self.hidden, self.head_depth,
-                            recipe_embed=self.embed)
+                            recipe_embed=self.embed, arch_dropout=self.arch_dropout)
 
     def _int_seed(self, purpose: str, index: int) -> int:
         """A 32-bit seed derived from ``seed`` (or fixed fresh entropy) and a purpose."""

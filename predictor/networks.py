@@ -89,26 +89,42 @@ class AccuracyHead(nn.Module):
     table, where the recipe decides most of the accuracy, Kendall tau 0.14 instead of
     0.33 at 100 rows).
 
+    With ``arch_dropout`` > 0, training passes a ``keep`` mask that zeroes the whole arch
+    embedding of some rows, and inference scales the embedding by the keep probability
+    (dropout's original form; the inverted form, scaling kept rows up in training, did
+    worse here). The head must predict from the recipe alone for the dropped rows, which
+    keeps it from explaining recipe effects with architecture details it can memorize.
+
     Args:
         embed: width of the (concatenated) arch embedding.
         recipe_dim: width of the recipe encoding (0 for arch-only spaces).
         hidden: hidden width.
         depth: number of hidden blocks.
         recipe_embed: width of the recipe branch's output.
+        arch_dropout: probability of dropping a row's arch embedding in training (used
+            only with a recipe branch).
     """
 
     def __init__(self, embed: int, recipe_dim: int = 0, hidden: int = 128, depth: int = 1,
-                 recipe_embed: int = 32) -> None:
+                 recipe_embed: int = 32, arch_dropout: float = 0.0) -> None:
         super().__init__()
         self.recipe_dim = recipe_dim
+        self.arch_dropout = arch_dropout if recipe_dim else 0.0
         self.recipe = None
         if recipe_dim:
             self.recipe = nn.Sequential(_mlp(recipe_dim, hidden, 1, recipe_embed),
                                         nn.LayerNorm(recipe_embed))
         self.net = _mlp(embed + (recipe_embed if recipe_dim else 0), hidden, depth, 1)
 
-    def forward(self, z: torch.Tensor, recipe: torch.Tensor | None = None) -> torch.Tensor:
-        """Predict ``(n,)`` accuracies from embeddings and recipe encodings."""
+    def forward(self, z: torch.Tensor, recipe: torch.Tensor | None = None,
+                keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict ``(n,)`` accuracies from embeddings and recipe encodings.
+
+        ``keep``: an ``(n, 1)`` 0/1 training mask of the rows whose arch embedding is
+        kept; ``None`` at inference.
+        """
+        if self.arch_dropout:
+            z = z * keep if keep is not None else z * (1.0 - self.arch_dropout)
         if self.recipe is not None:
             z = torch.cat([z, self.recipe(recipe)], dim=1)
         return self.net(z).squeeze(1)
@@ -127,13 +143,15 @@ class Member(nn.Module):
         self.encoders = nn.ModuleList(encoders)
         self.head = head
 
-    def forward(self, arch: torch.Tensor, recipe: torch.Tensor | None = None) -> torch.Tensor:
-        """Predicted transformed accuracy of ``(arch, recipe)`` encodings."""
+    def forward(self, arch: torch.Tensor, recipe: torch.Tensor | None = None,
+                keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted transformed accuracy of ``(arch, recipe)`` encodings (``keep``: see
+        :meth:`AccuracyHead.forward`)."""
         if len(self.encoders) == 1:
             z = self.encoders[0](arch)
         else:
             z = torch.cat([enc(arch) for enc in self.encoders], dim=1)
-        return self.head(z, recipe)
+        return self.head(z, recipe, keep)
 
 
 def init_weights(module: nn.Module, generator: torch.Generator) -> nn.Module:

@@ -103,7 +103,8 @@ def load_predictor(cls: type, path: str | os.PathLike, space: SearchSpace | None
             raise PredictorError(
                 f"predictor was made for another search space (file fingerprint "
                 f"{blob['fingerprint']}, given space {space.fingerprint()})", where)
-        est = cls(space if space is not None else saved_space, **blob["params"])
+        params = {"arch_dropout": 0.0, **blob["params"]}  # files from before arch dropout
+        est = cls(space if space is not None else saved_space, **params)
         _restore(est, blob)
     except JointNASError as exc:
         raise exc.at(where)

@@ -254,9 +254,14 @@ def fit_member(encoders: list[Encoder], head: AccuracyHead, xa: torch.Tensor, xr
     else:
         train_idx, valid_idx = perm[n_valid:], perm[:n_valid]
 
+    drop = head.arch_dropout
+
     def loss_fn(idx: torch.Tensor) -> torch.Tensor:
         rows = train_idx[idx.to(xa.device)]
-        return F.huber_loss(member(xa[rows], xr[rows]), y[rows], delta=huber_delta)
+        keep = None
+        if drop:
+            keep = (torch.rand((len(rows), 1), generator=generator) >= drop).to(xa)
+        return F.huber_loss(member(xa[rows], xr[rows], keep), y[rows], delta=huber_delta)
 
     valid_fn = None
     if valid_idx is not None:

@@ -180,6 +180,32 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, small, tmp_pat
     assert loaded.get_params() == {**fitted.get_params(), "space": loaded.space}
 
 
+def test_a_file_from_before_arch_dropout_loads_without_it(fitted, small, tmp_path):
+    path = tmp_path / "pred.pt"
+    fitted.save(path)
+    blob = torch.load(path, weights_only=True)
+    del blob["params"]["arch_dropout"]
+    torch.save(blob, path)
+    assert AccuracyPredictor.load(path, space=small).arch_dropout == 0.0
+
+
+def test_arch_dropout_drops_whole_rows_in_training_and_scales_at_inference():
+    from jointnas.predictor.networks import AccuracyHead
+
+    torch.manual_seed(0)
+    head = AccuracyHead(6, recipe_dim=3, hidden=8, recipe_embed=4, arch_dropout=0.25)
+    plain = AccuracyHead(6, recipe_dim=3, hidden=8, recipe_embed=4)
+    plain.load_state_dict(head.state_dict())
+    z, recipe = torch.randn(5, 6), torch.rand(5, 3)
+    keep = torch.tensor([[1.0], [0.0], [1.0], [0.0], [1.0]])
+    with torch.no_grad():
+        out = head(z, recipe, keep)
+        torch.testing.assert_close(out[keep[:, 0] == 1], plain(z, recipe)[keep[:, 0] == 1])
+        torch.testing.assert_close(out[keep[:, 0] == 0], plain(torch.zeros_like(z), recipe)[keep[:, 0] == 0])
+        torch.testing.assert_close(head(z, recipe), plain(0.75 * z, recipe))
+    assert AccuracyHead(6, recipe_dim=0, arch_dropout=0.5).arch_dropout == 0.0  # arch-only spaces
+
+
 def test_pretrain_only_file_round_trips_and_refuses_predict(small, tmp_path):
     est = AccuracyPredictor(small, seed=0, **FAST).pretrain(
         n=128, costs=lambda space, frame: pd.DataFrame({"flops": frame["width"] * 3.0,

@@ -11,7 +11,9 @@ Datasets: NAS-Bench-Graph (``arxiv``, ``cs``, ``citeseer``, ``cora``, ... as tab
 spaces: topology_id and four node operations, target ``valid_acc``, pretraining on
 ``params_m`` and ``latency_s`` of all architectures) and ``digits`` (the digits sample
 table, target ``val_acc``, pretraining on analytic FLOPs and params of a Sobol pool),
-when that table exists with at least 100 usable rows.
+when that table exists with at least 100 usable rows. ``<dataset>+recipe`` (e.g.
+``cs+recipe``, not in the default list) adds a synthetic recipe effect to a NAS-Bench-Graph
+table, for a joint table whose architecture part is measured and matters.
 
 Usage:
     python benchmarks/bench_predictor.py                       # full (slow: ~40 min on 2 cores)
@@ -60,6 +62,31 @@ def nasbench_graph(name: str) -> Dataset:
     """A NAS-Bench-Graph dataset as a tabular space; pretraining on params and latency."""
     table, space = nasbench_graph_table(name)
     return Dataset(name, space, table, NBG_TARGET, lambda est: est.pretrain(table, targets=NBG_COSTS))
+
+
+def nasbench_graph_with_recipe(name: str, n: int = 6000, seed: int = 0) -> Dataset:
+    """``<name>+recipe``: a joint table where both the architecture and the recipe matter.
+
+    ``n`` NAS-Bench-Graph rows, each given a random recipe (``lr`` log-uniform in
+    [1e-3, 1], ``optimizer`` sgd or adam) and the target ``acc = valid_acc - std *
+    (log10(lr) - best)^2 / 2``, ``best`` = -1 for sgd and -2.5 for adam, ``std`` the
+    table's standard deviation of ``valid_acc``. The recipe effect is synthetic (an
+    interaction like the lr x optimizer one of the digits table); the architecture effect
+    is measured.
+    """
+    from jointnas.data import Categorical, Float
+
+    table, space = nasbench_graph_table(name)
+    table = table.sample(n, random_state=seed).reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    table["lr"] = 10 ** rng.uniform(-3, 0, n)
+    table["optimizer"] = rng.choice(["sgd", "adam"], n)
+    best = np.where(table["optimizer"] == "adam", -2.5, -1.0)
+    table["acc"] = table[NBG_TARGET] - table[NBG_TARGET].std() * (np.log10(table["lr"]) - best) ** 2 / 2
+    recipe = [Float("lr", 1e-3, 1.0, log=True), Categorical("optimizer", ("sgd", "adam"))]
+    joint = SearchSpace(list(space.arch), recipe, name=f"{space.name}+recipe")
+    return Dataset(f"{name}+recipe", joint, table, "acc",
+                   lambda est: est.pretrain(table, targets=NBG_COSTS))
 
 
 def digits(n_pool: int = 20000) -> Dataset | None:
@@ -186,7 +213,8 @@ def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int, threads
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="arxiv,cs,citeseer,cora,digits",
-                        help="comma list of NAS-Bench-Graph datasets and/or 'digits'")
+                        help="comma list of NAS-Bench-Graph datasets, 'digits' and/or "
+                             "'<dataset>+recipe'")
     parser.add_argument("--n", default="50,100,200,500", help="training-set sizes")
     parser.add_argument("--seeds", type=int, default=5, help="random training sets per N")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma list of methods")
@@ -209,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"predictor hyperparameters: defaults{' + ' + str(params) if params else ''}")
     timed = None
     for name in names:
-        ds = digits() if name == "digits" else nasbench_graph(name)
+        if name == "digits":
+            ds = digits()
+        elif name.endswith("+recipe"):
+            ds = nasbench_graph_with_recipe(name.removesuffix("+recipe"))
+        else:
+            ds = nasbench_graph(name)
         if ds is None:
             continue
         usable = [n for n in ns if n <= len(ds.table) - 50]

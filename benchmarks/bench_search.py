@@ -317,10 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--es-batch", type=int, default=None,
                         help="Sobol batch for the early-stop epoch (default: coarse's batch, at most half the pool)")
     parser.add_argument("--threshold", type=float, default=0.9, help="early-stop Kendall tau threshold")
-    parser.add_argument("--out", type=Path, default=OUT, help="markdown file written at the end")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"markdown file written at the end (default: {OUT.relative_to(ROOT)}, "
+                             "and only for a run with every other option at its default)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box)")
     parser.add_argument("--quick", action="store_true", help="3 seeds, 2 datasets (smoke run)")
     args = parser.parse_args(argv)
+    out = args.out
+    if out is None and all(getattr(args, k) == parser.get_default(k) for k in vars(args) if k != "out"):
+        out = OUT  # a full default run refreshes the committed results; partial runs only print
     torch.set_num_threads(args.threads)
     load_all()
     started = time.perf_counter()
@@ -365,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             block += early_stop_section(bench, spec, seeds, es_batch, args.threshold, 2 * es_batch)
         print("\n".join(block), flush=True)
         lines += block
-    write_report(lines, args.out, started)
+    write_report(lines, out, started)
     return 0
 
 

@@ -51,9 +51,13 @@ def quartiles(values: list[float]) -> str:
     return f"{q2:.4g} [{q1:.4g}, {q3:.4g}]"
 
 
-def write_report(lines: list[str], out: Path, started: float) -> None:
-    """Append and print the total time since ``started``, then write ``lines`` to ``out``."""
+def write_report(lines: list[str], out: Path | None, started: float) -> None:
+    """Append and print the total time since ``started``, then write ``lines`` to ``out``
+    (when given)."""
     lines.append(f"Total time {time.perf_counter() - started:.0f} s.")
     print(lines[-1])
+    if out is None:
+        print("partial run: report not written (pass --out FILE to keep it)")
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pandas as pd
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace
 
-from conftest import ROOT
-
-
-def load_script():
-    """Import benchmarks/bench_search.py as a module (benchmarks/ is not a package)."""
-    path = ROOT / "benchmarks" / "bench_search.py"
-    spec = importlib.util.spec_from_file_location("bench_search", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_search"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_benchmark
 
 
 def synthetic_table(tmp_path, n=90, epochs=6):
@@ -51,7 +38,7 @@ def synthetic_table(tmp_path, n=90, epochs=6):
 
 
 def test_quick_benchmark_writes_every_strategy_and_early_stop(tmp_path):
-    bench = load_script()
+    bench = load_benchmark("bench_search")
     table, space = synthetic_table(tmp_path)
     out = tmp_path / "search.md"
     code = bench.main(["--quick", "--table", str(table), "--space", str(space), "--budgets", "5,10,20",
@@ -68,7 +55,7 @@ def test_quick_benchmark_writes_every_strategy_and_early_stop(tmp_path):
 
 
 def test_random_median_matches_simulation():
-    bench = load_script()
+    bench = load_benchmark("bench_search")
     rng = np.random.default_rng(0)
     n, m = 200, 3
     firsts = [int(np.flatnonzero(rng.permutation(n) < m)[0]) + 1 for _ in range(4000)]

@@ -1,0 +1,32 @@
+"""Smoke test of the predictor benchmark's evaluation and report on a tiny joint table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jointnas.data import Categorical, Float, Integer, SearchSpace
+
+from conftest import load_benchmark
+
+
+def test_evaluate_and_report_every_method(capsys):
+    bench = load_benchmark("bench_predictor")
+    space = SearchSpace(arch=[Categorical("op", ("a", "b", "c")), Integer("width", 1, 8)],
+                        recipe=[Float("lr", 1e-3, 1.0, log=True)], name="toy")
+    table = space.sample(80, seed=0, frame=True)
+    table["acc"] = (table["width"] / 8 + (table["op"] == "c") * 0.5
+                    - (np.log10(table["lr"].astype(float)) + 1.5) ** 2 * 0.2)
+    table["params"] = table["width"] * 1e3 + 10.0
+    ds = bench.Dataset("toy", space, table, "acc",
+                       lambda est: est.pretrain(table, targets=("params",)))
+    methods = ["jointnas", "jointnas-nopre", "ridge", "rf"]
+    fast = dict(hidden=16, embed=8, epochs=20, frozen_epochs=5, pretrain_epochs=2, n_models=2)
+    taus, secs = bench.evaluate(ds, [20, 40], [0, 1], methods, fast)
+    for m in methods:
+        for n in (20, 40):
+            assert len(taus[(m, n)]) == 2 and all(np.isfinite(taus[(m, n)])), (m, n)
+    assert np.mean(taus[("jointnas", 40)]) > 0.3  # a smooth relation is learned at all
+    bench.print_table(ds, [20, 40], methods, taus, secs)
+    out = capsys.readouterr().out
+    assert "### toy: Kendall tau of acc" in out
+    assert "jointnas - best baseline: N=20:" in out and "pretraining gain at N=20:" in out

@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_search import Bench, Spec, nasbench_graph, run_search, table_bench  # noqa: E402
-from common import DIGITS, DIGITS_SPACE, ROOT, quartiles, write_report  # noqa: E402
+from common import DIGITS, DIGITS_SPACE, ROOT, quartiles, report_path, write_report  # noqa: E402
 
 from jointnas.data.datasets import load_dataset  # noqa: E402
 from jointnas.data.space_io import read_space  # noqa: E402
@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archs", type=int, default=20, help="architectures for the tau")
     parser.add_argument("--skip-enas", action="store_true", help="tables only")
     parser.add_argument("--quick", action="store_true", help="3 seeds, arxiv and cora, 1 ENAS seed")
-    parser.add_argument("--out", type=Path, default=OUT, help="markdown file written at the end")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"markdown file written at the end (default: {OUT.relative_to(ROOT)}, "
+                             "and only for a run with every other option at its default)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                              args.retrain_epochs, args.archs)
         print("\n".join(block), flush=True)
         lines += block
-    write_report(lines, args.out, started)
+    write_report(lines, report_path(parser, args, OUT), started)
     return 0
 
 

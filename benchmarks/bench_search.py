@@ -57,7 +57,7 @@ from jointnas.search.strategies import STRATEGIES, create_strategy, load_all
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DIGITS, DIGITS_SPACE, NBG_COSTS, NBG_TARGET, ROOT,  # noqa: E402
-                    nasbench_graph_table, parse_value, quartiles, write_report)
+                    nasbench_graph_table, parse_value, quartiles, report_path, write_report)
 
 OUT = ROOT / "benchmarks" / "results" / "search.md"
 DATASETS = "arxiv,cs,citeseer,cora,digits"
@@ -323,9 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box)")
     parser.add_argument("--quick", action="store_true", help="3 seeds, 2 datasets (smoke run)")
     args = parser.parse_args(argv)
-    out = args.out
-    if out is None and all(getattr(args, k) == parser.get_default(k) for k in vars(args) if k != "out"):
-        out = OUT  # a full default run refreshes the committed results; partial runs only print
+    out = report_path(parser, args, OUT)
     torch.set_num_threads(args.threads)
     load_all()
     started = time.perf_counter()

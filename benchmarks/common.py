@@ -5,6 +5,7 @@ The scripts put ``benchmarks/`` on ``sys.path`` and import this module as ``comm
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -49,6 +50,15 @@ def quartiles(values: list[float]) -> str:
     """``median [25th, 75th percentile]`` of ``values``."""
     q1, q2, q3 = np.percentile(values, [25, 50, 75])
     return f"{q2:.4g} [{q1:.4g}, {q3:.4g}]"
+
+
+def report_path(parser: argparse.ArgumentParser, args: argparse.Namespace, default: Path) -> Path | None:
+    """``--out`` if given; else ``default`` for a run with every option at its default
+    (it refreshes the committed results); else ``None`` (a partial run only prints)."""
+    if args.out is not None:
+        return args.out
+    full = all(getattr(args, k) == parser.get_default(k) for k in vars(args) if k != "out")
+    return default if full else None
 
 
 def write_report(lines: list[str], out: Path | None, started: float) -> None:

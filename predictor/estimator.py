@@ -37,10 +37,10 @@ from .networks import AccuracyHead, Encoder, Member, ProxyHead, init_weights
 from .training import (TRANSFORMS, TargetTransform, batch_size_for, fit_member, log_standardize,
                        pretrain_encoder)
 
-# Rows per inference chunk: 4096 keeps a layer's activations (4096 x 96 floats) in a
-# core's cache; on the 2-core benchmark box 8192 scored 140-153k configs/s and 4096
-# 222-231k/s in the same run.
-_CHUNK = 4096
+# Rows per inference chunk. On a CPU, 4096 keeps a layer's activations (4096 x 96 floats)
+# in a core's cache: on the 2-core benchmark box 8192 scored 140-153k configs/s and 4096
+# 222-231k/s in the same run. A GPU wants few, large launches.
+_CHUNK = {"cpu": 4096, "cuda": 65536}
 
 
 class AccuracyPredictor:
@@ -409,9 +409,10 @@ class AccuracyPredictor:
         xa = self.space.encode_arch(configs)
         xr = self.space.encode_recipe(configs) if recipe else None
         dev = torch.device(self.device)
-        for start in range(0, len(xa), _CHUNK):
-            a = torch.from_numpy(xa[start:start + _CHUNK]).to(dev)
-            r = torch.from_numpy(xr[start:start + _CHUNK]).to(dev) if recipe else None
+        chunk = _CHUNK.get(dev.type, _CHUNK["cpu"])
+        for start in range(0, len(xa), chunk):
+            a = torch.from_numpy(xa[start:start + chunk]).to(dev)
+            r = torch.from_numpy(xr[start:start + chunk]).to(dev) if recipe else None
             yield a, r
 
     def _bar(self, total: int, desc: str) -> tqdm:

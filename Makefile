@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench bench-systems venv clean
+.PHONY: demo test test-slow bench bench-systems bench-gpu venv clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,10 @@ bench: $(STAMP)
 
 bench-systems: $(STAMP)
 	set -e; for b in $(SYSTEM_BENCHES); do echo "== $$b"; $(PY) benchmarks/$$b.py; done
+
+# The CUDA + AMP trainer and the predictor on every device present (CPU rows only without a GPU).
+bench-gpu: $(STAMP)
+	$(PY) benchmarks/bench_gpu.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -79,8 +79,8 @@ class AccuracyPredictor:
             loss nearly absolute error, robust to diverged runs.
         arch_dropout: on spaces with a recipe, the probability that a training row's
             arch embedding is dropped, so the accuracy head learns recipe effects from
-            the recipe rather than from architecture details (no effect on arch-only
-            spaces and at inference).
+            the recipe rather than from architecture details (inference scales the
+            embedding by ``1 - arch_dropout``; no effect on arch-only spaces).
         valid_fraction: fraction of rows each member holds out for early stopping (a
             different fold per member); 0 trains on all rows for all epochs.
         patience: epochs without validation improvement before stopping.
@@ -376,8 +376,10 @@ class AccuracyPredictor:
             value = getattr(self, key)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise PredictorError(f"{key}={value!r} must be a positive integer")
-        if not 0.0 <= self.valid_fraction < 1.0:
-            raise PredictorError(f"valid_fraction={self.valid_fraction!r} must be in [0, 1)")
+        for key in ("valid_fraction", "arch_dropout"):
+            value = getattr(self, key)
+            if not 0.0 <= value < 1.0:
+                raise PredictorError(f"{key}={value!r} must be in [0, 1)")
 
     def _new_encoder(self) -> Encoder:
         return Encoder(self.space.arch_width, self.hidden, self.embed, self.depth)

@@ -149,6 +149,8 @@ def test_all_rows_unusable_or_bad_columns_raise(small):
         AccuracyPredictor(small, **FAST).fit(synthetic(small, 10, 0), target="val_acc")
     with pytest.raises(PredictorError, match="target_transform"):
         AccuracyPredictor(small, target_transform="log").fit(synthetic(small, 10, 0))
+    with pytest.raises(PredictorError, match=r"arch_dropout=1\.0 must be in \[0, 1\)"):
+        AccuracyPredictor(small, arch_dropout=1.0).fit(synthetic(small, 10, 0))
 
 
 def test_score_reports_metrics(fitted, small):

@@ -19,28 +19,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from jointnas.data import SearchSpace
 from jointnas.data.datasets import load_dataset
-from jointnas.data.tables import read_table, usable_rows
-from jointnas.predictor import AccuracyPredictor
-from jointnas.predictor.metrics import kendall_tau
-from jointnas.recipes.cost import space_costs
 from jointnas.recipes.train import train_and_evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DIGITS, DIGITS_SPACE  # noqa: E402
-
-
-def sync(device: str) -> None:
-    """Wait for queued GPU work so that wall times are real."""
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+from bench_predictor import Dataset, digits, measure_speed  # noqa: E402
+from common import DIGITS  # noqa: E402
 
 
 def train_row(space: SearchSpace, device: str, seed: int) -> str:
@@ -57,46 +46,33 @@ def train_row(space: SearchSpace, device: str, seed: int) -> str:
             f"({result.status}) |")
 
 
-def predictor_rows(space: SearchSpace, device: str, seed: int, fit_n: int, score_n: int) -> list[str]:
+def predictor_rows(ds: Dataset, device: str, fit_n: int, score_n: int) -> list[str]:
     """Fit on ``fit_n`` digits rows and score ``score_n`` configs on ``device``."""
-    table = read_table(DIGITS)
-    table = table.loc[usable_rows(table, "val_acc")].reset_index(drop=True)
-    order = np.random.default_rng(seed).permutation(len(table))
-    train, test = table.iloc[order[:fit_n]], table.iloc[order[fit_n:]]
-    est = AccuracyPredictor(space, seed=seed, device=device)
-    t0 = time.perf_counter()
-    est.pretrain(n=20000, costs=space_costs)
-    est.fit(train, target="val_acc")
-    sync(device)
-    fit_s = time.perf_counter() - t0
-    tau = kendall_tau(test["val_acc"].to_numpy(), est.predict(test))
-    pool = space.sample_qmc(score_n, seed=seed + 1, frame=True)
-    est.predict(pool[:4096])
-    t0 = time.perf_counter()
-    est.predict(pool)
-    sync(device)
-    rate = score_n / (time.perf_counter() - t0)
-    return [f"| {device} | predictor pretrain + fit ({fit_n} rows, {est.n_models} members) | "
-            f"{fit_s:.1f} s | Kendall tau {tau:.3f} on {len(test)} other rows |",
-            f"| {device} | predictor scoring ({score_n:,} configs) | {score_n / rate:.2f} s | "
-            f"{rate:,.0f} candidates/s |"]
+    m = measure_speed(ds, {"device": device}, score_n, fit_n)
+    return [f"| {device} | predictor pretrain + fit ({fit_n} rows, {m['n_models']} members) | "
+            f"{m['pretrain_s'] + m['fit_s']:.1f} s | Kendall tau {m['tau']:.3f} on "
+            f"{len(ds.table) - fit_n} other rows |",
+            f"| {device} | predictor scoring ({score_n:,} configs) | {m['score_s']:.2f} s | "
+            f"{score_n / m['score_s']:,.0f} candidates/s |"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--score-n", type=int, default=1_000_000, help="configs scored per device")
     parser.add_argument("--fit-n", type=int, default=200, help="predictor training rows")
-    parser.add_argument("--seed", type=int, default=0, help="seed of training, predictor and pool")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the default pair's training")
     args = parser.parse_args(argv)
-    space = SearchSpace.from_yaml(str(DIGITS_SPACE))
+    ds = digits()
+    if ds is None:
+        raise SystemExit(f"no usable digits table at {DIGITS}")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
     print(f"torch {torch.__version__}; {torch.get_num_threads()} CPU threads; {name}\n")
     print("| device | work | time | result |")
     print("|---|---|---|---|")
     for device in devices:
-        print(train_row(space, device, args.seed), flush=True)
-        for row in predictor_rows(space, device, args.seed, args.fit_n, args.score_n):
+        print(train_row(ds.space, device, args.seed), flush=True)
+        for row in predictor_rows(ds, device, args.fit_n, args.score_n):
             print(row, flush=True)
     return 0
 

@@ -183,30 +183,49 @@ def print_table(ds: Dataset, ns: list[int], methods: list[str], taus: dict, secs
         print(f"pretraining time: {np.mean(secs[('pretrain', 0)]):.1f} s")
 
 
+def measure_speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int,
+                  seed: int = 0) -> dict[str, Any]:
+    """Pretrain and fit on ``n_fit`` random rows, then time scoring ``n_score`` Sobol configs.
+
+    Returns:
+        ``pretrain_s``, ``fit_s``, ``score_s``, ``score_std_s`` (with ``return_std``),
+        ``tau`` (Kendall tau on the rows not fitted) and ``n_models``. GPU work is
+        synchronized before each clock read.
+    """
+    def clock() -> float:
+        if str(params.get("device", "cpu")).startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    order = np.random.default_rng(seed).permutation(len(ds.table))
+    train, rest = ds.table.iloc[order[:n_fit]], ds.table.iloc[order[n_fit:]]
+    t0 = clock()
+    est = ds.pretrain(AccuracyPredictor(ds.space, seed=seed, **params))
+    t1 = clock()
+    est.fit(train, target=ds.target)
+    t2 = clock()
+    tau = kendall_tau(rest[ds.target].to_numpy(dtype=np.float64), est.predict(rest))
+    pool = ds.space.sample_qmc(n_score, seed=seed + 1, frame=True)
+    est.predict(pool[:1000])
+    t3 = clock()
+    est.predict(pool)
+    t4 = clock()
+    est.predict(pool, return_std=True)
+    t5 = clock()
+    return {"pretrain_s": t1 - t0, "fit_s": t2 - t1, "score_s": t4 - t3, "score_std_s": t5 - t4,
+            "tau": tau, "n_models": est.n_models}
+
+
 def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int, threads: int) -> None:
-    """Fit time at ``n_fit`` rows and scoring throughput on ``n_score`` Sobol configs."""
+    """Print fit time at ``n_fit`` rows and scoring throughput on ``n_score`` Sobol configs."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
-    order = np.random.default_rng(0).permutation(len(ds.table))[:n_fit]
-    t0 = time.perf_counter()
-    est = ds.pretrain(AccuracyPredictor(ds.space, seed=0, **params))
-    t_pre = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    est.fit(ds.table.iloc[order], target=ds.target)
-    t_fit = time.perf_counter() - t0
-    pool = ds.space.sample_qmc(n_score, seed=1, frame=True)
-    est.predict(pool[:1000])
-    t0 = time.perf_counter()
-    est.predict(pool)
-    t_pred = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    est.predict(pool, return_std=True)
-    t_std = time.perf_counter() - t0
+    m = measure_speed(ds, params, n_score, n_fit)
     print(f"\n### speed on {ds.name} ({torch.get_num_threads()} torch thread(s), "
-          f"n_models={est.n_models})")
-    print(f"pretrain: {t_pre:.1f} s; fit at N={n_fit}: {t_fit:.2f} s (target <= 20 s)")
-    print(f"scoring {n_score} configs: {n_score / t_pred:,.0f} candidates/s "
-          f"({n_score / t_std:,.0f}/s with return_std; target >= 200,000/s)")
+          f"n_models={m['n_models']})")
+    print(f"pretrain: {m['pretrain_s']:.1f} s; fit at N={n_fit}: {m['fit_s']:.2f} s (target <= 20 s)")
+    print(f"scoring {n_score} configs: {n_score / m['score_s']:,.0f} candidates/s "
+          f"({n_score / m['score_std_s']:,.0f}/s with return_std; target >= 200,000/s)")
     torch.set_num_threads(before)
 
 

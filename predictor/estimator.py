@@ -162,7 +162,7 @@ class AccuracyPredictor:
             TableError: the table lacks an arch variable or holds a value outside the space.
             PredictorError: a target column is missing, or no row has positive costs.
         """
-        self._check_params()
+        self.check_params()
         frame, values = cost_targets(self.space, archs_or_table, n, targets, costs,
                                      seed=self._int_seed("pool", 0))
         scaled, mean, std = log_standardize(values)
@@ -220,7 +220,7 @@ class AccuracyPredictor:
             TableError: a missing variable or target column, or a value outside the space.
             PredictorError: fewer than two usable rows.
         """
-        self._check_params()
+        self.check_params()
         rows, values, skipped = usable_targets(self.space, table, target)
         transform = TargetTransform(self.target_transform)
         y_np = transform.fit(values)
@@ -368,7 +368,12 @@ class AccuracyPredictor:
                                  "measured table first (fit(), or `predictor train`)")
         return members
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
+        """Validate the hyperparameters (also done by :meth:`pretrain` and :meth:`fit`).
+
+        Raises:
+            PredictorError: a value out of its range, naming the parameter.
+        """
         if self.target_transform not in TRANSFORMS:
             raise PredictorError(f"target_transform={self.target_transform!r} "
                                  f"(allowed: {', '.join(TRANSFORMS)})")

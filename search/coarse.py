@@ -107,6 +107,9 @@ class CoarseSearch:
         """
         s = self.settings
         candidates = self.candidates()  # infeasible constraints fail here, before any storage
+        strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
+                                   selection=s.selection,  # and bad predictor settings here
+                                   pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
         store = self.open_store()
         if resume:
             store.requeue_running()
@@ -114,9 +117,6 @@ class CoarseSearch:
             store.requeue([t for t in store.trials() if t.user_attrs.get("status") == "failed"])
         if warm_start is not None and not store.meta("warm_started"):
             self._import(store, warm_start)
-        strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
-                                   selection=s.selection,
-                                   pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
         deadline = None if s.budget_hours is None else time.time() + s.budget_hours * 3600
         store.set_meta("deadline", deadline)
         workers = self._start_workers() if s.workers else []

@@ -141,6 +141,20 @@ def test_bad_selection_lists_allowed(toy, capsys):
     assert not (folder / "runs").exists()
 
 
+@pytest.mark.parametrize("bad, message", [
+    ({"hiden": 64}, "predictor: unknown parameter 'hiden' (valid: "),
+    ({"arch_dropout": 1.5}, "predictor: arch_dropout=1.5 must be in [0, 1)"),
+])
+def test_bad_predictor_settings_fail_before_anything_is_written(toy, capsys, bad, message):
+    folder, _, _ = toy
+    config = yaml.safe_load((folder / "search.yaml").read_text())
+    config["predictor"] = {**config.get("predictor", {}), **bad}
+    (folder / "bad.yaml").write_text(yaml.safe_dump(config))
+    code, err = run_cli(["coarse", "--config", str(folder / "bad.yaml"), "--quiet"], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (folder / "runs").exists()
+
+
 def test_infeasible_constraints_name_smallest(tmp_path, capsys):
     code, err = run_cli(["coarse", "--space", "configs/digits.yaml", "--max-flops", "10",
                          "--pool", "64", "--runs-dir", str(tmp_path), "--quiet"], capsys)

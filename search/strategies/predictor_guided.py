@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ...errors import ConfigError, PredictorError
 from ...predictor.estimator import AccuracyPredictor
 from ..candidates import CandidateSet, row_keys
 from ..settings import check_selection
@@ -85,6 +86,10 @@ class PredictorGuided(Strategy):
             pretrain_targets = ("flops", "params") if self.space.model is not None else ()
         self.pretrain_targets = tuple(pretrain_targets)
         self.predictor_params = dict(predictor_params or {})
+        try:  # bad predictor settings fail here, before anything is trained
+            AccuracyPredictor(self.space).set_params(**self.predictor_params).check_params()
+        except (ValueError, PredictorError) as exc:
+            raise ConfigError(f"predictor: {exc}") from None
         self.stream = SobolStream(candidates, seed)
         self.predictor: AccuracyPredictor | None = None
         self._scored: pd.DataFrame | None = None

@@ -24,11 +24,11 @@ demo: $(STAMP)
 	$(VENV)/bin/search fine --run runs/demo --budgets 2.5e5,5e5,1e6 --risk 1 --verify 3 --compare-default
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 -m "not slow"
+	$(PY) -m pytest -q -n 2 -m "not slow" tests
 
 # Exit status 5 means no test is marked slow: nothing to run is not a failure.
 test-slow: $(STAMP)
-	$(PY) -m pytest -q -n 2 -m slow || [ $$? -eq 5 ]
+	$(PY) -m pytest -q -n 2 -m slow tests || [ $$? -eq 5 ]
 
 # Each benchmark prints its tables; `bench` covers the FBNetV3 pipeline, `bench-systems`
 # the supernet, REINFORCE/ENAS and EdgeNES studies (tens of minutes each on 2 cores).

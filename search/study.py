@@ -67,17 +67,36 @@ def open_storage(url: str):
         if "://" not in url:
             raise SearchError(f"unknown storage URL {url!r} (allowed: sqlite:///FILE, "
                               "postgresql://..., journal:FILE, memory)")
-        engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeat_interval is marked experimental
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+        return _open_rdb(url)
     except SearchError:
         raise
     except Exception as exc:  # drivers raise many kinds; the user needs one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SearchError(f"cannot open storage: {first[:200]}", _redact(url)) from None
+
+
+def _open_rdb(url: str, attempts: int = 6):
+    """An RDBStorage, retrying while another process creates the same schema.
+
+    Processes that open a new database at once (a coordinator and its workers, or a
+    monitor) race to create the tables; the loser sees "table ... already exists" or a
+    duplicate schema version. The schema exists by then, so opening again succeeds.
+    """
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    attempt = 0
+    while True:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # heartbeat_interval is marked experimental
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+        except Exception as exc:
+            attempt += 1
+            racing = "already exists" in str(exc) or "alembic_version" in str(exc)
+            if not racing or attempt == attempts:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 def _redact(url: str) -> str:

@@ -149,3 +149,30 @@ def test_out_of_time_reads_storage_rarely_and_sees_an_extended_budget(tmp_path, 
     writer.set_meta("deadline", time.time() + 3600)  # a resume extends the budget
     assert not reader.out_of_time()  # a passed deadline is always re-read
     assert writer.out_of_time() is False  # set_meta drops the writer's cache
+
+
+OPEN_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+from jointnas.search.study import open_storage
+print("ready", flush=True)
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+open_storage(sys.argv[1])
+"""
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
+    """A coordinator, its workers and a monitor may create one SQLite schema at the same instant."""
+    for round_ in range(2):
+        go = tmp_path / f"go{round_}"
+        url = f"sqlite:///{tmp_path / f'study{round_}.db'}"
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_WHEN_TOLD, url, str(go)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"
+        go.touch()
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err[-1000:]

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..data.space import Config, SearchSpace
 from ..data.variables import Categorical
-from ..data.tables import validate_table
+from ..data.tables import usable_rows, validate_table
 from ..errors import ConfigError, SearchError
 from .candidates import row_keys
 from .pool import CostFn, feasible, model_costs
@@ -52,11 +52,13 @@ class FineResult:
 
     Attributes:
         best: one row per budget: ``budget`` (NaN without budgets), the variables,
-            ``pred_acc`` and the cost columns.
-        pareto: pairs not dominated in (higher ``pred_acc``, lower ``flops``) among all
+            ``pred_acc`` (the prediction), ``measured_acc`` (NaN for pairs not in
+            ``measured``), ``score`` (what the search ranks by: the measured accuracy
+            where there is one, else the prediction) and the cost columns.
+        pareto: pairs not dominated in (higher ``score``, lower ``flops``) among all
             scored, by increasing FLOPs (empty when the costs have no ``flops``).
         population: the final population, best first.
-        history: best predicted accuracy per budget and generation (generation 0: start).
+        history: best score per budget and generation (generation 0: start).
         generations: generations run.
         scored: candidates scored by the predictor (start pool included).
         seconds: wall time.
@@ -84,11 +86,11 @@ class FineResult:
     def top(self, k: int, space: SearchSpace) -> pd.DataFrame:
         """``k`` distinct pairs of :meth:`table`: the best per budget first, then the front.
 
-        Within each group, higher predicted accuracy comes first.
+        Within each group, a higher score comes first.
         """
         table = self.table()
         table = table.assign(_first=table["kind"] != "best").sort_values(
-            ["_first", "pred_acc"], ascending=[True, False], kind="stable").drop(columns="_first")
+            ["_first", "score"], ascending=[True, False], kind="stable").drop(columns="_first")
         keys = row_keys(space, table)
         return table[~pd.Series(keys).duplicated().to_numpy()].head(k).reset_index(drop=True)
 
@@ -136,29 +138,36 @@ def table_costs(space: SearchSpace, table: pd.DataFrame, columns: Sequence[str] 
 
 
 class _Rows:
-    """Scored candidates as arrays: unit-cube rows, predicted accuracy, costs."""
+    """Scored candidates as arrays: unit-cube rows, predicted and measured accuracy, costs.
 
-    def __init__(self, unit: np.ndarray, score: np.ndarray, costs: np.ndarray) -> None:
-        self.unit, self.score, self.costs = unit, score, costs
+    ``score``, what the search ranks by, is the measured accuracy where there is one
+    and the prediction elsewhere.
+    """
+
+    def __init__(self, unit: np.ndarray, pred: np.ndarray, measured: np.ndarray, costs: np.ndarray) -> None:
+        self.unit, self.pred, self.measured, self.costs = unit, pred, measured, costs
+        self.score = np.where(np.isnan(measured), pred, measured)
 
     def __len__(self) -> int:
         return len(self.score)
 
     def take(self, idx: np.ndarray) -> "_Rows":
-        return _Rows(self.unit[idx], self.score[idx], self.costs[idx])
+        return _Rows(self.unit[idx], self.pred[idx], self.measured[idx], self.costs[idx])
 
     def __add__(self, other: "_Rows") -> "_Rows":
-        return _Rows(np.vstack([self.unit, other.unit]), np.concatenate([self.score, other.score]),
-                     np.vstack([self.costs, other.costs]))
+        return _Rows(np.vstack([self.unit, other.unit]), np.concatenate([self.pred, other.pred]),
+                     np.concatenate([self.measured, other.measured]), np.vstack([self.costs, other.costs]))
 
 
 class _Evaluator:
     """Deduplicate, cost, filter and score batches of unit-cube rows, all vectorized."""
 
     def __init__(self, space: SearchSpace, predictor: Scorer, cost_fn: CostFn,
-                 limits: dict[str, float], risk: float = 0.0) -> None:
+                 limits: dict[str, float], risk: float = 0.0,
+                 measured: dict[int, float] | None = None) -> None:
         self.space, self.predictor, self.cost_fn, self.limits = space, predictor, cost_fn, limits
         self.risk = risk
+        self.measured = measured or {}
         self.seen: set[int] = set()
         self.scored = 0
         self.cost_names: list[str] | None = None
@@ -189,7 +198,7 @@ class _Evaluator:
         self.seen.update(keys[fresh].tolist())
         unit = unit[fresh]
         if not len(unit) and self.cost_names is not None:
-            return _Rows(unit, np.zeros(0), np.zeros((0, len(self.cost_names))))
+            return _Rows(unit, np.zeros(0), np.zeros(0), np.zeros((0, len(self.cost_names))))
         frame = self.frame(unit)
         costs = self.cost_fn(self.space, frame)
         if self.cost_names is None:
@@ -202,10 +211,12 @@ class _Evaluator:
                 self.smallest[name] = min(self.smallest.get(name, np.inf), low)
         ok = np.isfinite(values).all(axis=1) & feasible(costs, self.limits)
         if not ok.any():
-            return _Rows(unit[:0], np.zeros(0), values[:0])
+            return _Rows(unit[:0], np.zeros(0), np.zeros(0), values[:0])
         score = self.score(frame if ok.all() else frame[ok])
         self.scored += int(ok.sum())
-        return _Rows(unit[ok], np.nan_to_num(score, nan=-np.inf), values[ok])
+        measured = np.fromiter((self.measured.get(k, np.nan) for k in keys[fresh][ok].tolist()),
+                               np.float64, int(ok.sum()))
+        return _Rows(unit[ok], np.nan_to_num(score, nan=-np.inf), measured, values[ok])
 
 
 def unit_keys(unit: np.ndarray) -> np.ndarray:
@@ -233,6 +244,7 @@ def fine_search(
     sobol: int = 1024,
     cost_fn: CostFn = model_costs,
     risk: float = 0.0,
+    measured: pd.DataFrame | None = None,
     progress: bool = False,
 ) -> FineResult:
     """Evolve pairs by predicted accuracy only, under limits and per FLOPs budget.
@@ -256,6 +268,11 @@ def fine_search(
         risk: score pairs by ``mean - risk * std`` of the predictor ensemble: a pessimistic
             score that keeps the evolution near pairs the predictor has evidence for
             (0: the mean alone). ``pred_acc`` then holds that score.
+        measured: pairs already trained: the variables and an ``acc`` column on the
+            predictor's scale (a coarse run's samples). Such a pair is ranked by its
+            measured accuracy, not by a prediction, so the search returns a pair the
+            predictor favours only when it is predicted to beat what was measured. They
+            join the start pairs.
         progress: show a tqdm bar.
 
     Returns:
@@ -276,11 +293,14 @@ def fine_search(
     rng = np.random.default_rng(seed)
     if not (isinstance(risk, (int, float)) and risk >= 0):
         raise ConfigError(f"risk={risk!r} must be a number >= 0")
-    evaluate = _Evaluator(space, predictor, cost_fn, loose, risk)
+    known, known_unit = _measured(space, measured)
+    evaluate = _Evaluator(space, predictor, cost_fn, loose, risk, known)
     start = [space.to_unit(space.sample_qmc(sobol, seed, frame=True))] if sobol else []
     if init is not None and len(init):
         init = init if isinstance(init, pd.DataFrame) else space.frame(list(init))
         start.insert(0, space.to_unit(validate_table(init, space, where="init pairs")))
+    if len(known_unit):
+        start.insert(0, known_unit)
     if not start:
         raise ConfigError("nothing to start from: give init pairs or sobol > 0")
     rows = evaluate(np.vstack(start))
@@ -312,6 +332,23 @@ def fine_search(
     bar.close()
     return _result(space, evaluate, pop, front, levels, history, gen, stopped,
                    time.perf_counter() - started)
+
+
+def _measured(space: SearchSpace, table: pd.DataFrame | None) -> tuple[dict[int, float], np.ndarray]:
+    """Measured accuracy by pair key (repeats averaged) and the measured pairs' unit rows.
+
+    Raises:
+        TableError: a value outside the space; ConfigError: no ``acc`` column.
+    """
+    if table is None or not len(table):
+        return {}, np.zeros((0, len(space.variables)))
+    if "acc" not in table.columns:
+        raise ConfigError("measured pairs need an 'acc' column (accuracy on the predictor's scale)")
+    table = table[usable_rows(table, "acc")]
+    unit = space.to_unit(validate_table(table, space, where="measured pairs"))
+    acc = pd.Series(pd.to_numeric(table["acc"]).to_numpy(dtype=np.float64), index=unit_keys(unit))
+    means = acc.groupby(level=0).mean()
+    return dict(zip(means.index.tolist(), means.tolist())), unit
 
 
 def _check(tol: float, patience: int, max_generations: int, children: int | None, sobol: int) -> None:
@@ -374,7 +411,9 @@ def _best(score: np.ndarray, flops: np.ndarray | None, levels: list[float]) -> n
 
 def _frame(space: SearchSpace, evaluate: _Evaluator, rows: _Rows) -> pd.DataFrame:
     frame = evaluate.frame(rows.unit)
-    frame["pred_acc"] = rows.score
+    frame["pred_acc"] = rows.pred
+    frame["measured_acc"] = rows.measured
+    frame["score"] = rows.score
     for j, name in enumerate(evaluate.cost_names or []):
         frame[name] = rows.costs[:, j]
     return frame

@@ -22,7 +22,7 @@ from ..data.tables import read_table, write_table
 from ..errors import ConfigError
 from .display import format_table
 from .fine import FineResult, budget_label, fine_search
-from .report import RunFolder, verify_pairs, write_fine
+from .report import BEST_COLUMNS, RunFolder, verify_pairs, write_fine
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,6 +45,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budgets", help="FLOPs budgets answered in one run, e.g. 1e6,2e6,4e6")
     p.add_argument("--risk", type=float, default=0.0,
                    help="score by predicted mean - RISK * ensemble std (default 0: the mean)")
+    p.add_argument("--predicted-only", action="store_true",
+                   help="rank measured pairs by their prediction too (default: by their measured "
+                        "accuracy, so a pair is returned over them only when predicted to beat them)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--verify", type=int, default=0, metavar="K",
                    help="train the top K pairs with the run's evaluator and compare")
@@ -107,7 +110,7 @@ def torch_threads(n: int) -> Iterator[None]:
 def print_summary(result: FineResult, run: RunFolder, written: list[Path]) -> None:
     """Per budget: predicted accuracy, FLOPs, params; then generations, candidates, seconds."""
     best = result.best.assign(budget=[budget_label(b) for b in result.best["budget"]])
-    cols = [c for c in ("budget", "pred_acc", "flops", "params") if c in best.columns]
+    cols = [c for c in BEST_COLUMNS if c in best.columns]
     print(f"\nfine search on {run.path}: {result.generations} generations ({result.stopped}), "
           f"{result.scored:,} candidates scored in {result.seconds:.1f} s; "
           f"Pareto front {len(result.pareto)} pairs")
@@ -136,7 +139,8 @@ def _run(args: argparse.Namespace) -> int:
             population=args.population, children=args.children, mutations=args.mutations,
             crossover=args.crossover, budgets=budgets, limits=limits, tol=args.tol,
             patience=args.patience, max_generations=args.max_generations, seed=args.seed,
-            cost_fn=run.cost_fn(table, args.table), risk=args.risk, progress=not args.quiet)
+            cost_fn=run.cost_fn(table, args.table), risk=args.risk,
+            measured=None if args.predicted_only else run.measured_pairs(table), progress=not args.quiet)
     written = write_fine(result, run)
     print_summary(result, run, written)
     if evaluator is not None:
@@ -148,9 +152,8 @@ def _run(args: argparse.Namespace) -> int:
             reference, _ = verify_pairs(run.space, evaluator, default, progress=False)
             verified = pd.concat([verified, reference], ignore_index=True)
         write_table(verified, run.path / "verify.csv")
-        cols = [c for c in ("kind", "budget", "pred_acc", "val_acc", "test_acc", "flops", "params",
-                            "status")
-                if c in verified.columns]
+        cols = [c for c in ("kind", "budget", "pred_acc", "measured_acc", "val_acc", "test_acc", "flops",
+                            "params", "status") if c in verified.columns]
         print(f"\npredicted vs measured ({len(verified)} pairs, full schedules):")
         print(format_table(verified, cols))
         if args.verify >= 3:

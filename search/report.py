@@ -33,6 +33,7 @@ from .study import RunStore
 from .plots import new_figure, save_figure
 
 TARGETS = ("acc", "val_acc", "valid_acc")  # accuracy columns, in order of preference
+BEST_COLUMNS = ("budget", "pred_acc", "measured_acc", "flops", "params")  # fine search's summary
 
 
 @dataclass
@@ -80,14 +81,25 @@ class RunFolder:
         own = (self.settings or {}).get("constraints") or {}
         return {**self.space.constraints, **{k: float(v) for k, v in own.items()}}
 
-    def best_pairs(self, n: int, table: pd.DataFrame | None = None) -> pd.DataFrame | None:
-        """The ``n`` best measured pairs of ``table`` (default: the run's samples)."""
+    def measured_pairs(self, table: pd.DataFrame | None = None) -> pd.DataFrame | None:
+        """Finished pairs of ``table`` (default: the run's samples): the variables and ``acc``.
+
+        ``acc`` is the table's first accuracy column of ``acc, val_acc, valid_acc``; a
+        run's ``acc`` is the predictor's target (accuracy at the early-stop epoch).
+        """
         table = self.samples if table is None else table
         target = next((t for t in TARGETS if table is not None and t in table.columns), None)
         if target is None:
             return None
-        rows = table[usable_rows(table, target)]
-        return rows.sort_values(target, ascending=False, kind="stable").head(n)[list(self.space.names)]
+        rows = table.loc[usable_rows(table, target), list(self.space.names)]
+        return rows.assign(acc=pd.to_numeric(table.loc[rows.index, target]))
+
+    def best_pairs(self, n: int, table: pd.DataFrame | None = None) -> pd.DataFrame | None:
+        """The ``n`` best measured pairs of ``table`` (default: the run's samples)."""
+        rows = self.measured_pairs(table)
+        if rows is None:
+            return None
+        return rows.sort_values("acc", ascending=False, kind="stable").head(n)[list(self.space.names)]
 
     def cost_fn(self, table: pd.DataFrame | None = None, where: str | None = None) -> CostFn:
         """Analytic costs for model spaces; for tabular ones, arch costs measured in a table.
@@ -175,7 +187,10 @@ def _tau(frame: pd.DataFrame, truth: str, pred: str) -> float:
 
 # -- plots --------------------------------------------------------------------------------------
 def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = None) -> bool:
-    """Predicted accuracy vs FLOPs: the front, the best pair per budget, coarse samples in grey.
+    """Fine search's score vs FLOPs: the front, the best pair per budget, coarse samples in grey.
+
+    The score is the measured accuracy of pairs the run trained, else the prediction
+    (``pred_acc`` alone in files written before measured pairs were kept).
 
     Returns:
         Whether a plot was written (not without a ``flops`` column).
@@ -186,17 +201,19 @@ def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = No
     target = next((t for t in TARGETS if coarse is not None and t in coarse.columns), None)
     if target and "flops" in coarse.columns:
         ax.scatter(coarse["flops"], coarse[target], s=10, c="0.7", label=f"coarse samples ({target})")
+    score = "score" if "score" in fine.columns else "pred_acc"
     front = fine[fine["kind"] == "pareto"].sort_values("flops")
-    ax.step(front["flops"], front["pred_acc"], where="post", c="tab:blue", lw=1)
-    ax.scatter(front["flops"], front["pred_acc"], s=14, c="tab:blue", label="predicted Pareto front")
+    ax.step(front["flops"], front[score], where="post", c="tab:blue", lw=1)
+    ax.scatter(front["flops"], front[score], s=14, c="tab:blue", label="Pareto front")
     best = fine[fine["kind"] == "best"]
-    ax.scatter(best["flops"], best["pred_acc"], marker="*", s=140, c="tab:red", zorder=3,
+    ax.scatter(best["flops"], best[score], marker="*", s=140, c="tab:red", zorder=3,
                label="best per budget")
     for b in best["budget"].dropna():
         ax.axvline(b, c="tab:red", ls=":", lw=0.8)
     if fine["flops"].max() > 10 * max(fine["flops"].min(), 1):
         ax.set_xscale("log")
-    ax.set(xlabel="FLOPs", ylabel="predicted accuracy", title="Fine search: accuracy vs FLOPs")
+    ax.set(xlabel="FLOPs", ylabel="accuracy (measured, else predicted)",
+           title="Fine search: accuracy vs FLOPs")
     ax.legend(fontsize=8, loc="lower right")
     save_figure(plt, fig, path)
     return True
@@ -314,7 +331,7 @@ def write_report(run: RunFolder, seed: int = 0) -> dict[str, Any]:
             out["files"].append(run.path / "pareto.png")
         best = fine[fine["kind"] == "best"]
         best = best.assign(budget=[budget_label(b) for b in best["budget"]])
-        cols = [c for c in ("budget", "pred_acc", "flops", "params") if c in best.columns]
+        cols = [c for c in BEST_COLUMNS if c in best.columns]
         lines += ["", "## Fine search", "", format_table(best, cols), "",
                   f"Pareto front: {int((fine['kind'] == 'pareto').sum())} pairs."]
     if (run.path / "verify.csv").is_file():

@@ -128,6 +128,27 @@ def test_real_predictor_on_a_tabular_space():
     assert best["width"] * 5e4 <= 2e5 and result.best["flops"].iloc[0] == best["width"] * 5e4
 
 
+def test_measured_pairs_rank_by_what_was_measured(digits):
+    """A pair the predictor favours but that trained badly is not returned; one that beat every
+    prediction is."""
+    favoured = fine_search(digits, Known(), population=32, seed=0).best
+    flop = digits.frame(digits.configs(favoured)).assign(acc=0.1)
+    result = fine_search(digits, Known(), population=32, seed=0, measured=flop)
+    assert digits.configs(result.best) != digits.configs(favoured)
+    assert result.best["measured_acc"].isna().all()  # the new best is a prediction
+    star = digits.sample(3, seed=5, frame=True).assign(acc=[2.0, 0.2, np.nan])  # NaN: not finished
+    result = fine_search(digits, Known(), population=32, seed=0, measured=star, sobol=64)
+    best = result.best.iloc[0]
+    assert digits.configs(result.best) == digits.configs(star.head(1))
+    assert best["measured_acc"] == best["score"] == 2.0
+    assert best["pred_acc"] == pytest.approx(Known().predict(star.head(1))[0])
+
+
+def test_measured_pairs_need_an_acc_column(digits):
+    with pytest.raises(ConfigError, match="'acc' column"):
+        fine_search(digits, Flat(), measured=digits.sample(2, seed=0, frame=True))
+
+
 def test_bad_settings_and_unreachable_budget(digits):
     with pytest.raises(ConfigError, match="tol"):
         fine_search(digits, Flat(), tol=-1)
@@ -195,7 +216,7 @@ FAST = ["--population", "16", "--max-generations", "40", "--quiet"]
 def test_fine_cli_writes_outputs(run_dir, capsys):
     code, out, _ = cli(["fine", "--run", str(run_dir), "--budgets", "1e5,2e5", *FAST], capsys)
     assert code == 0
-    assert "| budget | pred_acc | flops | params |" in out and "candidates scored" in out
+    assert "| budget | pred_acc | measured_acc | flops | params |" in out and "candidates scored" in out
     fine = read_table(run_dir / "fine.csv")
     assert set(fine["kind"]) == {"best", "pareto"}
     best = fine[fine["kind"] == "best"]
@@ -221,7 +242,19 @@ def test_fine_cli_verify(run_dir, capsys, monkeypatch):
     assert code == 0 and "predicted vs measured (4 pairs" in out and "Kendall tau:" in out
     verify = read_table(run_dir / "verify.csv")
     assert len(verify) == 4 and {"pred_acc", "val_acc", "status"} <= set(verify.columns)
-    assert verify["pred_acc"].is_monotonic_decreasing and (verify["status"] == "ok").all()
+    assert verify["score"].is_monotonic_decreasing and (verify["status"] == "ok").all()
+
+
+def test_fine_cli_keeps_measured_pairs_unless_predicted_only(run_dir, capsys):
+    samples = read_table(run_dir / "samples.csv")
+    for flags, measured in (([], True), (["--predicted-only"], False)):
+        code, _, _ = cli(["fine", "--run", str(run_dir), "--budgets", "4e5", *flags, *FAST], capsys)
+        fine = read_table(run_dir / "fine.csv")
+        assert code == 0 and fine["measured_acc"].notna().any() == measured
+        best = fine[fine["kind"] == "best"].iloc[0]
+        if measured:  # never below the best measured pair within the budget
+            within = samples[(samples["flops"] <= 4e5) & (samples["status"] == "ok")]
+            assert best["score"] >= within["acc"].max()
 
 
 def _refused(code, err, run_dir, match):

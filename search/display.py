@@ -9,12 +9,12 @@ import pandas as pd
 
 def _cell(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return "-" if value != value else f"{value:.4g}"  # NaN: no value
     return str(value)
 
 
 def format_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """Format a frame as an aligned markdown table (floats to 4 significant digits)."""
+    """Format a frame as an aligned markdown table (floats to 4 significant digits, NaN as ``-``)."""
     columns = list(frame.columns if columns is None else columns)
     rows = [[_cell(v) for v in row] for row in frame[columns].itertuples(index=False)]
     widths = [max([len(str(c))] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]

@@ -51,6 +51,7 @@ def test_quick_benchmark_writes_every_strategy_and_early_stop(tmp_path):
         assert f"| {name} |" in text, name
     assert "error:" not in text
     assert "### early stop on toy" in text and "epochs saved on the rest of the pool" in text
+    assert "| threshold 0.9 | threshold 0.8 | threshold 0.7 |" in text and "threshold 0.7: >= 50% saved" in text
     assert "coarse vs random" in text and "; vs tpe" in text
 
 

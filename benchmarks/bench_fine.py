@@ -1,11 +1,15 @@
 """Fine search: its speed on the cifar space and the quality of what it returns after coarse.
 
-**Quality** (NAS-Bench-Graph tables, where every architecture is measured): per seed,
-coarse search as ``bench_search.py`` runs it (batches of 48, 192 queries, its small
-predictor) and then fine search from the coarse predictor and its 16 best measured
-pairs, with the measured pairs ranked by their prediction (``--predicted-only``) and
-by what was measured (the default). Printed: the median true rank of the pair each
-returns (1 = best in the table) and how often fine returns a pair coarse did not train.
+**Quality**, on spaces where the true accuracy of every pair is known: NAS-Bench-Graph
+tables (every architecture measured) and their ``+recipe`` joint forms (measured
+architecture plus the synthetic lr x optimizer effect of ``bench_predictor.py``; coarse
+searches its 6000-pair table, fine the whole joint space). Per seed, coarse search as
+``bench_search.py`` runs it (batches of 48, 192 queries, its small predictor), then fine
+search from the coarse predictor and its 16 best measured pairs, with the measured
+pairs ranked by their prediction (``--predicted-only``) and by what was measured (the
+default). Printed: the regret of the pair each returns (best accuracy in the space
+minus its true accuracy, in points) and how often fine returns a pair coarse did not
+train.
 
 The predictor is an :class:`AccuracyPredictor` with the default network sizes (hidden
 128, embed 32, 5 ensemble members: inference cost depends on these, not on what it
@@ -41,12 +45,15 @@ from jointnas.data import SearchSpace, read_space
 from jointnas.predictor.estimator import AccuracyPredictor
 from jointnas.recipes.cost import space_costs
 from jointnas.search.display import format_table
+from jointnas.search.candidates import row_keys
+from jointnas.search.evaluators import TableEvaluator
 from jointnas.search.fine import fine_search, table_costs
 from jointnas.search.pool import model_costs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_predictor  # noqa: E402
 import bench_search  # noqa: E402
-from common import quartiles  # noqa: E402
+from common import NBG_COSTS, NBG_TARGET, nasbench_graph_table, quartiles, recipe_effect  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -96,42 +103,77 @@ def run(space: SearchSpace, predictor: AccuracyPredictor, label: str, generation
             "front": len(result.pareto), "best_pred": float(result.best["pred_acc"].max())}
 
 
-def after_coarse(name: str, seed: int, budget: int = 192, batch: int = 48) -> dict[str, Any]:
-    """Coarse then fine on one NAS-Bench-Graph table: true ranks of the pairs each returns."""
-    bench = bench_search.nasbench_graph(name)
-    truth = bench.scores
-    rank = pd.Series(-truth).rank(method="min").to_numpy()
-    spec = bench_search.make_specs(["coarse"], bench, bench_search.PREDICTOR, [batch])[0]
-    seen, strategy = bench_search.search(bench, spec, seed, budget, truth)
+class Truth:
+    """True accuracy of any pair of a NAS-Bench-Graph table's space, or of its ``+recipe`` form.
+
+    Attributes:
+        space: the space fine search explores (every architecture of the table).
+        bench: the table coarse search runs on (``bench_search.Bench``).
+        cost_fn: architecture costs of any pair, for fine search.
+        best: the best true accuracy in the space.
+    """
+
+    def __init__(self, name: str) -> None:
+        base = name.removesuffix("+recipe")
+        self.full, arch_space = nasbench_graph_table(base)
+        self.arch = list(arch_space.names)
+        if name.endswith("+recipe"):
+            data = bench_predictor.nasbench_graph_with_recipe(base)
+            self.space, self.scale = data.space, data.table[NBG_TARGET].std()
+            self.bench = bench_search.Bench(name, data.space, TableEvaluator(data.space, data.table, target="acc"),
+                                            NBG_COSTS)
+        else:
+            self.space, self.scale = arch_space, None
+            self.bench = bench_search.nasbench_graph(name)
+        self.cost_fn = table_costs(self.space, self.full, columns=NBG_COSTS)
+        self.lookup = self.full.set_index(self.arch)[NBG_TARGET]
+        self.best = float(self.full[NBG_TARGET].max())  # with the best lr, the recipe effect is 0
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        acc = self.lookup.loc[pd.MultiIndex.from_frame(frame[self.arch])].to_numpy(dtype=np.float64)
+        return acc + recipe_effect(frame, self.scale) if self.scale is not None else acc
+
+
+def after_coarse(truth: Truth, seed: int, budget: int = 192, batch: int = 48,
+                 predictor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Coarse then fine: regret (best in the space - true accuracy) of the pair each returns.
+
+    ``predictor``: coarse's predictor settings (default ``bench_search.PREDICTOR``).
+    """
+    bench, names = truth.bench, list(truth.space.names)
+    scores = bench.scores
+    spec = bench_search.make_specs(["coarse"], bench, predictor or bench_search.PREDICTOR, [batch])[0]
+    seen, strategy = bench_search.search(bench, spec, seed, budget, scores)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rows of failed evaluations in the refit
         predictor = strategy.refit()
-    names = list(bench.space.names)
-    position = {key: i for i, key in enumerate(bench.pool[names].itertuples(index=False, name=None))}
-    measured = bench.pool.iloc[seen][names].assign(acc=truth[seen])
-    row: dict[str, Any] = {"table": name, "seed": seed, "coarse": rank[seen[np.argmax(truth[seen])]]}
+    measured = bench.pool.iloc[seen][names].assign(acc=scores[seen])
+    row: dict[str, Any] = {"table": bench.name, "seed": seed, "coarse": truth.best - scores[seen].max()}
     for label, kept in (("predicted only", None), ("measured kept", measured)):
-        result = fine_search(bench.space, predictor, init=measured.nlargest(16, "acc")[names],
-                             cost_fn=table_costs(bench.space, bench.pool, columns=bench.costs),
-                             population=64, seed=seed, measured=kept)
-        found = position[tuple(result.best.iloc[0][names])]
-        row[label] = rank[found]
-        row[f"{label}: new"] = found not in set(seen.tolist())
+        result = fine_search(truth.space, predictor, init=measured.nlargest(16, "acc")[names],
+                             cost_fn=truth.cost_fn, population=64, seed=seed, measured=kept)
+        found = result.best.iloc[[0]]
+        row[label] = truth.best - truth(found)[0]
+        row[f"{label}: new"] = row_keys(truth.space, found)[0] not in set(row_keys(truth.space, measured))
     return row
 
 
-def quality(tables: list[str], seeds: int) -> None:
-    """Print the quality table: coarse's best vs fine's, per table, medians over seeds."""
-    rows = pd.DataFrame([after_coarse(name, seed) for name in tables for seed in range(seeds)])
+def quality(truths: list[Truth], seeds: int, **kwargs: Any) -> None:
+    """Print the quality table: coarse's best vs fine's, per table, medians over seeds.
+
+    ``kwargs`` go to :func:`after_coarse`.
+    """
+    rows = pd.DataFrame([after_coarse(truth, seed, **kwargs) for truth in truths for seed in range(seeds)])
     out = []
     for name, group in rows.groupby("table", sort=False):
-        out.append({"table": name, "coarse best (measured)": quartiles(group["coarse"].tolist()),
-                    **{f"fine, {label}": quartiles(group[label].tolist())
-                       for label in ("predicted only", "measured kept")},
+        points = lambda col: quartiles((100 * group[col]).round(3).tolist())
+        out.append({"table": name, "coarse best (measured)": points("coarse"),
+                    **{f"fine, {label}": points(label) for label in ("predicted only", "measured kept")},
                     **{f"new pair, {label}": f"{group[f'{label}: new'].mean():.0%}"
                        for label in ("predicted only", "measured kept")}})
-    print(f"\nfine search after coarse (batch 48, 192 queries), {seeds} seeds: true rank of the "
-          "returned pair, median [IQR]; 'new pair': how often fine returns a pair coarse did not train\n")
+    print(f"\nfine search after coarse ({kwargs or 'batch 48, 192 queries'}), {seeds} seeds: regret of the returned pair "
+          "= best accuracy in the space - its true accuracy, in points, median [IQR]; 'new pair': how "
+          "often fine returns a pair coarse did not train\n")
     print(format_table(pd.DataFrame(out)))
 
 
@@ -140,13 +182,14 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=1000)
     parser.add_argument("--population", type=int, default=128)
     parser.add_argument("--table", type=int, default=512, help="synthetic pairs the predictor is fitted on")
-    parser.add_argument("--tables", default="arxiv,cs,citeseer,cora",
-                        help="NAS-Bench-Graph datasets for the quality table ('' to skip it)")
+    parser.add_argument("--tables", default="arxiv,cs,citeseer,cora,cs+recipe,citeseer+recipe",
+                        help="NAS-Bench-Graph datasets, or '<dataset>+recipe' joint tables, for the quality "
+                             "table ('' to skip it)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per quality table")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.tables:
-        quality(args.tables.split(","), args.seeds)
+        quality([Truth(name) for name in args.tables.split(",")], args.seeds)
     space = read_space(CONFIGS / "cifar.yaml")
     start = time.perf_counter()
     predictor = AccuracyPredictor(space, seed=0, epochs=60).fit(synthetic_table(space, args.table))

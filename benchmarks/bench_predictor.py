@@ -43,7 +43,7 @@ from jointnas.predictor.metrics import kendall_tau
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DIGITS, DIGITS_SPACE, NBG_COSTS, NBG_TARGET,  # noqa: E402
-                    nasbench_graph_table, parse_value)
+                    nasbench_graph_table, parse_value, recipe_effect, with_recipe)
 
 BASELINES = ("ridge", "rf", "gbr", "gp")
 METHODS = ("jointnas", "jointnas-nopre") + BASELINES
@@ -74,17 +74,13 @@ def nasbench_graph_with_recipe(name: str, n: int = 6000, seed: int = 0) -> Datas
     interaction like the lr x optimizer one of the digits table); the architecture effect
     is measured.
     """
-    from jointnas.data import Categorical, Float
-
     table, space = nasbench_graph_table(name)
     table = table.sample(n, random_state=seed).reset_index(drop=True)
     rng = np.random.default_rng(seed)
     table["lr"] = 10 ** rng.uniform(-3, 0, n)
     table["optimizer"] = rng.choice(["sgd", "adam"], n)
-    best = np.where(table["optimizer"] == "adam", -2.5, -1.0)
-    table["acc"] = table[NBG_TARGET] - table[NBG_TARGET].std() * (np.log10(table["lr"]) - best) ** 2 / 2
-    recipe = [Float("lr", 1e-3, 1.0, log=True), Categorical("optimizer", ("sgd", "adam"))]
-    joint = SearchSpace(list(space.arch), recipe, name=f"{space.name}+recipe")
+    table["acc"] = table[NBG_TARGET] + recipe_effect(table, table[NBG_TARGET].std())
+    joint = with_recipe(space)
     return Dataset(f"{name}+recipe", joint, table, "acc",
                    lambda est: est.pretrain(table, targets=NBG_COSTS))
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jointnas.data import Categorical, SearchSpace
+from jointnas.data import Categorical, Float, SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 NBG = Path(os.environ.get("NASBENCH_GRAPH", "/work/shared/benchmarks/nasbench-graph/nasbench_graph.csv.gz"))
@@ -34,6 +34,22 @@ def nasbench_graph_table(name: str) -> tuple[pd.DataFrame, SearchSpace]:
     arch = [Categorical("topology_id", tuple(range(9)))]
     arch += [Categorical(f"op_node{i}", NBG_OPS) for i in range(1, 5)]
     return table, SearchSpace(arch, name=f"nasbench-graph-{name}")
+
+
+def recipe_effect(frame: pd.DataFrame, scale: float) -> np.ndarray:
+    """The synthetic recipe effect of ``<dataset>+recipe`` tables, added to the measured accuracy.
+
+    ``-scale * (log10(lr) - best)^2 / 2``, ``best`` = -1 for sgd and -2.5 for adam: an lr x
+    optimizer interaction like the digits table's; 0 at the best lr.
+    """
+    best = np.where(frame["optimizer"] == "adam", -2.5, -1.0)
+    return -scale * (np.log10(frame["lr"].to_numpy(dtype=np.float64)) - best) ** 2 / 2
+
+
+def with_recipe(space: SearchSpace) -> SearchSpace:
+    """``space``'s architecture with the recipe of :func:`recipe_effect` (lr, optimizer)."""
+    recipe = [Float("lr", 1e-3, 1.0, log=True), Categorical("optimizer", ("sgd", "adam"))]
+    return SearchSpace(list(space.arch), recipe, name=f"{space.name}+recipe")
 
 
 def parse_value(text: str) -> Any:

@@ -4,16 +4,17 @@ Nothing is trained. A population of pairs starts from given pairs (the coarse ru
 best) plus a scored Sobol pool; each generation breeds children (uniform parents,
 optional crossover, ``mutations`` changed variables: :func:`breed`), drops duplicates
 and infeasible ones, computes the costs of all children as one frame, scores them all
-with one ``predictor.predict(frame)`` call and keeps the best. With several FLOPs
-budgets the population keeps the best pairs under each budget, so one run answers all
-of them, and the predicted accuracy-vs-FLOPs Pareto front of everything scored is
-kept alongside. The run stops when no budget's best score gains ``tol`` or more for
+with one ``predictor.predict(frame)`` call and keeps the best. Pairs already trained
+(``measured``) are ranked by their measured accuracy instead of a prediction. With
+several FLOPs budgets the population keeps the best pairs under each budget, so one
+run answers all of them, and the accuracy-vs-FLOPs Pareto front of everything scored
+is kept alongside. The run stops when no budget's best score gains ``tol`` or more for
 ``patience`` generations, or after ``max_generations``.
 
 Example:
     >>> result = fine_search(space, AccuracyPredictor.load("runs/demo/predictor.pt", space=space),
     ...                      budgets=[1e6, 2e6], seed=0)  # doctest: +SKIP
-    >>> result.best[["budget", "pred_acc", "flops"]]  # doctest: +SKIP
+    >>> result.best[["budget", "pred_acc", "measured_acc", "flops"]]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -279,8 +280,10 @@ def fine_search(
         A :class:`FineResult`.
 
     Raises:
-        ConfigError: bad settings. SearchError: no start pair meets the limits, or a
-            budget (naming the smallest FLOPs seen), or a limit names an unknown cost.
+        ConfigError: bad settings, or ``measured`` without an ``acc`` column.
+        TableError: an init or measured pair outside the space.
+        SearchError: no start pair meets the limits, or a budget (naming the smallest
+            FLOPs seen), or a limit names an unknown cost.
     """
     check_variation(population, mutations, crossover)
     _check(tol, patience, max_generations, children, sobol)

@@ -108,7 +108,7 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 def print_summary(result: FineResult, run: RunFolder, written: list[Path]) -> None:
-    """Per budget: predicted accuracy, FLOPs, params; then generations, candidates, seconds."""
+    """Per budget: predicted and measured accuracy, FLOPs, params; then generations, candidates, seconds."""
     best = result.best.assign(budget=[budget_label(b) for b in result.best["budget"]])
     cols = [c for c in BEST_COLUMNS if c in best.columns]
     print(f"\nfine search on {run.path}: {result.generations} generations ({result.stopped}), "

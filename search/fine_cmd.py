@@ -22,7 +22,7 @@ from ..data.tables import read_table, write_table
 from ..errors import ConfigError
 from .display import format_table
 from .fine import FineResult, budget_label, fine_search
-from .report import BEST_COLUMNS, RunFolder, verify_pairs, write_fine
+from .report import BEST_COLUMNS, VERIFY_COLUMNS, RunFolder, verify_pairs, write_fine
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -133,13 +133,14 @@ def _run(args: argparse.Namespace) -> int:
     table = read_table(args.table) if args.table else None
     limits = run.limits()
     limits.update({k: v for k, v in (("flops", args.max_flops), ("params", args.max_params)) if v})
+    cost_fn = run.cost_fn(table, args.table)
     with torch_threads(args.threads):
         result = fine_search(
             run.space, predictor, init=run.best_pairs(args.population, table),
             population=args.population, children=args.children, mutations=args.mutations,
             crossover=args.crossover, budgets=budgets, limits=limits, tol=args.tol,
             patience=args.patience, max_generations=args.max_generations, seed=args.seed,
-            cost_fn=run.cost_fn(table, args.table), risk=args.risk,
+            cost_fn=cost_fn, risk=args.risk,
             measured=None if args.predicted_only else run.measured_pairs(table), progress=not args.quiet)
     written = write_fine(result, run)
     print_summary(result, run, written)
@@ -148,12 +149,12 @@ def _run(args: argparse.Namespace) -> int:
         verified, tau = verify_pairs(run.space, evaluator, pairs, progress=not args.quiet)
         if args.compare_default and run.space.default:
             default = run.space.frame([run.space.default])
-            default = default.assign(kind="default", pred_acc=predictor.predict(default))
+            default = pd.concat([default.assign(kind="default", pred_acc=predictor.predict(default)),
+                                 cost_fn(run.space, default)], axis=1)
             reference, _ = verify_pairs(run.space, evaluator, default, progress=False)
             verified = pd.concat([verified, reference], ignore_index=True)
         write_table(verified, run.path / "verify.csv")
-        cols = [c for c in ("kind", "budget", "pred_acc", "measured_acc", "val_acc", "test_acc", "flops",
-                            "params", "status") if c in verified.columns]
+        cols = [c for c in VERIFY_COLUMNS if c in verified.columns]
         print(f"\npredicted vs measured ({len(verified)} pairs, full schedules):")
         print(format_table(verified, cols))
         if args.verify >= 3:

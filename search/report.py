@@ -34,6 +34,8 @@ from .plots import new_figure, save_figure
 
 TARGETS = ("acc", "val_acc", "valid_acc")  # accuracy columns, in order of preference
 BEST_COLUMNS = ("budget", "pred_acc", "measured_acc", "flops", "params")  # fine search's summary
+VERIFY_COLUMNS = ("kind", "budget", "pred_acc", "measured_acc", "val_acc", "test_acc", "flops", "params",
+                  "status")  # its verified pairs
 
 
 @dataclass
@@ -338,8 +340,8 @@ def write_report(run: RunFolder, seed: int = 0) -> dict[str, Any]:
         verify = read_table(run.path / "verify.csv")
         tau = _tau(verify, "val_acc", "pred_acc")
         out["verify_tau"] = tau
-        lines += ["", "## Verified pairs", "", format_table(verify, [c for c in (
-            "pred_acc", "val_acc", "test_acc", "flops", "status") if c in verify.columns]), "",
+        lines += ["", "## Verified pairs", "",
+                  format_table(verify, [c for c in VERIFY_COLUMNS if c in verify.columns]), "",
                   f"Kendall tau predicted vs measured: {tau:.3f}"]
     lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in out["files"]]
     with atomic_path(run.path / "report.md") as tmp:

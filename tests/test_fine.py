@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from jointnas.data import read_space, read_table
+from jointnas.data import SearchSpace, read_space, read_table
 from jointnas.errors import ConfigError, SearchError
 from jointnas.predictor.estimator import AccuracyPredictor
 from jointnas.recipes.cost import space_costs
@@ -255,6 +255,21 @@ def test_fine_cli_keeps_measured_pairs_unless_predicted_only(run_dir, capsys):
         if measured:  # never below the best measured pair within the budget
             within = samples[(samples["flops"] <= 4e5) & (samples["status"] == "ok")]
             assert best["score"] >= within["acc"].max()
+
+
+def test_fine_cli_compares_with_the_default_pair(run_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(RunFolder, "evaluator", lambda self: Oracle())
+    space = toy_space()
+    with_default = SearchSpace(space.arch, space.recipe, name="toy",
+                               default={"op": "b", "width": 4, "lr": 0.03, "epochs": 6})
+    with_default.to_yaml(tmp_path / "toy_default.yaml")
+    code, out, _ = cli(["fine", "--run", str(run_dir), "--space", str(tmp_path / "toy_default.yaml"),
+                        "--verify", "2", "--compare-default", *FAST], capsys)
+    verify = read_table(run_dir / "verify.csv")
+    assert code == 0 and verify["kind"].tolist() == ["best", "pareto", "default"]
+    default = verify[verify["kind"] == "default"].iloc[0]
+    assert default["flops"] == 4 * 5e4 and default["status"] == "ok"  # the table's costs of width 4
+    assert default["val_acc"] == Oracle().evaluate(with_default.default).val_acc
 
 
 def _refused(code, err, run_dir, match):

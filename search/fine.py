@@ -347,8 +347,9 @@ def _measured(space: SearchSpace, table: pd.DataFrame | None) -> tuple[dict[int,
         return {}, np.zeros((0, len(space.variables)))
     if "acc" not in table.columns:
         raise ConfigError("measured pairs need an 'acc' column (accuracy on the predictor's scale)")
+    table = validate_table(table, space, where="measured pairs")  # rows named as given
     table = table[usable_rows(table, "acc")]
-    unit = space.to_unit(validate_table(table, space, where="measured pairs"))
+    unit = space.to_unit(table)
     acc = pd.Series(pd.to_numeric(table["acc"]).to_numpy(dtype=np.float64), index=unit_keys(unit))
     means = acc.groupby(level=0).mean()
     return dict(zip(means.index.tolist(), means.tolist())), unit

@@ -46,8 +46,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--risk", type=float, default=0.0,
                    help="score by predicted mean - RISK * ensemble std (default 0: the mean)")
     p.add_argument("--predicted-only", action="store_true",
-                   help="rank measured pairs by their prediction too (default: by their measured "
-                        "accuracy, so a pair is returned over them only when predicted to beat them)")
+                   help="rank the run's trained pairs by their prediction too (default: by their "
+                        "measured accuracy at the early-stop epoch, the predictor's target, so a "
+                        "pair is returned over them only when predicted to beat them)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--verify", type=int, default=0, metavar="K",
                    help="train the top K pairs with the run's evaluator and compare")
@@ -136,12 +137,12 @@ def _run(args: argparse.Namespace) -> int:
     cost_fn = run.cost_fn(table, args.table)
     with torch_threads(args.threads):
         result = fine_search(
-            run.space, predictor, init=run.best_pairs(args.population, table),
+            run.space, predictor, init=run.best_pairs(args.population, table, args.table),
             population=args.population, children=args.children, mutations=args.mutations,
             crossover=args.crossover, budgets=budgets, limits=limits, tol=args.tol,
             patience=args.patience, max_generations=args.max_generations, seed=args.seed,
             cost_fn=cost_fn, risk=args.risk,
-            measured=None if args.predicted_only else run.measured_pairs(table), progress=not args.quiet)
+            measured=None if args.predicted_only else run.measured_pairs(), progress=not args.quiet)
     written = write_fine(result, run)
     print_summary(result, run, written)
     if evaluator is not None:

@@ -22,7 +22,7 @@ import pandas as pd
 from ..data.atomic import atomic_path
 from ..data.space import SearchSpace
 from ..data.space_io import read_space
-from ..data.tables import read_table, usable_rows
+from ..data.tables import read_table, usable_rows, validate_table
 from ..errors import ConfigError, JointNASError
 from ..predictor.metrics import kendall_tau
 from .display import format_table
@@ -83,22 +83,30 @@ class RunFolder:
         own = (self.settings or {}).get("constraints") or {}
         return {**self.space.constraints, **{k: float(v) for k, v in own.items()}}
 
-    def measured_pairs(self, table: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    def measured_pairs(self, table: pd.DataFrame | None = None, where: str | None = None
+                       ) -> pd.DataFrame | None:
         """Finished pairs of ``table`` (default: the run's samples): the variables and ``acc``.
 
         ``acc`` is the table's first accuracy column of ``acc, val_acc, valid_acc``; a
         run's ``acc`` is the predictor's target (accuracy at the early-stop epoch).
+
+        Raises:
+            TableError: a missing variable column or a value outside the space (``where``
+                names the file).
         """
         table = self.samples if table is None else table
         target = next((t for t in TARGETS if table is not None and t in table.columns), None)
         if target is None:
             return None
-        rows = table.loc[usable_rows(table, target), list(self.space.names)]
-        return rows.assign(acc=pd.to_numeric(table.loc[rows.index, target]))
+        validate_table(table, self.space, where=where)
+        mask = usable_rows(table, target)
+        acc = pd.to_numeric(table[target]).to_numpy()[mask]
+        return table.loc[mask, list(self.space.names)].assign(acc=acc)
 
-    def best_pairs(self, n: int, table: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    def best_pairs(self, n: int, table: pd.DataFrame | None = None, where: str | None = None
+                   ) -> pd.DataFrame | None:
         """The ``n`` best measured pairs of ``table`` (default: the run's samples)."""
-        rows = self.measured_pairs(table)
+        rows = self.measured_pairs(table, where)
         if rows is None:
             return None
         return rows.sort_values("acc", ascending=False, kind="stable").head(n)[list(self.space.names)]

@@ -93,7 +93,8 @@ def _open_rdb(url: str, attempts: int = 6):
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
         except Exception as exc:
             attempt += 1
-            racing = "already exists" in str(exc) or "alembic_version" in str(exc)
+            first = (str(exc).strip().splitlines() or [""])[0]  # later lines quote the SQL
+            racing = any(sign in first for sign in ("already exists", "alembic_version", "duplicate key"))
             if not racing or attempt == attempts:
                 raise
             time.sleep(0.1 * attempt)

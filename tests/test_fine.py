@@ -272,6 +272,39 @@ def test_fine_cli_compares_with_the_default_pair(run_dir, tmp_path, capsys, monk
     assert default["val_acc"] == Oracle().evaluate(with_default.default).val_acc
 
 
+def test_fine_cli_table_starts_but_measured_accuracy_comes_from_the_run(run_dir, tmp_path, capsys):
+    """A --table's accuracy (here full-schedule val_acc) is not the run's predictor target."""
+    table = toy_table(toy_space()).assign(val_acc=2.0)  # far above anything the run measured
+    table.to_csv(tmp_path / "start.csv", index=False)
+    code, _, _ = cli(["fine", "--run", str(run_dir), "--table", str(tmp_path / "start.csv"), *FAST], capsys)
+    fine = read_table(run_dir / "fine.csv")
+    assert code == 0 and (fine["score"] < 2.0).all()
+    measured = fine["measured_acc"].dropna()
+    assert len(measured) and measured.isin(read_table(run_dir / "samples.csv")["acc"]).all()
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda t: t.drop(columns="lr"), "missing variable column(s) lr"),
+    (lambda t: t.assign(lr=np.where(t.index == 7, 5.0, t["lr"])), "row 8, column 'lr'"),  # 1-based, as in the file
+])
+def test_fine_cli_refuses_a_bad_start_table(run_dir, tmp_path, capsys, damage, match):
+    table = toy_table(toy_space()).assign(status=lambda t: np.where(t.index < 3, "failed", "ok"))
+    damage(table).to_csv(tmp_path / "start.csv", index=False)
+    code, _, err = cli(["fine", "--run", str(run_dir), "--table", str(tmp_path / "start.csv"), *FAST], capsys)
+    _refused(code, err, run_dir, match)
+    assert "start.csv" in err
+
+
+def test_measured_pairs_keep_rows_aligned_with_a_repeated_index(run_dir):
+    run = RunFolder.open(str(run_dir))
+    samples = read_table(run_dir / "samples.csv")
+    twice = pd.concat([samples.head(4), samples.iloc[4:8]])  # index 0..3, 0..3
+    pairs = run.measured_pairs(twice)
+    assert pairs["acc"].tolist() == twice["acc"].tolist()
+    assert run.best_pairs(3, twice).equals(pairs.sort_values("acc", ascending=False, kind="stable")
+                                           .head(3)[list(toy_space().names)])
+
+
 def _refused(code, err, run_dir, match):
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and match in err, err
     assert not (run_dir / "fine.csv").exists() and not list(run_dir.glob("best_*.yaml"))

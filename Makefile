@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Coarse search on digits (resumes runs/demo if it exists), then fine search under three
-# FLOPs budgets, training the best pair of each and the default pair for comparison.
+# FLOPs budgets, training the best pair of each and the default pair with 3 seeds for comparison.
 demo: $(STAMP)
 	$(VENV)/bin/search coarse --config configs/demo.yaml
-	$(VENV)/bin/search fine --run runs/demo --budgets 2.5e5,5e5,1e6 --risk 1 --verify 3 --compare-default
+	$(VENV)/bin/search fine --run runs/demo --budgets 2.5e5,5e5,1e6 --risk 1 --verify 3 --verify-seeds 3 --compare-default
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not slow" tests

@@ -52,6 +52,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--verify", type=int, default=0, metavar="K",
                    help="train the top K pairs with the run's evaluator and compare")
+    p.add_argument("--verify-seeds", type=int, default=1, metavar="S",
+                   help="train each verified pair with S training seeds (the run's, +1, ...) and report "
+                        "the mean and standard deviation (default 1; needs the train evaluator for S > 1)")
     p.add_argument("--compare-default", action="store_true",
                    help="with --verify: also train the space's default pair, for reference")
     p.add_argument("--threads", type=int, default=1,
@@ -93,6 +96,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     if args.verify < 0:
         raise ConfigError(f"--verify must be >= 0, got {args.verify}")
+    if args.verify_seeds < 1:
+        raise ConfigError(f"--verify-seeds must be >= 1, got {args.verify_seeds}")
 
 
 @contextlib.contextmanager
@@ -130,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("no predictor.pt in the run folder: let the coarse run finish (it needs "
                           "2 ok pairs) or pass --predictor", str(run.path))
     predictor = AccuracyPredictor.load(path, space=run.space)
-    evaluator = run.evaluator() if args.verify else None
+    evaluators = run.evaluators(args.verify_seeds) if args.verify else None
     table = read_table(args.table) if args.table else None
     limits = run.limits()
     limits.update({k: v for k, v in (("flops", args.max_flops), ("params", args.max_params)) if v})
@@ -145,18 +150,19 @@ def _run(args: argparse.Namespace) -> int:
             measured=None if args.predicted_only else run.measured_pairs(), progress=not args.quiet)
     written = write_fine(result, run)
     print_summary(result, run, written)
-    if evaluator is not None:
+    if evaluators is not None:
         pairs = result.top(args.verify, run.space)
-        verified, tau = verify_pairs(run.space, evaluator, pairs, progress=not args.quiet)
+        verified, tau = verify_pairs(run.space, evaluators, pairs, progress=not args.quiet)
         if args.compare_default and run.space.default:
             default = run.space.frame([run.space.default])
             default = pd.concat([default.assign(kind="default", pred_acc=predictor.predict(default)),
                                  cost_fn(run.space, default)], axis=1)
-            reference, _ = verify_pairs(run.space, evaluator, default, progress=False)
+            reference, _ = verify_pairs(run.space, evaluators, default, progress=False)
             verified = pd.concat([verified, reference], ignore_index=True)
         write_table(verified, run.path / "verify.csv")
         cols = [c for c in VERIFY_COLUMNS if c in verified.columns]
-        print(f"\npredicted vs measured ({len(verified)} pairs, full schedules):")
+        seeds = f", mean of {args.verify_seeds} training seeds" if args.verify_seeds > 1 else ""
+        print(f"\npredicted vs measured ({len(verified)} pairs, full schedules{seeds}):")
         print(format_table(verified, cols))
         if args.verify >= 3:
             print(f"Kendall tau: {tau:.3f}")

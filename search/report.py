@@ -14,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,8 +34,8 @@ from .plots import new_figure, save_figure
 
 TARGETS = ("acc", "val_acc", "valid_acc")  # accuracy columns, in order of preference
 BEST_COLUMNS = ("budget", "pred_acc", "measured_acc", "flops", "params")  # fine search's summary
-VERIFY_COLUMNS = ("kind", "budget", "pred_acc", "measured_acc", "val_acc", "test_acc", "flops", "params",
-                  "status")  # its verified pairs
+VERIFY_COLUMNS = ("kind", "budget", "pred_acc", "measured_acc", "val_acc", "val_acc_std", "test_acc", "flops",
+                  "params", "status")  # its verified pairs
 
 
 @dataclass
@@ -128,17 +128,35 @@ class RunFolder:
             return model_costs
         return table_costs(self.space, table, where=where)
 
-    def evaluator(self) -> Any:
-        """The run's evaluator, built from the stored settings.
+    def evaluator(self, seed: int | None = None) -> Any:
+        """The run's evaluator, built from the stored settings, with another training seed
+        when ``seed`` is given.
 
         Raises:
-            ConfigError: the run has no stored settings.
+            ConfigError: the run has no stored settings, or ``seed`` for an evaluator
+                that does not train (a table replays one measurement).
         """
         from .evaluators import make_evaluator
 
         if not self.settings or "evaluator" not in self.settings:
             raise ConfigError("the run has no stored evaluator settings (no study.db)", str(self.path))
-        return make_evaluator(self.space, self.settings["evaluator"])
+        spec = dict(self.settings["evaluator"])
+        if seed is not None:
+            if spec.get("type", "train") != "train":
+                raise ConfigError(f"training seeds need the train evaluator (this run's: {spec['type']})",
+                                  str(self.path))
+            spec["seed"] = seed
+        return make_evaluator(self.space, spec)
+
+    def evaluators(self, seeds: int) -> list[Any]:
+        """``seeds`` evaluators: the run's, then the same with its seed + 1, + 2, ...
+
+        Raises:
+            ConfigError: ``seeds > 1`` for an evaluator that does not train.
+        """
+        first = self.evaluator()
+        base = int((self.settings or {}).get("evaluator", {}).get("seed", 0))
+        return [first] + [self.evaluator(seed=base + i) for i in range(1, seeds)]
 
 
 # -- fine search outputs ---------------------------------------------------------------------
@@ -165,27 +183,53 @@ def write_fine(result: FineResult, run: RunFolder) -> list[Path]:
     return paths
 
 
-def verify_pairs(space: SearchSpace, evaluator: Any, pairs: pd.DataFrame,
+def verify_pairs(space: SearchSpace, evaluators: Sequence[Any], pairs: pd.DataFrame,
                  progress: bool = True) -> tuple[pd.DataFrame, float]:
-    """Evaluate pairs for real (full schedules) and compare with their ``pred_acc``.
+    """Evaluate pairs for real (full schedules), once per evaluator (e.g. per training
+    seed), and compare the mean with their ``pred_acc``.
 
     Returns:
-        The pairs with measured ``val_acc``, ``test_acc``, ``status``, ``seconds``, and
-        Kendall tau between predicted and measured accuracy (NaN below 3 measured pairs).
+        The pairs with ``val_acc`` and ``test_acc`` (means over the runs that finished),
+        ``val_acc_std`` (their standard deviation; NaN for one run), ``status`` (``ok``
+        when every run is; else the first other status, with its ``message``),
+        ``epochs_run``, ``seconds`` (all runs), and Kendall tau between predicted and
+        mean measured accuracy (NaN below 3 measured pairs).
     """
     from tqdm.auto import tqdm
 
     rows = []
-    for config in tqdm(space.configs(pairs), desc="verify", unit="pair", disable=not progress):
-        try:
-            r = evaluator.evaluate(config)
-            rows.append({"val_acc": r.val_acc, "test_acc": r.test_acc, "status": r.status,
-                         "epochs_run": r.epochs_run, "seconds": r.seconds, "message": r.message})
-        except JointNASError as exc:  # e.g. a pair the table evaluator has not measured
-            rows.append({"val_acc": np.nan, "test_acc": np.nan, "status": "failed", "epochs_run": 0,
-                         "seconds": 0.0, "message": str(exc)})
+    total = len(pairs) * len(evaluators)
+    with tqdm(total=total, desc="verify", unit="run", disable=not progress) as bar:
+        for config in space.configs(pairs):
+            runs = []
+            for evaluator in evaluators:
+                runs.append(_verify_once(evaluator, config))
+                bar.update(1)
+            rows.append(_summarize_runs(pd.DataFrame(runs)))
     out = pd.concat([pairs.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     return out, _tau(out, "val_acc", "pred_acc")
+
+
+def _verify_once(evaluator: Any, config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        r = evaluator.evaluate(config)
+        return {"val_acc": r.val_acc, "test_acc": r.test_acc, "status": r.status,
+                "epochs_run": r.epochs_run, "seconds": r.seconds, "message": r.message}
+    except JointNASError as exc:  # e.g. a pair the table evaluator has not measured
+        return {"val_acc": np.nan, "test_acc": np.nan, "status": "failed", "epochs_run": 0,
+                "seconds": 0.0, "message": str(exc)}
+
+
+def _summarize_runs(runs: pd.DataFrame) -> dict[str, Any]:
+    ok = runs[runs["status"] == "ok"]
+    bad = runs[runs["status"] != "ok"]
+    val = pd.to_numeric(ok["val_acc"], errors="coerce")
+    return {"val_acc": val.mean() if len(ok) else np.nan,
+            "val_acc_std": val.std(ddof=1) if len(ok) > 1 else np.nan,
+            "test_acc": pd.to_numeric(ok["test_acc"], errors="coerce").mean() if len(ok) else np.nan,
+            "status": "ok" if bad.empty else bad["status"].iloc[0], "runs": len(ok),
+            "epochs_run": int(runs["epochs_run"].iloc[0]), "seconds": float(runs["seconds"].sum()),
+            "message": "" if bad.empty else bad["message"].iloc[0]}
 
 
 def _tau(frame: pd.DataFrame, truth: str, pred: str) -> float:

@@ -237,7 +237,7 @@ class Oracle:
 
 
 def test_fine_cli_verify(run_dir, capsys, monkeypatch):
-    monkeypatch.setattr(RunFolder, "evaluator", lambda self: Oracle())
+    monkeypatch.setattr(RunFolder, "evaluator", lambda self, seed=None: Oracle())
     code, out, _ = cli(["fine", "--run", str(run_dir), "--verify", "4", *FAST], capsys)
     assert code == 0 and "predicted vs measured (4 pairs" in out and "Kendall tau:" in out
     verify = read_table(run_dir / "verify.csv")
@@ -257,8 +257,50 @@ def test_fine_cli_keeps_measured_pairs_unless_predicted_only(run_dir, capsys):
             assert best["score"] >= within["acc"].max()
 
 
+class SeededOracle(Oracle):
+    """The oracle's quality plus 0.01 per training seed; seed 2 diverges when ``fail`` is set."""
+
+    def __init__(self, seed, fail=False):
+        self.seed, self.fail = seed or 0, fail
+
+    def evaluate(self, config, max_epochs=None, on_epoch=None):
+        if self.fail and self.seed == 2:
+            return EvalResult(curve=[], val_acc=float("nan"), status="diverged", message="loss is NaN")
+        r = super().evaluate(config)
+        return EvalResult(curve=[r.val_acc + 0.01 * self.seed], val_acc=r.val_acc + 0.01 * self.seed,
+                          epochs_run=r.epochs_run)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_fine_cli_verifies_with_several_training_seeds(run_dir, capsys, monkeypatch, fail):
+    monkeypatch.setattr(RunFolder, "evaluator", lambda self, seed=None: SeededOracle(seed, fail))
+    code, out, _ = cli(["fine", "--run", str(run_dir), "--verify", "2", "--verify-seeds", "3", *FAST], capsys)
+    assert code == 0 and "mean of 3 training seeds" in out
+    verify = read_table(run_dir / "verify.csv")
+    quality = np.array([Oracle().evaluate(c).val_acc for c in toy_space().configs(verify)])
+    if fail:  # the two runs that finished count; the pair is marked with the failure
+        np.testing.assert_allclose(verify["val_acc"], quality + 0.005)
+        assert (verify["status"] == "diverged").all() and (verify["runs"] == 2).all()
+        assert (verify["message"] == "loss is NaN").all()
+    else:
+        np.testing.assert_allclose(verify["val_acc"], quality + 0.01)
+        np.testing.assert_allclose(verify["val_acc_std"], 0.01)
+        assert (verify["status"] == "ok").all() and (verify["runs"] == 3).all()
+
+
+def test_run_evaluators_count_up_from_the_run_seed(digits, tmp_path):
+    run = RunFolder(tmp_path, digits, settings={"evaluator": {"type": "train", "dataset": "digits", "seed": 5}})
+    assert [e.seed for e in run.evaluators(3)] == [5, 6, 7]
+    assert run.evaluators(1)[0].seed == 5
+
+
+def test_several_training_seeds_need_the_train_evaluator(run_dir, capsys):
+    code, _, err = cli(["fine", "--run", str(run_dir), "--verify", "2", "--verify-seeds", "2", *FAST], capsys)
+    _refused(code, err, run_dir, "training seeds need the train evaluator (this run's: table)")
+
+
 def test_fine_cli_compares_with_the_default_pair(run_dir, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(RunFolder, "evaluator", lambda self: Oracle())
+    monkeypatch.setattr(RunFolder, "evaluator", lambda self, seed=None: Oracle())
     space = toy_space()
     with_default = SearchSpace(space.arch, space.recipe, name="toy",
                                default={"op": "b", "width": 4, "lr": 0.03, "epochs": 6})

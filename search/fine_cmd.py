@@ -22,7 +22,8 @@ from ..data.tables import read_table, write_table
 from ..errors import ConfigError
 from .display import format_table
 from .fine import FineResult, budget_label, fine_search
-from .report import BEST_COLUMNS, VERIFY_COLUMNS, RunFolder, verify_pairs, write_fine
+from .report import BEST_COLUMNS, RunFolder, write_fine
+from .verify import VERIFY_COLUMNS, verify_pairs
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,10 +11,9 @@ scoring held-out trials), ``tau_by_epoch.png``, ``acc_over_trials.png`` and
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,19 +22,18 @@ from ..data.atomic import atomic_path
 from ..data.space import SearchSpace
 from ..data.space_io import read_space
 from ..data.tables import read_table, usable_rows, validate_table
-from ..errors import ConfigError, JointNASError
+from ..errors import ConfigError
 from ..predictor.metrics import kendall_tau
 from .display import format_table
 from .early_stop import EarlyStop, plot_tau
 from .fine import FineResult, budget_label, table_costs
 from .pool import CostFn, model_costs
 from .study import RunStore
+from .verify import VERIFY_COLUMNS, prediction_tau
 from .plots import new_figure, save_figure
 
 TARGETS = ("acc", "val_acc", "valid_acc")  # accuracy columns, in order of preference
 BEST_COLUMNS = ("budget", "pred_acc", "measured_acc", "flops", "params")  # fine search's summary
-VERIFY_COLUMNS = ("kind", "budget", "pred_acc", "measured_acc", "val_acc", "val_acc_std", "test_acc", "flops",
-                  "params", "status")  # its verified pairs
 
 
 @dataclass
@@ -181,62 +179,6 @@ def write_fine(result: FineResult, run: RunFolder) -> list[Path]:
     if plot_pareto(table, run.path / "pareto.png", run.samples):
         paths.append(run.path / "pareto.png")
     return paths
-
-
-def verify_pairs(space: SearchSpace, evaluators: Sequence[Any], pairs: pd.DataFrame,
-                 progress: bool = True) -> tuple[pd.DataFrame, float]:
-    """Evaluate pairs for real (full schedules), once per evaluator (e.g. per training
-    seed), and compare the mean with their ``pred_acc``.
-
-    Returns:
-        The pairs with ``val_acc`` and ``test_acc`` (means over the runs that finished),
-        ``val_acc_std`` (their standard deviation; NaN for one run), ``status`` (``ok``
-        when every run is; else the first other status, with its ``message``),
-        ``epochs_run``, ``seconds`` (all runs), and Kendall tau between predicted and
-        mean measured accuracy (NaN below 3 measured pairs).
-    """
-    from tqdm.auto import tqdm
-
-    rows = []
-    total = len(pairs) * len(evaluators)
-    with tqdm(total=total, desc="verify", unit="run", disable=not progress) as bar:
-        for config in space.configs(pairs):
-            runs = []
-            for evaluator in evaluators:
-                runs.append(_verify_once(evaluator, config))
-                bar.update(1)
-            rows.append(_summarize_runs(pd.DataFrame(runs)))
-    out = pd.concat([pairs.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
-    return out, _tau(out, "val_acc", "pred_acc")
-
-
-def _verify_once(evaluator: Any, config: dict[str, Any]) -> dict[str, Any]:
-    try:
-        r = evaluator.evaluate(config)
-        return {"val_acc": r.val_acc, "test_acc": r.test_acc, "status": r.status,
-                "epochs_run": r.epochs_run, "seconds": r.seconds, "message": r.message}
-    except JointNASError as exc:  # e.g. a pair the table evaluator has not measured
-        return {"val_acc": np.nan, "test_acc": np.nan, "status": "failed", "epochs_run": 0,
-                "seconds": 0.0, "message": str(exc)}
-
-
-def _summarize_runs(runs: pd.DataFrame) -> dict[str, Any]:
-    ok = runs[runs["status"] == "ok"]
-    bad = runs[runs["status"] != "ok"]
-    val = pd.to_numeric(ok["val_acc"], errors="coerce")
-    return {"val_acc": val.mean() if len(ok) else np.nan,
-            "val_acc_std": val.std(ddof=1) if len(ok) > 1 else np.nan,
-            "test_acc": pd.to_numeric(ok["test_acc"], errors="coerce").mean() if len(ok) else np.nan,
-            "status": "ok" if bad.empty else bad["status"].iloc[0], "runs": len(ok),
-            "epochs_run": int(runs["epochs_run"].iloc[0]), "seconds": float(runs["seconds"].sum()),
-            "message": "" if bad.empty else bad["message"].iloc[0]}
-
-
-def _tau(frame: pd.DataFrame, truth: str, pred: str) -> float:
-    ok = np.isfinite(pd.to_numeric(frame[truth], errors="coerce").to_numpy(dtype=float))
-    if "status" in frame.columns:
-        ok &= (frame["status"].astype(str) == "ok").to_numpy()
-    return float(kendall_tau(frame.loc[ok, truth], frame.loc[ok, pred])) if ok.sum() >= 3 else math.nan
 
 
 # -- plots --------------------------------------------------------------------------------------
@@ -390,7 +332,7 @@ def write_report(run: RunFolder, seed: int = 0) -> dict[str, Any]:
                   f"Pareto front: {int((fine['kind'] == 'pareto').sum())} pairs."]
     if (run.path / "verify.csv").is_file():
         verify = read_table(run.path / "verify.csv")
-        tau = _tau(verify, "val_acc", "pred_acc")
+        tau = prediction_tau(verify, "val_acc", "pred_acc")
         out["verify_tau"] = tau
         lines += ["", "## Verified pairs", "",
                   format_table(verify, [c for c in VERIFY_COLUMNS if c in verify.columns]), "",

@@ -162,17 +162,20 @@ open_storage(sys.argv[1])
 """
 
 
+def open_at_once(url: str, go: Path, processes: int = 4) -> None:
+    """Open one new storage from ``processes`` processes released at the same instant."""
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_WHEN_TOLD, url, str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(processes)]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    go.touch()
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err[-1000:]
+
+
 def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
     """A coordinator, its workers and a monitor may create one SQLite schema at the same instant."""
     for round_ in range(2):
-        go = tmp_path / f"go{round_}"
-        url = f"sqlite:///{tmp_path / f'study{round_}.db'}"
-        procs = [subprocess.Popen([sys.executable, "-c", OPEN_WHEN_TOLD, url, str(go)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(4)]
-        for proc in procs:
-            assert proc.stdout.readline().strip() == "ready"
-        go.touch()
-        for proc in procs:
-            _, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err[-1000:]
+        open_at_once(f"sqlite:///{tmp_path / f'study{round_}.db'}", tmp_path / f"go{round_}")

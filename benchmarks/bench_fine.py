@@ -188,12 +188,13 @@ def after_coarse(truth: Truth | DigitsTruth, seed: int, budget: int | None = Non
     measured = bench.pool.iloc[seen][names].assign(acc=scores[seen])
     coarse_best = bench.pool.iloc[[seen[np.argmax(scores[seen])]]][names]
     row: dict[str, Any] = {"table": bench.name, "seed": seed, "coarse": truth.best - truth(coarse_best)[0]}
+    trained = set(row_keys(truth.space, measured))
     for label, kept in (("predicted only", None), ("measured kept", measured)):
         result = fine_search(truth.space, predictor, init=measured.nlargest(16, "acc")[names],
                              cost_fn=truth.cost_fn, population=64, seed=seed, measured=kept)
         found = result.best.iloc[[0]]
         row[label] = truth.best - truth(found)[0]
-        row[f"{label}: new"] = row_keys(truth.space, found)[0] not in set(row_keys(truth.space, measured))
+        row[f"{label}: new"] = row_keys(truth.space, found)[0] not in trained
     return row
 
 

@@ -343,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     coarse_batches = ([int(b) for b in args.coarse_batches.split(",")] if args.coarse_batches
                       else [coarse.batch, 16])
     extra = ", ".join(map(str, coarse_batches[1:])) or "-"
+    thresholds = [float(t) for t in args.thresholds.split(",")]
     settings = ", ".join(f"{k}={v}" for k, v in predictor.items())
     lines = ["# Search efficiency on development tables", "",
              f"Seeds 0-{len(seeds) - 1}; budgets {budgets}; cap {cap} queries per run; torch threads "
@@ -368,7 +369,6 @@ def main(argv: list[str] | None = None) -> int:
         es_batch = args.es_batch or min(coarse_batches[0], len(bench.pool) // 2)
         if epoch_columns(bench.pool) and len(bench.pool) >= es_batch + 10:
             spec = make_specs(["coarse"], bench, predictor, [es_batch])[0]
-            thresholds = [float(t) for t in args.thresholds.split(",")]
             block += early_stop_section(bench, spec, seeds, es_batch, thresholds, 2 * es_batch)
         print("\n".join(block), flush=True)
         lines += block

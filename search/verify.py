@@ -57,9 +57,8 @@ def _summarize_runs(runs: pd.DataFrame) -> dict[str, Any]:
     ok = runs[runs["status"] == "ok"]
     bad = runs[runs["status"] != "ok"]
     val = pd.to_numeric(ok["val_acc"], errors="coerce")
-    return {"val_acc": val.mean() if len(ok) else np.nan,
-            "val_acc_std": val.std(ddof=1) if len(ok) > 1 else np.nan,
-            "test_acc": pd.to_numeric(ok["test_acc"], errors="coerce").mean() if len(ok) else np.nan,
+    return {"val_acc": val.mean(), "val_acc_std": val.std(ddof=1),  # NaN below 1 and 2 finished runs
+            "test_acc": pd.to_numeric(ok["test_acc"], errors="coerce").mean(),
             "status": "ok" if bad.empty else bad["status"].iloc[0], "runs": len(ok),
             "epochs_run": int(runs["epochs_run"].iloc[0]), "seconds": float(runs["seconds"].sum()),
             "message": "" if bad.empty else bad["message"].iloc[0]}

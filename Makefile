@@ -1,4 +1,4 @@
-# jointnas: `make demo` runs the digits demo, `make test` runs the test suite.
+# jointnas: `make demo` runs the MNIST-1D demo, `make test` runs the test suite.
 # The virtual environment is created once in .venv and reused; it is refreshed
 # when pyproject.toml changes.
 
@@ -17,11 +17,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# Coarse search on digits (resumes runs/demo if it exists), then fine search under three
+# Coarse search on MNIST-1D (resumes runs/demo if it exists), then fine search under two
 # FLOPs budgets, training the best pair of each and the default pair with 3 seeds for comparison.
 demo: $(STAMP)
 	$(VENV)/bin/search coarse --config configs/demo.yaml
-	$(VENV)/bin/search fine --run runs/demo --budgets 2.5e5,5e5,1e6 --risk 1 --verify 3 --verify-seeds 3 --compare-default
+	$(VENV)/bin/search fine --run runs/demo --budgets 3e5,6.22e5 --risk 1 --verify 2 --verify-seeds 3 --compare-default
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not slow" tests

@@ -14,7 +14,8 @@ class ModelSpec:
 
     Args:
         builder: name of a model builder (``mbconv``).
-        in_shape: input shape without the batch dimension, e.g. ``(1, 8, 8)``.
+        in_shape: input shape without the batch dimension: ``(C, H, W)`` for images, e.g.
+            ``(1, 8, 8)``, or ``(C, L)`` for sequences, e.g. ``(1, 40)``.
         num_classes: number of output classes.
         options: keyword arguments of the builder that the space does not search (the
             fixed structure, e.g. a supernet's stem width and strides); stored read-only,
@@ -29,10 +30,11 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         shape = self.in_shape
-        if not isinstance(shape, (list, tuple)) or len(shape) != 3 or not all(
+        if not isinstance(shape, (list, tuple)) or len(shape) not in (2, 3) or not all(
             isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
         ):
-            raise SpaceError(f"model.in_shape={shape!r} must be three positive integers [C, H, W]")
+            raise SpaceError(f"model.in_shape={shape!r} must be positive integers [C, H, W] "
+                             "(images) or [C, L] (sequences)")
         object.__setattr__(self, "in_shape", tuple(shape))
         if not isinstance(self.num_classes, int) or self.num_classes < 2:
             raise SpaceError(f"model.num_classes={self.num_classes!r} must be an integer >= 2")

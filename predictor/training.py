@@ -21,6 +21,9 @@ from torch.nn import functional as F
 from .networks import AccuracyHead, Encoder, Member, ProxyHead, init_weights
 
 TRANSFORMS = ("rank", "standard")
+
+RANGE_MARGIN = 0.05
+"""Predictions stay within the training targets' range widened by this share of its span."""
 MAX_STEPS_PER_EPOCH = 8
 
 
@@ -35,6 +38,11 @@ class TargetTransform:
     distinct) and extrapolates linearly past the ends: scores come back on the accuracy
     scale and their order is exactly the order of the network outputs.
 
+    Predictions stay accuracies: past the observed targets' range widened by
+    :data:`RANGE_MARGIN` of its span (and never past ``[0, 1]`` when every target lies
+    there), the inverse saturates smoothly (``hi - m exp(-(y - y_max) / m)`` style), so it
+    stays strictly increasing but bounded, and a search cannot chase an extrapolation.
+
     Args:
         kind: ``rank`` or ``standard``.
     """
@@ -47,10 +55,17 @@ class TargetTransform:
         self.std = 1.0
         self.knots_z = np.zeros(0)
         self.knots_y = np.zeros(0)
+        self.low, self.high = -np.inf, np.inf
+        self.margin_low = self.margin_high = np.inf
 
     def fit(self, y: np.ndarray) -> np.ndarray:
         """Learn the transform from training targets and return the transformed targets."""
         y = np.asarray(y, dtype=np.float64)
+        self.low, self.high = float(y.min()), float(y.max())
+        margin = RANGE_MARGIN * ((self.high - self.low) or 1.0)
+        unit = self.low >= 0.0 and self.high <= 1.0  # accuracies: never past [0, 1]
+        self.margin_low = min(margin, self.low) if unit else margin
+        self.margin_high = min(margin, 1.0 - self.high) if unit else margin
         self.mean = float(y.mean())
         self.std = float(y.std()) or 1.0
         if self.kind == "rank":
@@ -72,15 +87,30 @@ class TargetTransform:
         z = np.asarray(z, dtype=np.float64)
         kz, ky = self.knots_z, self.knots_y
         if self.kind == "standard" or kz.size < 2:
-            return z * self.std + self.mean
+            return self._bounded(z * self.std + self.mean)
         slope = (ky[-1] - ky[0]) / (kz[-1] - kz[0])
         out = np.interp(z, kz, ky)
         out = np.where(z < kz[0], ky[0] + (z - kz[0]) * slope, out)
-        return np.where(z > kz[-1], ky[-1] + (z - kz[-1]) * slope, out)
+        return self._bounded(np.where(z > kz[-1], ky[-1] + (z - kz[-1]) * slope, out))
+
+    def _bounded(self, y: np.ndarray) -> np.ndarray:
+        """Inside the observed range: ``y``; outside: a smooth saturation within the margins."""
+        out = y
+        for edge, margin, sign in ((self.high, self.margin_high, 1.0),
+                                   (self.low, self.margin_low, -1.0)):
+            if not np.isfinite(edge):
+                continue
+            past = sign * (y - edge)  # > 0 beyond this edge
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                squashed = edge + sign * (margin * -np.expm1(-past / margin) if margin > 0 else 0.0)
+            out = np.where(past > 0, squashed, out)
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-python and tensor state for saving."""
         return {"kind": self.kind, "mean": self.mean, "std": self.std,
+                "bounds": torch.tensor([self.low, self.high, self.margin_low, self.margin_high],
+                                       dtype=torch.float64),
                 "knots_z": torch.from_numpy(self.knots_z.copy()),
                 "knots_y": torch.from_numpy(self.knots_y.copy())}
 
@@ -91,6 +121,9 @@ class TargetTransform:
         out.mean, out.std = float(state["mean"]), float(state["std"])
         out.knots_z = state["knots_z"].numpy().astype(np.float64)
         out.knots_y = state["knots_y"].numpy().astype(np.float64)
+        if "bounds" in state:  # files written before predictions were bounded have none
+            out.low, out.high, out.margin_low, out.margin_high = (
+                float(v) for v in state["bounds"].numpy())
         return out
 
 

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Mapping, Sequence, Union
 
@@ -32,8 +33,8 @@ import pandas as pd
 
 from ..data.space import ModelSpec, SearchSpace
 from ..errors import SpaceError
-from .specs import (ACTIVATIONS, STAGE_FIELDS, STEM_KERNEL, BlockSpec, NetworkSpec,
-                    check_in_shape, network_spec, num_stages)
+from .specs import (ACTIVATIONS, STAGE_FIELDS, STEM_KERNEL, STRIDES, BlockSpec, NetworkSpec,
+                    check_fits, check_in_shape, max_kernel, network_spec, num_stages, out_size)
 
 Configs = Union[Sequence[Mapping[str, Any]], pd.DataFrame]
 
@@ -46,19 +47,22 @@ def arch_costs(arch: Mapping[str, Any], in_shape: Any, num_classes: int) -> tupl
 
     Args:
         arch: the arch part of a config.
-        in_shape: ``(channels, height, width)``.
+        in_shape: ``(channels, height, width)`` for images, ``(channels, length)`` for
+            sequences.
         num_classes: classifier outputs.
 
     Raises:
         DatasetError: bad ``in_shape``.
-        SpaceError: a missing or invalid arch variable.
+        SpaceError: a missing or invalid arch variable, or a 1D kernel too large for its
+            sequence length.
     """
-    channels, height, width = check_in_shape(in_shape)
-    return spec_costs(network_spec(arch, num_classes, channels), height, width)
+    channels, *spatial = check_in_shape(in_shape)
+    spec = network_spec(arch, num_classes, channels, spatial_dims=len(spatial))
+    return spec_costs(spec, *spatial)
 
 
 def flops(arch: Mapping[str, Any], in_shape: Any, num_classes: int) -> int:
-    """FLOPs (fvcore convention: multiply-adds) of one forward pass of a single image.
+    """FLOPs (fvcore convention: multiply-adds) of one forward pass of a single input.
 
     Arguments and errors as :func:`arch_costs`.
     """
@@ -74,42 +78,54 @@ def params(arch: Mapping[str, Any], num_classes: int, in_shape: Any) -> int:
     return arch_costs(arch, in_shape, num_classes)[1]
 
 
-def spec_costs(spec: NetworkSpec, height: int, width: int) -> tuple[int, int]:
-    """``(flops, params)`` of a decoded network on ``height x width`` inputs."""
-    c, s = spec.stem_width, STEM_KERNEL
-    h, w = _out_size(height, s, 1), _out_size(width, s, 1)
-    total_flops = c * h * w * (spec.in_channels * s * s + 2)
-    total_params = c * (spec.in_channels * s * s + 2)
+def spec_costs(spec: NetworkSpec, *spatial: int) -> tuple[int, int]:
+    """``(flops, params)`` of a decoded network on inputs of the given spatial sizes.
+
+    Args:
+        spec: the network; ``spec.spatial_dims`` sizes follow (``height, width`` for
+            images, ``length`` for sequences).
+
+    Raises:
+        SpaceError: a 1D kernel too large for its sequence length (see
+            :func:`.specs.check_fits`).
+    """
+    if len(spatial) != spec.spatial_dims:
+        raise SpaceError(f"a {spec.spatial_dims}D network needs {spec.spatial_dims} spatial "
+                         f"size(s), got {list(spatial)}")
+    check_fits(spec, spatial)
+    d, c, s = spec.spatial_dims, spec.stem_width, STEM_KERNEL
+    sizes = tuple(out_size(n, s, 1) for n in spatial)
+    area = math.prod(sizes)
+    total_flops = c * area * (spec.in_channels * s**d + 2)
+    total_params = c * (spec.in_channels * s**d + 2)
     previous = None
     for block in spec.blocks:
         if block is not previous or block.stride != 1:  # repeated blocks cost the same
-            f, p, h, w = _block_costs(block, h, w)
+            f, p, sizes = _block_costs(block, sizes)
             previous = block
         total_flops += f
         total_params += p
     c = spec.last_channels
-    total_flops += c * h * w + c * spec.num_classes
+    total_flops += c * math.prod(sizes) + c * spec.num_classes
     total_params += (c + 1) * spec.num_classes
     return total_flops, total_params
 
 
-def _out_size(size: int, kernel: int, stride: int) -> int:
-    return (size + 2 * ((kernel - 1) // 2) - kernel) // stride + 1
-
-
-def _block_costs(b: BlockSpec, h: int, w: int) -> tuple[int, int, int, int]:
+def _block_costs(b: BlockSpec, sizes: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
     hidden, cin, cout, k = b.expanded_channels, b.in_channels, b.out_channels, b.kernel
-    ho, wo = _out_size(h, k, b.stride), _out_size(w, k, b.stride)
-    f = hidden * ho * wo * (k * k + 2) + cout * ho * wo * (hidden + 2)
-    p = hidden * (k * k + 2) + cout * (hidden + 2)
+    taps = k ** len(sizes)
+    out = tuple(out_size(n, k, b.stride) for n in sizes)
+    area_in, area_out = math.prod(sizes), math.prod(out)
+    f = hidden * area_out * (taps + 2) + cout * area_out * (hidden + 2)
+    p = hidden * (taps + 2) + cout * (hidden + 2)
     if b.has_expansion:
-        f += hidden * h * w * (cin + 2)
+        f += hidden * area_in * (cin + 2)
         p += hidden * (cin + 2)
     if b.se:
         sq = b.squeeze_channels
-        f += hidden * ho * wo + 2 * hidden * sq
+        f += hidden * area_out + 2 * hidden * sq
         p += 2 * hidden * sq + sq + hidden
-    return f, p, ho, wo
+    return f, p, out
 
 
 # -- vectorized ------------------------------------------------------------------------
@@ -149,6 +165,7 @@ def costs(configs: Configs, model_spec: ModelSpec) -> pd.DataFrame:
     missing = [k for k in keys if k not in names]
     if missing:
         raise SpaceError(f"arch is missing variable(s) {', '.join(map(repr, missing))}")
+    keys += [k for k in (f"s{i}_stride" for i in range(1, stages + 1)) if k in names]
     return _column_costs({k: get(k) for k in keys}, stages, model_spec, index)
 
 
@@ -184,12 +201,15 @@ def _column_costs(cols: dict[str, Any], stages: int, model_spec: ModelSpec,
     if model_spec.builder not in COST_BUILDERS:
         raise SpaceError(f"no analytic costs for model.builder={model_spec.builder!r} "
                          f"(one of {', '.join(COST_BUILDERS)})")
-    channels, h, w = model_spec.in_shape
+    channels, *spatial = model_spec.in_shape
+    d, n = len(spatial), len(index)
     _check_activation(cols["activation"], index)
     c = _int_column(cols, "stem_width", 1, index)
     s = STEM_KERNEL
-    total_f = c * (h * w * (channels * s * s + 2))
-    total_p = c * (channels * s * s + 2)
+    area = math.prod(spatial)
+    total_f = c * (area * (channels * s**d + 2))
+    total_p = c * (channels * s**d + 2)
+    sizes = [np.full(n, size, dtype=np.int64) for size in spatial]
     cin = c
     for i in range(1, stages + 1):
         width = _int_column(cols, f"s{i}_width", 1, index)
@@ -198,23 +218,42 @@ def _column_costs(cols: dict[str, Any], stages: int, model_spec: ModelSpec,
         _raise_rows(f"s{i}_kernel", kernel, kernel % 2 == 0, "an odd kernel size", index)
         expand = _expand_column(cols, f"s{i}_expand", index)
         se = _bool_column(cols, f"s{i}_se", index)
-        stride = 2 if i > 1 else 1
-        ho, wo = (h - 1) // stride + 1, (w - 1) // stride + 1
-        kk2 = kernel * kernel + 2
+        stride = _stride_column(cols, i, n, index)
+        if d == 1:  # every later block of the stage sees the shorter length: check both
+            first, later = sizes[0], (sizes[0] - 1) // stride + 1
+            limit = np.where(depth > 1, np.minimum(max_kernel(first), max_kernel(later)),
+                             max_kernel(first))
+            _raise_rows(f"s{i}_kernel", kernel, kernel > limit,
+                        f"at most {int(limit[int(np.argmax(kernel > limit))])} at this stage's "
+                        f"sequence length", index)
+        out = [(size - 1) // stride + 1 for size in sizes]
+        area_in, area_out = math.prod(sizes), math.prod(out)
+        kk2 = kernel**d + 2
         # first block: may change channels and resolution; the other depth-1 are equal
-        f0, p0 = _blocks(cin, width, kk2, expand, se, h * w, ho * wo)
-        f1, p1 = _blocks(width, width, kk2, expand, se, ho * wo, ho * wo)
+        f0, p0 = _blocks(cin, width, kk2, expand, se, area_in, area_out)
+        f1, p1 = _blocks(width, width, kk2, expand, se, area_out, area_out)
         total_f += f0 + (depth - 1) * f1
         total_p += p0 + (depth - 1) * p1
-        cin, h, w = width, ho, wo
-    total_f += cin * (h * w + model_spec.num_classes)
+        cin, sizes = width, out
+    total_f += cin * (math.prod(sizes) + model_spec.num_classes)
     total_p += (cin + 1) * model_spec.num_classes
     return pd.DataFrame({"flops": total_f.astype(np.int64, copy=False),
                          "params": total_p.astype(np.int64, copy=False)}, index=index)
 
 
+def _stride_column(cols: dict[str, Any], stage: int, n: int, index: pd.Index) -> np.ndarray:
+    """``s{i}_stride`` per row, or the default stride of the stage (see ``specs.stage_stride``)."""
+    key = f"s{stage}_stride"
+    if key not in cols:
+        return np.full(n, 2 if stage > 1 else 1, dtype=np.int64)
+    values = _int_column(cols, key, 1, index)
+    _raise_rows(key, values, ~np.isin(values, STRIDES),
+                f"one of {', '.join(map(str, STRIDES))}", index)
+    return values
+
+
 def _blocks(cin: np.ndarray, cout: np.ndarray, kk2: np.ndarray, expand: np.ndarray,
-            se: np.ndarray, hw_in: int, hw_out: int) -> tuple[np.ndarray, np.ndarray]:
+            se: np.ndarray, hw_in: Any, hw_out: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per-row (flops, params) of one MBConv block (see :func:`_block_costs`)."""
     if expand.dtype.kind == "f":
         hidden = np.rint(cin * expand).astype(np.int64)
@@ -293,18 +332,21 @@ def _is_real(value: Any) -> bool:
 
 # -- reference -------------------------------------------------------------------------
 def fvcore_costs(model: Any, in_shape: Any) -> tuple[int, int]:
-    """``(flops, params)`` measured by fvcore on a batch of one zero image, in eval mode.
+    """``(flops, params)`` measured by fvcore on a batch of one zero input, in eval mode.
 
     The reference the analytic counts are tested against; slow (it traces the model).
     fvcore's warnings about unsupported (uncounted) operators are silenced; the model's
-    training mode is restored afterwards.
+    training mode is restored afterwards. fvcore counts ``adaptive_avg_pool2d`` (one
+    FLOP per input element) but has no handle for ``adaptive_avg_pool1d``; the same
+    handle is registered for it, so 1D and 2D networks are counted by one convention.
 
     Args:
         model: a ``torch.nn.Module``.
-        in_shape: ``(channels, height, width)``.
+        in_shape: ``(channels, height, width)`` or ``(channels, length)``.
     """
     import torch
     from fvcore.nn import FlopCountAnalysis, parameter_count
+    from fvcore.nn.jit_handles import elementwise_flop_counter
 
     shape = check_in_shape(in_shape)
     was_training = model.training
@@ -315,6 +357,7 @@ def fvcore_costs(model: Any, in_shape: Any) -> tuple[int, int]:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             analysis = FlopCountAnalysis(model, torch.zeros(1, *shape, device=device))
+            analysis.set_op_handle("aten::adaptive_avg_pool1d", elementwise_flop_counter(1, 0))
             analysis.unsupported_ops_warnings(False)
             analysis.uncalled_modules_warnings(False)
             analysis.tracer_warnings("none")

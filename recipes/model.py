@@ -4,6 +4,9 @@
 only loops over the block specs, like torchvision's MobileNetV3. Builders are looked
 up by name in :data:`MODEL_BUILDERS`, which is what a space's ``model.builder`` names.
 
+Images (``in_shape`` ``[C, H, W]``) get 2D layers, sequences (``[C, L]``) the same
+blocks with 1D layers: :data:`LAYERS` holds the convolution, norm and pooling of each.
+
 Example:
     >>> import torch
     >>> arch = {"stem_width": 8, "activation": "silu", "s1_width": 8, "s1_depth": 1,
@@ -20,10 +23,12 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation
+from torchvision.ops.misc import ConvNormActivation
 
 from ..data.space import ModelSpec
 from ..errors import SpaceError
-from .specs import STEM_KERNEL, BlockSpec, NetworkSpec, check_in_shape, make_divisible, network_spec
+from .specs import (STEM_KERNEL, BlockSpec, NetworkSpec, check_fits, check_in_shape,
+                    make_divisible, network_spec)
 
 _make_divisible = make_divisible  # the usual name in torchvision / timm code
 
@@ -34,6 +39,59 @@ ACTIVATION_LAYERS: dict[str, Callable[..., nn.Module]] = {
 }
 """Activation module for each allowed ``activation`` value (see ``specs.ACTIVATIONS``)."""
 
+class Conv1dNormActivation(ConvNormActivation):
+    """torchvision's conv -> norm -> activation block over one spatial axis (sequences).
+
+    The 1D counterpart of ``torchvision.ops.Conv2dNormActivation``: ``nn.Conv1d`` and
+    ``nn.BatchNorm1d``, 'same' padding, the same arguments.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
+                 stride: int = 1, groups: int = 1,
+                 activation_layer: Callable[..., nn.Module] | None = nn.ReLU, **kwargs: Any) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, groups=groups,
+                         norm_layer=nn.BatchNorm1d, activation_layer=activation_layer,
+                         conv_layer=nn.Conv1d, **kwargs)
+
+
+LAYERS: dict[int, tuple[type[ConvNormActivation], type[nn.Module]]] = {
+    1: (Conv1dNormActivation, nn.AdaptiveAvgPool1d),
+    2: (Conv2dNormActivation, nn.AdaptiveAvgPool2d),
+}
+"""Conv-norm-activation block and global pooling for 1 (sequences) or 2 (images) spatial dims."""
+
+
+def conv_norm_act(in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int = 2,
+                  stride: int = 1, groups: int = 1,
+                  activation_layer: Callable[..., nn.Module] | None = None) -> ConvNormActivation:
+    """torchvision's conv -> batch norm -> activation, in 1D or 2D ('same' padding)."""
+    return LAYERS[spatial_dims][0](in_channels, out_channels, kernel_size=kernel_size,
+                                   stride=stride, groups=groups, activation_layer=activation_layer)
+
+
+def stem_layer(spec: NetworkSpec | Any) -> ConvNormActivation:
+    """The stride-1 stem convolution of a network (or supernet) spec."""
+    return conv_norm_act(spec.in_channels, spec.stem_width, STEM_KERNEL,
+                         spatial_dims=spec.spatial_dims,
+                         activation_layer=ACTIVATION_LAYERS[spec.activation])
+
+
+def pooled_classifier(channels: int, num_classes: int, dropout: float,
+                      spatial_dims: int = 2) -> nn.Sequential:
+    """Global average pooling, flatten, dropout and a linear layer."""
+    return nn.Sequential(LAYERS[spatial_dims][1](1), nn.Flatten(1), nn.Dropout(dropout),
+                         nn.Linear(channels, num_classes))
+
+
+class SqueezeExcitation1d(SqueezeExcitation):
+    """torchvision's squeeze-excitation over one spatial axis (pooling and 1x1 convs in 1D)."""
+
+    def __init__(self, input_channels: int, squeeze_channels: int, **kwargs: Any) -> None:
+        super().__init__(input_channels, squeeze_channels, **kwargs)
+        self.avgpool = nn.AdaptiveAvgPool1d(1)
+        self.fc1 = nn.Conv1d(input_channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv1d(squeeze_channels, input_channels, 1)
+
 
 class MBConv(nn.Module):
     """Inverted residual block: [1x1 expand] -> kxk depthwise -> [SE] -> 1x1 project (+ input).
@@ -42,24 +100,23 @@ class MBConv(nn.Module):
 
     Args:
         spec: the block's channels, kernel, stride, expansion, SE flag and activation.
+        spatial_dims: 2 for images, 1 for sequences.
     """
 
-    def __init__(self, spec: BlockSpec) -> None:
+    def __init__(self, spec: BlockSpec, spatial_dims: int = 2) -> None:
         super().__init__()
         act = ACTIVATION_LAYERS[spec.activation]
         hidden = spec.expanded_channels
         layers: list[nn.Module] = []
         if spec.has_expansion:
-            layers.append(Conv2dNormActivation(spec.in_channels, hidden, kernel_size=1,
-                                               activation_layer=act))
-        layers.append(Conv2dNormActivation(hidden, hidden, kernel_size=spec.kernel,
-                                           stride=spec.stride, groups=hidden,
-                                           activation_layer=act))
+            layers.append(conv_norm_act(spec.in_channels, hidden, 1, spatial_dims=spatial_dims,
+                                        activation_layer=act))
+        layers.append(conv_norm_act(hidden, hidden, spec.kernel, spatial_dims=spatial_dims,
+                                    stride=spec.stride, groups=hidden, activation_layer=act))
         if spec.se:
-            layers.append(SqueezeExcitation(hidden, spec.squeeze_channels,
-                                            scale_activation=nn.Hardsigmoid))
-        layers.append(Conv2dNormActivation(hidden, spec.out_channels, kernel_size=1,
-                                           activation_layer=None))
+            se = SqueezeExcitation if spatial_dims == 2 else SqueezeExcitation1d
+            layers.append(se(hidden, spec.squeeze_channels, scale_activation=nn.Hardsigmoid))
+        layers.append(conv_norm_act(hidden, spec.out_channels, 1, spatial_dims=spatial_dims))
         self.block = nn.Sequential(*layers)
         self.use_residual = spec.use_residual
         self.spec = spec
@@ -79,10 +136,10 @@ class MBConvNet(nn.Module):
 
     def __init__(self, spec: NetworkSpec) -> None:
         super().__init__()
-        stem = Conv2dNormActivation(spec.in_channels, spec.stem_width, kernel_size=STEM_KERNEL,
-                                    stride=1, activation_layer=ACTIVATION_LAYERS[spec.activation])
-        self.features = nn.Sequential(stem, *(MBConv(block) for block in spec.blocks))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        dims = spec.spatial_dims
+        self.features = nn.Sequential(stem_layer(spec),
+                                      *(MBConv(block, dims) for block in spec.blocks))
+        self.avgpool = LAYERS[dims][1](1)
         self.classifier = nn.Sequential(
             nn.Flatten(1),
             nn.Dropout(spec.dropout),
@@ -102,7 +159,8 @@ def build_model(arch: Mapping[str, Any], num_classes: int, in_shape: Any,
     Args:
         arch: the arch part of a config (see :mod:`.specs` for the keys).
         num_classes: classifier outputs.
-        in_shape: input shape without batch, ``(channels, height, width)``.
+        in_shape: input shape without batch, ``(channels, height, width)`` for a 2D
+            network or ``(channels, length)`` for a 1D one.
         dropout: dropout probability before the classifier.
         seed: seed of a private generator for the weight initialization; ``None`` uses
             torch's global generator.
@@ -111,11 +169,14 @@ def build_model(arch: Mapping[str, Any], num_classes: int, in_shape: Any,
         An :class:`MBConvNet` in training mode.
 
     Raises:
-        DatasetError: ``in_shape`` is not three positive integers.
-        SpaceError: a missing or invalid arch variable, naming it.
+        DatasetError: ``in_shape`` is not two or three positive integers.
+        SpaceError: a missing or invalid arch variable, naming it, or a 1D kernel too
+            large for its sequence length.
     """
-    channels, _, _ = check_in_shape(in_shape)
-    model = MBConvNet(network_spec(arch, num_classes, channels, dropout))
+    channels, *spatial = check_in_shape(in_shape)
+    spec = network_spec(arch, num_classes, channels, dropout, spatial_dims=len(spatial))
+    check_fits(spec, tuple(spatial))
+    model = MBConvNet(spec)
     _init_weights(model, None if seed is None else torch.Generator().manual_seed(seed))
     return model
 
@@ -161,11 +222,11 @@ def create_model(model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float 
 def _init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
     """MobileNetV3's initialization: He-normal convs, unit norms, small-normal linear."""
     for module in model.modules():
-        if isinstance(module, nn.Conv2d):
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", generator=generator)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Linear):
@@ -173,5 +234,6 @@ def _init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
             nn.init.zeros_(module.bias)
 
 
-__all__ = ["ACTIVATION_LAYERS", "MBConv", "MBConvNet", "MODEL_BUILDERS", "build_model",
-           "create_model"]
+__all__ = ["ACTIVATION_LAYERS", "Conv1dNormActivation", "LAYERS", "MBConv", "MBConvNet", "MODEL_BUILDERS",
+           "SqueezeExcitation1d", "build_model", "conv_norm_act", "create_model",
+           "pooled_classifier", "stem_layer"]

@@ -2,9 +2,13 @@
 
 An arch dict (the arch part of a config, see ``configs/digits.yaml``) holds
 ``stem_width``, ``activation`` and, for each stage ``i = 1..S``, the keys
-``s{i}_width``, ``s{i}_depth``, ``s{i}_kernel``, ``s{i}_expand`` and ``s{i}_se``.
-The number of stages is the number of consecutive ``s{i}_width`` keys. Stage 1 keeps
-the resolution; the first block of every later stage has stride 2.
+``s{i}_width``, ``s{i}_depth``, ``s{i}_kernel``, ``s{i}_expand`` and ``s{i}_se``, and
+optionally ``s{i}_stride`` (1 or 2). The number of stages is the number of consecutive
+``s{i}_width`` keys. Without ``s{i}_stride``, stage 1 keeps the resolution and the first
+block of every later stage has stride 2.
+
+The same specs describe 2D networks (inputs ``[C, H, W]``) and 1D networks over
+sequences (inputs ``[C, L]``): :attr:`NetworkSpec.spatial_dims` says which.
 
 :func:`network_spec` turns such a dict into a :class:`NetworkSpec`, a flat tuple of
 :class:`BlockSpec` (like torchvision's MobileNetV3 ``InvertedResidualConfig`` list).
@@ -35,12 +39,18 @@ ACTIVATIONS: tuple[str, ...] = ("relu", "hardswish", "silu")
 """Allowed values of the ``activation`` arch variable."""
 
 STAGE_FIELDS: tuple[str, ...] = ("width", "depth", "kernel", "expand", "se")
-"""Per-stage arch variables, named ``s{i}_{field}``."""
+"""Per-stage arch variables every stage has, named ``s{i}_{field}``."""
+
+OPTIONAL_STAGE_FIELDS: tuple[str, ...] = ("stride",)
+"""Per-stage arch variables a space may leave out (``s{i}_stride``: see :func:`stage_stride`)."""
+
+STRIDES: tuple[int, ...] = (1, 2)
+"""Allowed values of ``s{i}_stride``."""
 
 STEM_KERNEL = 3
 """Kernel size of the stem convolution (stride 1)."""
 
-_STAGE_KEY = re.compile(r"^s(\d+)_(" + "|".join(STAGE_FIELDS) + r")$")
+_STAGE_KEY = re.compile(r"^s(\d+)_(" + "|".join(STAGE_FIELDS + OPTIONAL_STAGE_FIELDS) + r")$")
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -117,6 +127,7 @@ class NetworkSpec:
         blocks: the MBConv blocks, first to last.
         num_classes: outputs of the classifier.
         dropout: dropout probability before the classifier.
+        spatial_dims: 2 for images ``[C, H, W]``, 1 for sequences ``[C, L]``.
     """
 
     in_channels: int
@@ -125,6 +136,7 @@ class NetworkSpec:
     blocks: tuple[BlockSpec, ...]
     num_classes: int
     dropout: float = 0.0
+    spatial_dims: int = 2
 
     @property
     def last_channels(self) -> int:
@@ -149,20 +161,23 @@ def _stage_keys(stage: int) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=None)
 def _all_stage_keys(stages: int) -> frozenset[str]:
-    return frozenset(k for i in range(1, stages + 1) for k in _stage_keys(i))
+    return frozenset(f"s{i}_{field}" for i in range(1, stages + 1)
+                     for field in STAGE_FIELDS + OPTIONAL_STAGE_FIELDS)
 
 
 def network_spec(arch: Mapping[str, Any], num_classes: int, in_channels: int,
-                 dropout: float = 0.0) -> NetworkSpec:
+                 dropout: float = 0.0, *, spatial_dims: int = 2) -> NetworkSpec:
     """Decode an arch dict into a :class:`NetworkSpec`.
 
     Keys that are not arch variables (e.g. the recipe part of a full config) are ignored.
 
     Args:
-        arch: ``stem_width``, ``activation`` and ``s{i}_{width,depth,kernel,expand,se}``.
+        arch: ``stem_width``, ``activation``, ``s{i}_{width,depth,kernel,expand,se}`` and
+            optionally ``s{i}_stride``.
         num_classes: classifier outputs (>= 1).
-        in_channels: input image channels (>= 1).
+        in_channels: input channels (>= 1).
         dropout: dropout probability before the classifier, in ``[0, 1)``.
+        spatial_dims: 2 for images, 1 for sequences.
 
     Returns:
         The network spec.
@@ -191,7 +206,7 @@ def network_spec(arch: Mapping[str, Any], num_classes: int, in_channels: int,
         expand = _expand(arch, expand_key)
         se = _boolean(arch, se_key)
         blocks.append(BlockSpec(in_channels=channels, out_channels=width, kernel=kernel,
-                                stride=2 if i > 1 else 1, expand=expand, se=se,
+                                stride=stage_stride(arch, i), expand=expand, se=se,
                                 activation=activation))
         if depth > 1:  # the other blocks of a stage are equal (frozen: shared safely)
             blocks.extend([BlockSpec(in_channels=width, out_channels=width, kernel=kernel,
@@ -201,20 +216,72 @@ def network_spec(arch: Mapping[str, Any], num_classes: int, in_channels: int,
     return NetworkSpec(in_channels=_positive_int(in_channels, "in_channels"), stem_width=stem,
                        activation=activation, blocks=tuple(blocks),
                        num_classes=_positive_int(num_classes, "num_classes"),
-                       dropout=_dropout(dropout))
+                       dropout=_dropout(dropout), spatial_dims=_spatial_dims(spatial_dims))
 
 
-def check_in_shape(in_shape: Any) -> tuple[int, int, int]:
-    """Return ``in_shape`` as ``(channels, height, width)`` positive ints.
+def stage_stride(arch: Mapping[str, Any], stage: int) -> int:
+    """Stride of the first block of ``stage``: ``s{i}_stride``, else 1 for stage 1 and 2 after.
 
     Raises:
-        DatasetError: not three positive integers.
+        SpaceError: a stride not in :data:`STRIDES`.
     """
-    if (isinstance(in_shape, (list, tuple)) and len(in_shape) == 3
+    key = f"s{stage}_stride"
+    if key not in arch:
+        return 2 if stage > 1 else 1
+    value = arch[key]
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    if not _is_int(value) or value not in STRIDES:
+        raise SpaceError(f"arch variable '{key}': value {value!r} not allowed "
+                         f"(one of {', '.join(map(str, STRIDES))})")
+    return int(value)
+
+
+def out_size(size: int, kernel: int, stride: int) -> int:
+    """Output length of a 'same'-padded convolution (padding ``(kernel - 1) // 2``)."""
+    return (size + 2 * ((kernel - 1) // 2) - kernel) // stride + 1
+
+
+def max_kernel(length: int) -> int:
+    """Largest kernel whose every tap can reach a signal of ``length`` samples: ``2 L - 1``.
+
+    A larger 'same'-padded kernel has taps that only ever multiply padding.
+    """
+    return 2 * length - 1
+
+
+def check_fits(spec: NetworkSpec, spatial: tuple[int, ...]) -> None:
+    """Check that a 1D network's kernels fit its sequence lengths, block by block.
+
+    Sequences shrink with every stride-2 stage; a depthwise kernel longer than
+    :func:`max_kernel` of its input length is refused. Images are not checked (the
+    image spaces' small last stages use 3x3 or 5x5 kernels on 2x2 maps by design).
+
+    Raises:
+        SpaceError: naming the block, its kernel, its input length and the largest kernel.
+    """
+    if spec.spatial_dims != 1:
+        return
+    (length,) = spatial
+    for index, block in enumerate(spec.blocks, start=1):
+        if block.kernel > max_kernel(length):
+            raise SpaceError(f"block {index}: kernel {block.kernel} is too large for its input "
+                             f"length {length} (at most {max_kernel(length)} for a sequence of "
+                             f"length {length}; fewer stride-2 stages or smaller kernels)")
+        length = out_size(length, block.kernel, block.stride)
+
+
+def check_in_shape(in_shape: Any) -> tuple[int, ...]:
+    """Return ``in_shape`` as positive ints: ``(channels, height, width)`` or ``(channels, length)``.
+
+    Raises:
+        DatasetError: not two or three positive integers.
+    """
+    if (isinstance(in_shape, (list, tuple)) and len(in_shape) in (2, 3)
             and all(_is_int(d) and d > 0 for d in in_shape)):
-        return int(in_shape[0]), int(in_shape[1]), int(in_shape[2])
-    raise DatasetError(f"in_shape={in_shape!r} must be three positive integers "
-                       "(channels, height, width)")
+        return tuple(int(d) for d in in_shape)
+    raise DatasetError(f"in_shape={in_shape!r} must be positive integers [C, H, W] (images) "
+                       "or [C, L] (sequences)")
 
 
 def _check_stage_keys(arch: Mapping[str, Any], stages: int) -> None:
@@ -286,6 +353,12 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def _spatial_dims(value: Any) -> int:
+    if value not in (1, 2):
+        raise SpaceError(f"spatial_dims={value!r} must be 1 (sequences) or 2 (images)")
+    return int(value)
+
+
 def _dropout(value: Any) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not 0 <= value < 1:
         raise SpaceError(f"dropout={value!r} must be a number in [0, 1)")
@@ -294,11 +367,17 @@ def _dropout(value: Any) -> float:
 
 __all__ = [
     "ACTIVATIONS",
+    "OPTIONAL_STAGE_FIELDS",
     "STAGE_FIELDS",
+    "STRIDES",
     "BlockSpec",
     "NetworkSpec",
+    "check_fits",
     "check_in_shape",
     "make_divisible",
+    "max_kernel",
     "network_spec",
     "num_stages",
+    "out_size",
+    "stage_stride",
 ]

@@ -31,13 +31,11 @@ from typing import Any, Mapping
 
 import torch
 from torch import nn
-from torchvision.ops import Conv2dNormActivation
 
 from ..data.atomic import atomic_path
 from ..data.space import SearchSpace
 from ..errors import ConfigError
-from .model import ACTIVATION_LAYERS, MODEL_BUILDERS, MBConv, MBConvNet, _init_weights
-from .specs import STEM_KERNEL
+from .model import MODEL_BUILDERS, MBConv, MBConvNet, _init_weights, pooled_classifier, stem_layer
 from .supernet_decode import arch_spec, supernet_spec
 from .supernet_slots import Path, SupernetError, SupernetSpec
 
@@ -72,10 +70,10 @@ class Supernet(nn.Module):
                                 f"paths private weights (at most {MAX_PRIVATE_PATHS})")
         self.spec, self.share_first = spec, share_first
         self.n_shared = n_slots if share_first is None else share_first
-        self.stem = Conv2dNormActivation(spec.in_channels, spec.stem_width, kernel_size=STEM_KERNEL,
-                                         stride=1, activation_layer=ACTIVATION_LAYERS[spec.activation])
+        self.stem = stem_layer(spec)
         self.blocks = nn.ModuleList(
-            nn.ModuleList(nn.Identity() if b is None else MBConv(b) for b in slot.choices)
+            nn.ModuleList(nn.Identity() if b is None else MBConv(b, spec.spatial_dims)
+                          for b in slot.choices)
             for slot in spec.slots[:self.n_shared])
         last = spec.network_spec(spec.paths()[0]).last_channels
         self.head = _head(last, spec) if share_first is None else None
@@ -118,7 +116,7 @@ class Supernet(nn.Module):
         return out
 
     def _tail(self, path: Path, last: int) -> nn.Sequential:
-        blocks = [MBConv(slot.choices[c]) for slot, c in
+        blocks = [MBConv(slot.choices[c], self.spec.spatial_dims) for slot, c in
                   zip(self.spec.slots[self.n_shared:], self.spec.active(path)[self.n_shared:])
                   if c is not None]
         return nn.Sequential(*blocks, _head(last, self.spec))
@@ -130,8 +128,7 @@ def path_key(path: Path) -> str:
 
 
 def _head(channels: int, spec: SupernetSpec) -> nn.Sequential:
-    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Dropout(spec.dropout),
-                         nn.Linear(channels, spec.num_classes))
+    return pooled_classifier(channels, spec.num_classes, spec.dropout, spec.spatial_dims)
 
 
 # -- standalone networks -------------------------------------------------------------------

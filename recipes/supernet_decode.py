@@ -268,11 +268,11 @@ def _spec(variables: Sequence[Variable], values: tuple[tuple[Any, ...], ...], sl
                             f"(one of {', '.join(ACTIVATIONS)})")
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise SupernetError(f"dropout={dropout!r} must be a number in [0, 1)")
-    channels, _, _ = check_in_shape(tuple(in_shape))
+    channels, *spatial = check_in_shape(tuple(in_shape))
     return SupernetSpec(in_channels=channels, stem_width=int(stem_width), activation=activation,
                         num_classes=_option_int(num_classes, "num_classes", 1),
                         variables=tuple(variables), values=values, slots=tuple(slots),
-                        dropout=float(dropout))
+                        dropout=float(dropout), spatial_dims=len(spatial))
 
 
 def _by_name(variables: Sequence[Variable], expected: list[str], builder: str,

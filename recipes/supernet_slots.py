@@ -64,6 +64,7 @@ class SupernetSpec:
         values: the allowed values of each variable, in order.
         slots: the block positions, first to last.
         dropout: dropout probability before the classifier.
+        spatial_dims: 2 for images, 1 for sequences.
     """
 
     in_channels: int
@@ -74,6 +75,7 @@ class SupernetSpec:
     values: tuple[tuple[Any, ...], ...]
     slots: tuple[Slot, ...]
     dropout: float = 0.0
+    spatial_dims: int = 2
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -137,14 +139,15 @@ class SupernetSpec:
                        if c is not None)
         return NetworkSpec(in_channels=self.in_channels, stem_width=self.stem_width,
                            activation=self.activation, blocks=blocks,
-                           num_classes=self.num_classes, dropout=self.dropout)
+                           num_classes=self.num_classes, dropout=self.dropout,
+                           spatial_dims=self.spatial_dims)
 
     def costs(self, path: Path, in_shape: Sequence[int]) -> tuple[int, int]:
         """``(flops, params)`` of the standalone network of a path (fvcore convention)."""
         from .cost import spec_costs
 
-        _, height, width = check_in_shape(tuple(in_shape))
-        return spec_costs(self.network_spec(path), height, width)
+        _, *spatial = check_in_shape(tuple(in_shape))
+        return spec_costs(self.network_spec(path), *spatial)
 
     def _check_path(self, path: Any) -> Path:
         ok = (isinstance(path, (tuple, list)) and len(path) == len(self.values)

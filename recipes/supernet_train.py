@@ -310,6 +310,10 @@ def _bundle(dataset: DatasetBundle | str, supernet: Supernet) -> DatasetBundle:
     if not isinstance(bundle, DatasetBundle):
         raise ConfigError(f"dataset must be a DatasetBundle or a name, got {type(dataset).__name__}")
     spec = supernet.spec
+    if len(bundle.in_shape) - 1 != spec.spatial_dims:
+        kinds = {1: "sequences [C, L]", 2: "images [C, H, W]"}
+        raise DatasetError(f"the supernet takes {kinds[spec.spatial_dims]} but dataset "
+                           f"{bundle.name!r} holds inputs of shape {list(bundle.in_shape)}")
     if bundle.in_shape[0] != spec.in_channels or bundle.num_classes != spec.num_classes:
         raise DatasetError(f"the supernet takes {spec.in_channels}-channel inputs and "
                            f"{spec.num_classes} classes but dataset {bundle.name!r} has "

@@ -214,11 +214,13 @@ class _Run:
                  device: torch.device, seed: int, num_workers: int | None) -> None:
         self.device, self.recipe = device, recipe
         cuda = device.type == "cuda"
-        self.channels_last = cuda
+        self.sequences = len(bundle.in_shape) == 2  # [C, L] inputs: 1D networks
+        self.channels_last = cuda and not self.sequences  # a 4D memory format: images only
         self.amp_dtype = None
         if cuda:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        self.model = model.to(device, memory_format=torch.channels_last) if cuda else model.to(device)
+        self.model = (model.to(device, memory_format=torch.channels_last) if self.channels_last
+                      else model.to(device))
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         gen = torch.Generator().manual_seed(seed)
         self.train = make_batches(bundle.train, recipe.batch_size, device, gen, True, num_workers)
@@ -277,8 +279,9 @@ class _Run:
         for x, y in self.train:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            if self.mixup is not None:
-                x, y = self.mixup(x, y)
+            if self.mixup is not None:  # torchvision's MixUp takes image batches: sequences as [N, C, L, 1]
+                x, y = self.mixup(x.unsqueeze(-1), y) if self.sequences else self.mixup(x, y)
+                x = x.squeeze(-1) if self.sequences else x
             with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                                 enabled=self.amp_dtype is not None):
                 loss = self.criterion(model(x), y)
@@ -329,6 +332,7 @@ def _check_pair(arch: Any, recipe: Any, space: SearchSpace | None,
 def _check_data(model_spec: ModelSpec | None, bundle: DatasetBundle) -> ModelSpec:
     if model_spec is None:
         return ModelSpec("mbconv", tuple(bundle.in_shape), bundle.num_classes)
+    check_dims(model_spec.in_shape, bundle)
     if model_spec.in_shape[0] != bundle.in_shape[0]:
         raise DatasetError(f"the model takes {model_spec.in_shape[0]}-channel inputs "
                            f"(in_shape {list(model_spec.in_shape)}) but dataset {bundle.name!r} "
@@ -340,6 +344,20 @@ def _check_data(model_spec: ModelSpec | None, bundle: DatasetBundle) -> ModelSpe
                      model_spec.options)
 
 
+def check_dims(in_shape: Any, bundle: DatasetBundle) -> None:
+    """Refuse a 1D model on images or a 2D model on sequences, naming both shapes.
+
+    Raises:
+        DatasetError: ``in_shape`` and the dataset's inputs differ in spatial dimensions.
+    """
+    kinds = {2: "sequences [C, L]", 3: "images [C, H, W]"}
+    if len(in_shape) != len(bundle.in_shape):
+        raise DatasetError(f"the space's model takes {kinds.get(len(in_shape), 'inputs')} "
+                           f"(in_shape {list(in_shape)}) but dataset {bundle.name!r} holds "
+                           f"{kinds.get(len(bundle.in_shape), 'inputs')} (in_shape "
+                           f"{list(bundle.in_shape)}); pick a dataset of the space's kind")
+
+
 def _built_costs(model: nn.Module, in_shape: Any) -> tuple[float, int]:
     """``(flops, params)`` of a built network: analytic when it carries a ``NetworkSpec``
     (the supernet builders' standalone networks), else measured by fvcore."""
@@ -348,7 +366,7 @@ def _built_costs(model: nn.Module, in_shape: Any) -> tuple[float, int]:
 
     spec = getattr(model, "spec", None)
     if isinstance(spec, NetworkSpec):
-        f, p = spec_costs(spec, in_shape[1], in_shape[2])
+        f, p = spec_costs(spec, *in_shape[1:])
     else:
         f, p = fvcore_costs(model, in_shape)
     return float(f), int(p)

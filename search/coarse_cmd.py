@@ -11,6 +11,7 @@ from ..errors import ConfigError
 from .coarse import TARGET, CoarseResult, CoarseSearch, run_worker
 from .display import format_table
 from .settings import SearchSettings, load_settings, parse_budget
+from ..data.datasets import DATASETS
 
 
 def _add_coarse_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +24,8 @@ def _add_coarse_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--evaluator", choices=["train", "table"], help="train pairs or look them up")
     p.add_argument("--table", help="results table for the table evaluator (CSV/parquet)")
     p.add_argument("--target", help="accuracy column of the table evaluator")
-    p.add_argument("--dataset", help="dataset of the train evaluator (default digits)")
+    p.add_argument("--dataset", help=f"dataset of the train evaluator: one of "
+                   f"{', '.join(DATASETS)} (default digits)")
     p.add_argument("--root", help="dataset root folder")
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--pool", type=positive_int, help="Sobol pool size (default 20000)")

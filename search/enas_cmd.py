@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from ..cli_base import Command, positive_float, positive_int
+from ..data.datasets import DATASETS
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,7 +36,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--controller-lr", type=positive_float, help="controller Adam learning rate "
                                                                 "(default 0.005)")
     p.add_argument("--entropy-weight", type=float, help="controller entropy bonus (default 0.05)")
-    p.add_argument("--dataset", default="digits", help="dataset name (default digits)")
+    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} "
+                   "(default digits)")
     p.add_argument("--root", help="dataset folder (all datasets but digits)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")

@@ -13,6 +13,7 @@ import time
 
 from ..cli_base import Command, non_negative_int, positive_int
 from .display import format_table
+from ..data.datasets import DATASETS
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,7 +27,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--penalty", type=float, help="C, weight of the shared-edge penalty (>= 0)")
     p.add_argument("--inherit", action="store_true", default=None,
                    help="members start from the supernet's weights")
-    p.add_argument("--dataset", help="dataset name (default: the config's, digits)")
+    p.add_argument("--dataset", help=f"one of {', '.join(DATASETS)} (default: the config's, "
+                   "digits)")
     p.add_argument("--root", help="dataset folder (datasets other than digits)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")

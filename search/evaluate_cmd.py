@@ -12,6 +12,7 @@ from typing import Any
 from ..cli_base import Command, positive_int
 from ..data.space_io import load_yaml, read_space
 from ..errors import ConfigError
+from ..data.datasets import DATASETS
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,8 +20,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--pair", help="YAML file with one pair: a mapping of every variable to a value")
     which.add_argument("--default", action="store_true", help="train the space's default pair")
-    p.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion-mnist, "
-                   "cifar10 or imagefolder")
+    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} "
+                   "(default digits)")
     p.add_argument("--root", help="dataset folder (all datasets but digits)")
     p.add_argument("--download", action="store_true", help="download the dataset into --root if missing")
     p.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu, cuda")

@@ -63,29 +63,29 @@ class TrainEvaluator:
 
     Args:
         space: a space with a model spec.
-        dataset: dataset name (``digits``, ...) or a loaded bundle.
+        dataset: dataset name (``digits``, ``mnist1d``, ...) or a loaded bundle.
         root: dataset root folder for torchvision datasets.
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: training seed (same seed, same device: same curve).
         num_threads: CPU threads per training run.
+        dataset_options: options of the dataset (``mnist1d``: sample count, split sizes).
     """
 
     def __init__(self, space: SearchSpace, dataset: Any = "digits", root: str | None = None,
-                 device: str = "auto", seed: int = 0, num_threads: int | None = None) -> None:
+                 device: str = "auto", seed: int = 0, num_threads: int | None = None,
+                 dataset_options: dict[str, Any] | None = None) -> None:
         if space.model is None:
             raise SearchError(f"space '{space.name}' has no model: the train evaluator needs one "
                               "(use the table evaluator for tabular spaces)")
         self.space, self.dataset, self.root = space, dataset, root
         self.device, self.seed, self.num_threads = device, seed, num_threads
+        self.dataset_options = dataset_options
         self._bundle = None
 
     def bundle(self):
         """The dataset, loaded once."""
         if self._bundle is None:
-            from ..data.datasets import load_dataset
-
-            self._bundle = (load_dataset(self.dataset, root=self.root)
-                            if isinstance(self.dataset, str) else self.dataset)
+            self._bundle = _load(self.dataset, self.root, self.dataset_options)
         return self._bundle
 
     def full_epochs(self, config: Config) -> int | None:
@@ -181,6 +181,15 @@ class TableEvaluator:
         )
 
 
+def _load(dataset: Any, root: str | None, options: dict[str, Any] | None) -> Any:
+    """A dataset bundle from a name (loaded with ``root`` and ``options``) or the bundle itself."""
+    if not isinstance(dataset, str):
+        return dataset
+    from ..data.datasets import load_dataset
+
+    return load_dataset(dataset, root=root, options=options)
+
+
 def make_evaluator(space: SearchSpace, spec: dict[str, Any]) -> TrainEvaluator | TableEvaluator:
     """Build an evaluator from its settings (``{type: train|table|supernet, ...}``).
 
@@ -235,7 +244,8 @@ class SupernetEvaluator:
     def __init__(self, space: SearchSpace, dataset: Any = "digits", root: str | None = None,
                  device: str = "auto", seed: int = 0, epochs: int = 10, sampler: str = "uniform",
                  recalibrate_bn: int = 4, checkpoint: str | None = None,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None,
+                 dataset_options: dict[str, Any] | None = None) -> None:
         from ..recipes.path_samplers import create_sampler
         from ..recipes.supernet_decode import supernet_spec
 
@@ -246,6 +256,7 @@ class SupernetEvaluator:
         self.dataset, self.root, self.device, self.seed = dataset, root, device, seed
         self.epochs, self.sampler, self.recalibrate_bn = epochs, sampler, recalibrate_bn
         self.checkpoint, self.num_threads = checkpoint, num_threads
+        self.dataset_options = dataset_options
         self.train_seconds_: float | None = None
         self._supernet = None
         self._bundle = None
@@ -254,10 +265,7 @@ class SupernetEvaluator:
     def bundle(self):
         """The dataset, loaded once."""
         if self._bundle is None:
-            from ..data.datasets import load_dataset
-
-            self._bundle = (load_dataset(self.dataset, root=self.root)
-                            if isinstance(self.dataset, str) else self.dataset)
+            self._bundle = _load(self.dataset, self.root, self.dataset_options)
         return self._bundle
 
     def supernet(self):

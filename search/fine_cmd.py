@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from .display import format_table
 from .fine import FineResult, budget_label, fine_search
 from .report import BEST_COLUMNS, RunFolder, write_fine
-from .verify import VERIFY_COLUMNS, verify_pairs
+from .verify import VERIFY_COLUMNS, compare_with_default, verify_pairs
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
             default = run.space.frame([run.space.default])
             default = pd.concat([default.assign(kind="default", pred_acc=predictor.predict(default)),
                                  cost_fn(run.space, default)], axis=1)
-            reference, _ = verify_pairs(run.space, evaluators, default, progress=False)
+            reference, _ = verify_pairs(run.space, evaluators, default, progress=not args.quiet)
             verified = pd.concat([verified, reference], ignore_index=True)
         write_table(verified, run.path / "verify.csv")
         cols = [c for c in VERIFY_COLUMNS if c in verified.columns]
@@ -167,8 +167,23 @@ def _run(args: argparse.Namespace) -> int:
         print(format_table(verified, cols))
         if args.verify >= 3:
             print(f"Kendall tau: {tau:.3f}")
+        _print_comparison(compare_with_default(verified))
         print(f"wrote {run.path / 'verify.csv'}")
     return 0
+
+
+def _print_comparison(comparison: pd.DataFrame) -> None:
+    """One line per found pair at most as costly as the default: gains in pooled stds."""
+    if comparison.empty or comparison["val_acc_beats"].isna().all():
+        return
+    print("\nfound pairs at <= the default's FLOPs vs the default (gain in points; beats: "
+          "gain > 2 pooled std of the seeds' runs):")
+    for _, row in comparison.iterrows():
+        parts = [f"{m.split('_')[0]} {100 * row[f'{m}_gain']:+.2f} "
+                 f"(2 pooled std {200 * row[f'{m}_pooled_std']:.2f}: "
+                 f"{'beats' if row[f'{m}_beats'] else 'does not beat'})"
+                 for m in ("val_acc", "test_acc")]
+        print(f"  budget {float(row['budget']):.3g}, {float(row['flops']):.3g} FLOPs: " + "; ".join(parts))
 
 
 FINE = Command("fine", "fine search: evolve pairs by predicted accuracy under FLOPs budgets",

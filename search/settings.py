@@ -17,9 +17,9 @@ from ..data.space_io import load_yaml
 from ..errors import ConfigError
 
 EVALUATOR_KEYS = {
-    "train": ("type", "dataset", "root", "device", "seed", "num_threads"),
+    "train": ("type", "dataset", "dataset_options", "root", "device", "seed", "num_threads"),
     "table": ("type", "table", "target", "sleep"),
-    "supernet": ("type", "dataset", "root", "device", "seed", "epochs", "sampler",
+    "supernet": ("type", "dataset", "dataset_options", "root", "device", "seed", "epochs", "sampler",
                  "recalibrate_bn", "checkpoint", "num_threads"),
 }
 

@@ -11,6 +11,7 @@ import argparse
 
 from ..cli_base import Command, positive_float, positive_int
 from ..errors import ConfigError
+from ..data.datasets import DATASETS
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,7 +35,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help="epsilon_greedy uniform steps before exploiting (default 100)")
     p.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate (default 0.05)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
-    p.add_argument("--dataset", default="digits", help="dataset name (default digits)")
+    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} "
+                   "(default digits)")
     p.add_argument("--root", help="dataset folder (all datasets but digits)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")

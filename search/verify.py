@@ -12,8 +12,8 @@ from ..data.space import SearchSpace
 from ..errors import JointNASError
 from ..predictor.metrics import kendall_tau
 
-VERIFY_COLUMNS = ("kind", "budget", "pred_acc", "measured_acc", "val_acc", "val_acc_std", "test_acc", "flops",
-                  "params", "status")  # the columns printed for verified pairs
+VERIFY_COLUMNS = ("kind", "budget", "pred_acc", "measured_acc", "val_acc", "val_acc_std", "test_acc",
+                  "test_acc_std", "flops", "params", "status")  # the columns printed for verified pairs
 
 
 def verify_pairs(space: SearchSpace, evaluators: Sequence[Any], pairs: pd.DataFrame,
@@ -23,7 +23,8 @@ def verify_pairs(space: SearchSpace, evaluators: Sequence[Any], pairs: pd.DataFr
 
     Returns:
         The pairs with ``val_acc`` and ``test_acc`` (means over the runs that finished),
-        ``val_acc_std`` (their standard deviation; NaN for one run), ``status`` (``ok``
+        ``val_acc_std`` and ``test_acc_std`` (their standard deviations; NaN for one
+        run), ``status`` (``ok``
         when every run is; else the first other status, with its ``message``),
         ``epochs_run``, ``seconds`` (all runs), and Kendall tau between predicted and
         mean measured accuracy (NaN below 3 measured pairs).
@@ -57,11 +58,45 @@ def _summarize_runs(runs: pd.DataFrame) -> dict[str, Any]:
     ok = runs[runs["status"] == "ok"]
     bad = runs[runs["status"] != "ok"]
     val = pd.to_numeric(ok["val_acc"], errors="coerce")
+    test = pd.to_numeric(ok["test_acc"], errors="coerce")
     return {"val_acc": val.mean(), "val_acc_std": val.std(ddof=1),  # NaN below 1 and 2 finished runs
-            "test_acc": pd.to_numeric(ok["test_acc"], errors="coerce").mean(),
+            "test_acc": test.mean(), "test_acc_std": test.std(ddof=1),
             "status": "ok" if bad.empty else bad["status"].iloc[0], "runs": len(ok),
             "epochs_run": int(runs["epochs_run"].iloc[0]), "seconds": float(runs["seconds"].sum()),
             "message": "" if bad.empty else bad["message"].iloc[0]}
+
+
+def compare_with_default(verified: pd.DataFrame, margin: float = 2.0) -> pd.DataFrame:
+    """How far each verified pair at most as costly as the default beats it, in pooled stds.
+
+    For ``val_acc`` and ``test_acc``: the gain over the default (points of accuracy) and
+    the pooled standard deviation ``sqrt((s_pair^2 + s_default^2) / 2)`` of the seeds'
+    runs; a pair ``beats`` the default on a metric when the gain exceeds ``margin``
+    pooled standard deviations. Empty without a default row, or with single runs.
+
+    Args:
+        verified: rows of :func:`verify_pairs` with ``kind`` (``default`` for the
+            reference), ``flops`` and the ``*_std`` columns.
+        margin: how many pooled standard deviations a gain must exceed.
+    """
+    if "kind" not in verified.columns or not (verified["kind"] == "default").any():
+        return pd.DataFrame()
+    ref = verified[verified["kind"] == "default"].iloc[0]
+    found = verified[(verified["kind"] != "default") & (verified["status"] == "ok")]
+    if "flops" in verified.columns and np.isfinite(float(ref["flops"])):
+        found = found[pd.to_numeric(found["flops"], errors="coerce") <= float(ref["flops"])]
+    rows = []
+    for _, pair in found.iterrows():
+        row: dict[str, Any] = {"budget": pair.get("budget"), "flops": pair.get("flops")}
+        for metric in ("val_acc", "test_acc"):
+            pooled = math.sqrt((float(pair[f"{metric}_std"]) ** 2
+                                + float(ref[f"{metric}_std"]) ** 2) / 2)
+            gain = float(pair[metric]) - float(ref[metric])
+            row.update({f"{metric}_gain": gain, f"{metric}_pooled_std": pooled,
+                        f"{metric}_beats": bool(gain > margin * pooled) if np.isfinite(pooled)
+                        else None})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def prediction_tau(frame: pd.DataFrame, truth: str, pred: str) -> float:

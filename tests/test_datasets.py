@@ -136,3 +136,122 @@ def test_mnist_from_local_files_is_normalized_in_memory(tmp_path):
     assert x.dtype == torch.float32 and abs(float(x.mean())) < 1e-4
     assert float(x.std()) == pytest.approx(1.0, abs=1e-3)
     assert not (_rows(bundle.train) & _rows(bundle.val))
+
+
+# -- embedded MNIST-1D and MNIST 5k -------------------------------------------------------
+SMALL_1D = {"num_samples": 600, "val_size": 100, "test_size": 100}
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("JOINTNAS_CACHE", str(folder))
+    return folder
+
+
+def test_mnist1d_shapes_splits_and_classes(cache):
+    bundle = load_dataset("mnist1d", options=SMALL_1D)
+    assert bundle.in_shape == (1, 40) and bundle.num_classes == 10 and bundle.in_memory()
+    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (400, 100, 100)
+    for split in (bundle.train, bundle.val, bundle.test):
+        x, y = split.tensors
+        assert x.dtype == torch.float32 and x.shape[1:] == (1, 40) and y.dtype == torch.int64
+        assert set(y.tolist()) == set(range(10))
+    counts = np.bincount(bundle.val.tensors[1].numpy())  # stratified: the pool's class shares
+    assert counts.min() >= 8 and counts.max() <= 12
+    train, val, test = (_rows(s) for s in (bundle.train, bundle.val, bundle.test))
+    assert not (train & val) and not (train & test) and not (val & test)
+    x = bundle.train.tensors[0]
+    assert abs(float(x.mean())) < 1e-4 and float(x.std()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_mnist1d_default_sizes_are_documented_ones(cache):
+    from jointnas.data.datasets import MNIST1D_OPTIONS
+
+    bundle = load_dataset("mnist1d")
+    n = MNIST1D_OPTIONS
+    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (
+        n["num_samples"] - n["val_size"] - n["test_size"], n["val_size"], n["test_size"])
+
+
+def test_mnist1d_is_deterministic_cached_and_leaves_global_random_state(cache):
+    import random
+
+    np.random.seed(123)
+    random.seed(123)
+    expect_np, expect_py = np.random.random(), random.random()
+    np.random.seed(123)
+    random.seed(123)
+    first = load_dataset("mnist1d", options=SMALL_1D)  # generated
+    assert (np.random.random(), random.random()) == (expect_np, expect_py)
+    files = list(cache.glob("mnist1d-*.npz"))
+    assert len(files) == 1
+    again = load_dataset("mnist1d", options=SMALL_1D)  # from the cache
+    for a, b in zip((first.train, first.val, first.test), (again.train, again.val, again.test)):
+        assert torch.equal(a.tensors[0], b.tensors[0]) and torch.equal(a.tensors[1], b.tensors[1])
+    other = load_dataset("mnist1d", options=dict(SMALL_1D, generation_seed=7))
+    assert not torch.equal(other.test.tensors[0], first.test.tensors[0])
+    resplit = load_dataset("mnist1d", options=SMALL_1D, seed=1)
+    # the test part is the package's whatever the split seed (standardized by other train stats)
+    assert torch.equal(resplit.test.tensors[1], first.test.tensors[1])
+    assert torch.allclose(resplit.test.tensors[0], first.test.tensors[0], atol=0.05)
+    assert _rows(resplit.val) != _rows(first.val)
+
+
+@pytest.mark.parametrize("damage", [b"not an npz file", b""])
+def test_mnist1d_corrupted_cache_is_regenerated_with_a_warning(cache, damage):
+    first = load_dataset("mnist1d", options=SMALL_1D)
+    (path,) = cache.glob("mnist1d-*.npz")
+    path.write_bytes(damage)
+    with pytest.warns(UserWarning, match="unreadable.*regenerating"):
+        again = load_dataset("mnist1d", options=SMALL_1D)
+    assert torch.equal(again.val.tensors[0], first.val.tensors[0])
+    with np.load(path) as repaired:  # the file was rewritten whole
+        assert repaired["x"].shape == (600, 40)
+
+
+def test_mnist1d_unwritable_cache_folder_only_warns(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("JOINTNAS_CACHE", str(blocker / "cache"))  # under a file: cannot exist
+    with pytest.warns(UserWarning, match="cannot write the cache file"):
+        bundle = load_dataset("mnist1d", options=SMALL_1D)
+    assert len(bundle.val) == 100
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"num_samples": 250}, "num_samples=250 too small.*at least 300"),
+    ({"val_size": 50}, "val_size=50 too small.*at least 100"),
+    ({"test_size": 10}, "test_size=10 too small"),
+    ({"num_samples": "many"}, "num_samples='many' must be an integer"),
+    ({"samples": 600}, "unknown mnist1d option.*samples.*allowed: num_samples, val_size"),
+])
+def test_mnist1d_options_out_of_range_are_one_line_errors(cache, options, message):
+    with pytest.raises(DatasetError, match=message) as info:
+        load_dataset("mnist1d", options=dict(SMALL_1D, **options) if "samples" not in options
+                     else options)
+    assert "\n" not in str(info.value)
+    assert not list(cache.glob("*"))  # nothing generated for a refused request
+
+
+def test_options_for_another_dataset_are_refused():
+    with pytest.raises(DatasetError, match="options apply to 'mnist1d' only, not 'digits'"):
+        load_dataset("digits", options={"num_samples": 100})
+
+
+def test_mnist5k_real_digits_split_like_digits():
+    bundle = load_dataset("mnist5k")
+    assert bundle.in_shape == (1, 28, 28) and bundle.num_classes == 10
+    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (3000, 1000, 1000)
+    for split in (bundle.train, bundle.val, bundle.test):
+        counts = np.bincount(split.tensors[1].numpy(), minlength=10) / len(split)
+        assert np.abs(counts - 0.1).max() < 0.03
+    x = bundle.train.tensors[0]
+    assert abs(float(x.mean())) < 1e-4 and float(x.std()) == pytest.approx(1.0, abs=1e-3)
+    again = load_dataset("mnist5k")
+    assert torch.equal(again.val.tensors[0], bundle.val.tensors[0])
+
+
+def test_embedded_datasets_are_listed_in_the_unknown_name_error():
+    with pytest.raises(DatasetError, match=r"unknown dataset 'mnist-1d' \(allowed: .*mnist1d, mnist5k"):
+        load_dataset("mnist-1d")

@@ -14,7 +14,7 @@ from jointnas.recipes.model import MBConv
 
 from conftest import CONFIGS
 
-SPACES = ("digits.yaml", "cifar.yaml")
+SPACES = ("digits.yaml", "cifar.yaml", "mnist1d.yaml")
 
 ARCH = {  # stage 1 keeps the stem width (residual), stage 2 halves and widens
     "stem_width": 16, "activation": "hardswish",
@@ -153,7 +153,9 @@ def test_missing_key_is_a_space_error_naming_it():
 
 def test_bad_in_shape_and_builder_are_clear_errors():
     with pytest.raises(DatasetError, match="in_shape"):
-        build_model(ARCH, 10, (8, 8))
+        build_model(ARCH, 10, (8,))
+    with pytest.raises(DatasetError, match="in_shape"):
+        build_model(ARCH, 10, (1, 8, 8, 8))
     with pytest.raises(SpaceError, match="mbconv"):
         create_model(ModelSpec("resnet", (1, 8, 8), 10), ARCH)
     with pytest.raises(SpaceError, match="mbconv"):
@@ -164,3 +166,73 @@ def test_space_without_model_has_no_costs(space):
     tabular = SearchSpace(arch=space.arch, recipe=space.recipe, name="tabular")
     with pytest.raises(SpaceError, match="has no model"):
         space_costs(tabular, space.sample(2, seed=0))
+
+
+# -- 1D networks over sequences --------------------------------------------------------
+def _random_1d_arch(rng, stages: int) -> dict:
+    arch = {"stem_width": int(rng.integers(1, 5)) * 8,
+            "activation": str(rng.choice(["relu", "hardswish", "silu"]))}
+    for i in range(1, stages + 1):
+        arch.update({f"s{i}_width": int(rng.integers(1, 5)) * 8, f"s{i}_depth": int(rng.integers(1, 4)),
+                     f"s{i}_kernel": int(rng.choice([3, 5, 7, 9])),
+                     f"s{i}_expand": float(rng.choice([1, 1.5, 2, 3, 6])),
+                     f"s{i}_se": bool(rng.random() < 0.5), f"s{i}_stride": int(rng.choice([1, 2]))})
+    return arch
+
+
+def test_analytic_1d_costs_equal_fvcore_on_300_random_archs():
+    """Every 1D arch that fits its sequence: analytic (scalar and vectorized) == fvcore."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    checked, mismatches = 0, []
+    while checked < 300:
+        shape = (int(rng.integers(1, 4)), int(rng.choice([16, 40, 57])))
+        arch = _random_1d_arch(rng, int(rng.integers(1, 5)))
+        try:
+            analytic = flops(arch, shape, 7), params(arch, 7, shape)
+        except SpaceError:
+            continue  # a kernel too long for its stage's sequence (tested below)
+        measured = fvcore_costs(build_model(arch, 7, shape), shape)
+        vector = costs([arch], ModelSpec("mbconv", shape, 7)).iloc[0]
+        if not analytic == measured == (vector.flops, vector.params):
+            mismatches.append((arch, shape, analytic, measured))
+        checked += 1
+    assert not mismatches, f"{len(mismatches)} of 300 differ, first: {mismatches[:2]}"
+
+
+def test_1d_model_maps_sequences_to_logits_and_strides_shorten_them():
+    arch = dict(_random_1d_arch(__import__("numpy").random.default_rng(1), 3),
+                s2_stride=2, s3_stride=1)
+    model = build_model(arch, 10, (1, 40)).eval()
+    assert model(torch.zeros(3, 1, 40)).shape == (3, 10)
+    lengths = []
+    x = torch.zeros(1, 1, 40)
+    for layer in model.features:
+        x = layer(x)
+        lengths.append(x.shape[-1])
+    assert lengths[0] == 40 and lengths[-1] == 20  # only stage 2 halves the length
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def test_kernel_too_long_for_the_sequence_names_block_kernel_and_length():
+    arch = {"stem_width": 8, "activation": "relu",
+            "s1_width": 8, "s1_depth": 1, "s1_kernel": 3, "s1_expand": 1, "s1_se": False,
+            "s2_width": 8, "s2_depth": 1, "s2_kernel": 3, "s2_expand": 1, "s2_se": False,
+            "s3_width": 8, "s3_depth": 1, "s3_kernel": 9, "s3_expand": 1, "s3_se": False}
+    # length 8 -> stage 2 halves it to 4 -> stage 3's 9-tap kernel exceeds 2 * 4 - 1 = 7
+    with pytest.raises(SpaceError, match=r"kernel 9 .*length 4 \(at most 7"):
+        build_model(arch, 10, (1, 8))
+    with pytest.raises(SpaceError, match=r"kernel 9 .*length 4"):
+        flops(arch, (1, 8), 10)
+    with pytest.raises(SpaceError, match=r"s3_kernel.*at most 7.*row 0"):
+        costs([arch], ModelSpec("mbconv", (1, 8), 10))
+    assert flops(dict(arch, s3_kernel=7), (1, 8), 10) > 0  # the largest kernel that fits
+
+
+def test_bad_stride_is_a_space_error_naming_the_allowed_values():
+    arch = dict(ARCH, s2_stride=3)
+    with pytest.raises(SpaceError, match=r"s2_stride.*one of 1, 2"):
+        network_spec(arch, num_classes=10, in_channels=1)
+    with pytest.raises(SpaceError, match=r"s2_stride.*one of 1, 2.*row 0"):
+        costs([arch], ModelSpec("mbconv", (1, 8, 8), 10))

@@ -169,6 +169,39 @@ def test_rank_transform_inverse_is_strictly_monotone():
     assert tr.inverse(np.array([z.max()]))[0] == pytest.approx(0.95, abs=1e-5)
 
 
+@pytest.mark.parametrize("transform", ["standard", "rank"])
+def test_predictions_stay_accuracies_on_a_tiny_table(small, transform):
+    """Trained on widths <= 32 (acc up to 0.98), wider archs extrapolate; predictions stay
+    within the observed range widened by the margin, and within [0, 1]."""
+    from jointnas.predictor.training import RANGE_MARGIN
+
+    frame = small.sample(40, seed=1, frame=True)
+    frame = frame[frame["width"] <= 32].assign(status="ok")
+    frame = frame.assign(acc=0.5 + 0.015 * frame["width"])
+    est = AccuracyPredictor(small, seed=0, target_transform=transform, **FAST).fit(frame)
+    wide = small.sample(200, seed=2, frame=True).assign(width=64)
+    pred, std = est.predict(wide, return_std=True)
+    low, high = frame["acc"].min(), frame["acc"].max()
+    margin = RANGE_MARGIN * (high - low)
+    assert pred.max() <= min(1.0, high + margin) + 1e-12
+    assert pred.min() >= low - margin - 1e-12
+    assert np.all(np.isfinite(std))
+
+
+def test_bounded_inverse_is_identity_inside_and_monotone_outside():
+    y = np.array([0.2, 0.6, 0.97, 0.99])
+    for kind in ("standard", "rank"):
+        tr = TargetTransform(kind)
+        z = tr.fit(y)
+        assert np.allclose(tr.inverse(z), y, atol=1e-5)  # inside the range: unchanged
+        grid = np.linspace(-6, 6, 201)
+        out = tr.inverse(grid)
+        assert np.all(np.diff(out) >= 0) and out.max() <= 1.0 and out.min() >= 0.2 - 0.04 - 1e-12
+    wide = TargetTransform("standard")
+    wide.fit(np.array([10.0, 20.0]))  # not accuracies: only the margin bounds, not [0, 1]
+    assert wide.inverse(np.array([100.0]))[0] == pytest.approx(20.5, abs=1e-6)
+
+
 # -- persistence -----------------------------------------------------------------------------
 def test_save_load_round_trip_gives_identical_predictions(fitted, small, tmp_path):
     path = tmp_path / "pred.pt"

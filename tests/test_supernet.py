@@ -13,7 +13,7 @@ from torch.utils.data import TensorDataset
 
 from jointnas.data import Categorical, Float, Integer, ModelSpec, SearchSpace, read_space
 from jointnas.data.datasets import DatasetBundle, load_dataset
-from jointnas.errors import ConfigError, SpaceError
+from jointnas.errors import ConfigError, DatasetError, SpaceError
 from jointnas.recipes import (SAMPLERS, Supernet, SupernetError, create_model, create_sampler,
                               evaluate_paths, fvcore_costs, load_supernet,
                               train_and_evaluate, train_supernet)
@@ -363,3 +363,27 @@ def test_supernet_evaluator_ignores_the_recipe_part_of_a_pair(small):
                            num_threads=1)
     a = ev.evaluate({"b1_depth": 2, "b2_depth": 1, "lr": 0.01}).val_acc
     assert ev.evaluate({"b1_depth": 2, "b2_depth": 1, "lr": 0.5}).val_acc == a
+
+
+def test_1d_supernet_over_sequences_trains_and_its_costs_match_fvcore(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOINTNAS_CACHE", str(tmp_path))
+    space = read_space(CONFIGS / "supernet_mnist1d.yaml")
+    net = Supernet.from_space(space, seed=0)
+    assert net.spec.spatial_dims == 1 and net.spec.num_paths == 27
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in net.modules())
+    for path in [(0, 0, 0), (2, 2, 2), (0, 1, 2)]:
+        model = create_model(space.model, net.spec.arch(path))
+        assert net.spec.costs(path, (1, 40)) == fvcore_costs(model, (1, 40))
+    bundle = load_dataset("mnist1d", options={"num_samples": 600, "val_size": 100,
+                                              "test_size": 100})
+    result = train_supernet(net, bundle, "uniform", epochs=1, seed=0, device="cpu",
+                            num_threads=1)
+    assert result.status == "ok" and result.epochs_run == 1 and np.isfinite(result.losses[0])
+    with pytest.raises(DatasetError, match=r"sequences.*\[1, 8, 8\]"):
+        train_supernet(Supernet.from_space(space, seed=0), small_digits(), "uniform", epochs=1,
+                       seed=0, device="cpu", num_threads=1)
+
+
+def small_digits() -> DatasetBundle:
+    digits = load_dataset("digits")
+    return DatasetBundle("digits", digits.val, digits.val, digits.test, 10, (1, 8, 8))

@@ -265,3 +265,50 @@ def test_ema_decay_warms_up_then_reaches_the_recipe_value():
     before = ema.module.weight.item()
     ema.update_parameters(model)  # long after warmup: the recipe's 0.99
     assert ema.module.weight.item() == pytest.approx(before + (2.0 - before) * 0.01)
+
+# -- 1D pairs on MNIST-1D ----------------------------------------------------------------
+SPACE_1D = read_space(CONFIGS / "mnist1d.yaml")
+
+
+@pytest.fixture(scope="module")
+def mnist1d_small(tmp_path_factory) -> DatasetBundle:
+    import os
+
+    previous = os.environ.get("JOINTNAS_CACHE")
+    os.environ["JOINTNAS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        return load_dataset("mnist1d", options={"num_samples": 1500, "val_size": 300,
+                                                "test_size": 300})
+    finally:
+        if previous is None:
+            os.environ.pop("JOINTNAS_CACHE")
+        else:
+            os.environ["JOINTNAS_CACHE"] = previous
+
+
+def test_1d_default_pair_learns_mnist1d_well_above_chance(mnist1d_small):
+    arch, recipe = SPACE_1D.split(SPACE_1D.default)
+    result = train_and_evaluate(arch, dict(recipe, epochs=4, mixup_alpha=0.2, ema_decay=0.9),
+                                mnist1d_small, device="cpu", seed=0, space=SPACE_1D,
+                                num_threads=1)
+    assert result.status == "ok" and len(result.curve) == 4
+    assert result.val_acc > 0.4 and result.test_acc > 0.4  # chance is 0.1
+    assert result.flops > 0 and result.params > 0
+
+
+def test_1d_space_with_2d_dataset_and_the_reverse_name_both_shapes(mnist1d_small, digits):
+    arch, recipe = SPACE_1D.split(SPACE_1D.default)
+    with pytest.raises(DatasetError, match=r"sequences.*\[1, 40\].*'digits'.*images.*\[1, 8, 8\]"):
+        train_and_evaluate(arch, dict(recipe, epochs=1), digits, device="cpu", space=SPACE_1D)
+    arch2d, recipe2d = SPACE.split(SPACE.default)
+    with pytest.raises(DatasetError, match=r"images.*\[1, 8, 8\].*'mnist1d'.*sequences.*\[1, 40\]"):
+        train_and_evaluate(arch2d, dict(recipe2d, epochs=1), mnist1d_small, device="cpu",
+                           space=SPACE)
+
+
+def test_evaluate_cli_with_a_2d_dataset_for_a_1d_space_exits_2(capsys):
+    argv = ["evaluate", "--space", str(CONFIGS / "mnist1d.yaml"), "--default", "--epochs", "1",
+            "--dataset", "digits", "--device", "cpu"]
+    assert run_cli("search", "test", [EVALUATE], argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "[1, 40]" in err[0] and "[1, 8, 8]" in err[0]

@@ -1,16 +1,21 @@
-"""Train a Sobol pool of (arch, recipe) pairs on digits and write the measured table.
+"""Train a Sobol pool of (arch, recipe) pairs on an embedded dataset and write the measured table.
 
-Writes ``benchmarks/data/digits_joint.csv``: one row per pair with every space variable,
-``acc_e1 .. acc_eK`` (validation accuracy after each epoch, NaN past a run's epochs),
-``val_acc``, ``test_acc``, ``flops``, ``params``, ``seconds`` and ``status``.
+Writes ``benchmarks/data/<dataset>_joint.csv``: one row per pair with every space
+variable, ``acc_e1 .. acc_eK`` (validation accuracy after each epoch, NaN past a run's
+epochs), ``val_acc``, ``test_acc``, ``flops``, ``params``, ``seconds`` and ``status``.
+With ``--repeat R`` the first ``R`` pairs of the pool are also trained with a second
+seed (``--train-seed`` + 1), in the columns ``val_acc_2``, ``test_acc_2``, ``seconds_2``
+and ``status_2`` (empty for the other rows): the seed-to-seed noise of the table.
 
 Rows are appended one by one (flushed and fsynced), so a killed run loses at most the
-pair in progress; running the script again skips the pairs already in the file.
+pairs in progress; running the script again skips the pairs already in the file. Pairs
+are trained in pool order, the repeated ones first.
 
 Usage::
 
-    python benchmarks/make_digits_table.py --n 320 --workers 1
-    nohup .venv/bin/python benchmarks/make_digits_table.py > table.log 2>&1 &
+    python benchmarks/make_table.py --dataset digits --n 320
+    nohup .venv/bin/python benchmarks/make_table.py --dataset mnist1d --n 600 --repeat 120 \
+        > table.log 2>&1 &
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SPACE = HERE.parent / "configs" / "digits.yaml"
-DEFAULT_OUT = HERE / "data" / "digits_joint.csv"
+CONFIGS = HERE.parent / "configs"
 METRICS = ("val_acc", "test_acc", "flops", "params", "seconds", "status")
+REPEAT_METRICS = ("val_acc_2", "test_acc_2", "seconds_2", "status_2")
 
 _WORKER: dict[str, Any] = {}
 
@@ -41,9 +46,10 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def columns(space: Any, epochs: int) -> list[str]:
-    """Header of the table."""
-    return list(space.names) + [f"acc_e{k}" for k in range(1, epochs + 1)] + list(METRICS)
+def columns(space: Any, epochs: int, repeat: bool = False) -> list[str]:
+    """Header of the table (with the second seed's columns when ``repeat``)."""
+    return (list(space.names) + [f"acc_e{k}" for k in range(1, epochs + 1)] + list(METRICS)
+            + (list(REPEAT_METRICS) if repeat else []))
 
 
 def existing_keys(path: Path, header: list[str], n_vars: int) -> set[tuple[str, ...]]:
@@ -66,47 +72,58 @@ def existing_keys(path: Path, header: list[str], n_vars: int) -> set[tuple[str, 
     return {tuple(r[:n_vars]) for r in rows[1:] if len(r) == len(header)}
 
 
-def row_of(config: dict[str, Any], result: Any, epochs: int) -> list[str]:
-    """One CSV row from a config and a :class:`TrainResult`."""
+def row_of(config: dict[str, Any], result: Any, epochs: int, second: Any = None,
+           repeat: bool = False) -> list[str]:
+    """One CSV row from a config, its :class:`TrainResult` and the second seed's, if any."""
     curve = list(result.curve) + [math.nan] * (epochs - len(result.curve))
     values = list(config.values()) + curve[:epochs] + [
         float(result.val_acc), float(result.test_acc), float(result.flops), int(result.params),
         round(float(result.seconds), 3), result.status]
+    if repeat:
+        values += ([float(second.val_acc), float(second.test_acc),
+                    round(float(second.seconds), 3), second.status] if second is not None
+                   else [""] * len(REPEAT_METRICS))
     return [cell(v) for v in values]
 
 
-def _init_worker(space_path: str, device: str) -> None:
+def _init_worker(space_path: str, device: str, dataset: str) -> None:
     import torch
 
     from jointnas.data.datasets import load_dataset
     from jointnas.data.space_io import read_space
 
     torch.set_num_threads(1)
-    _WORKER.update(space=read_space(space_path), bundle=load_dataset("digits"), device=device)
+    _WORKER.update(space=read_space(space_path), bundle=load_dataset(dataset), device=device)
 
 
-def _train(config: dict[str, Any], seed: int) -> tuple[dict[str, Any], Any]:
+def _train(config: dict[str, Any], seed: int, twice: bool) -> tuple[dict[str, Any], Any, Any]:
     from jointnas.recipes.train import train_and_evaluate
 
     space = _WORKER["space"]
     arch, recipe = space.split(config)
-    result = train_and_evaluate(arch, recipe, _WORKER["bundle"], device=_WORKER["device"],
-                                seed=seed, model_spec=space.model, num_threads=1)
-    return config, result
+    runs = [train_and_evaluate(arch, recipe, _WORKER["bundle"], device=_WORKER["device"],
+                               seed=s, model_spec=space.model, num_threads=1)
+            for s in ((seed, seed + 1) if twice else (seed,))]
+    return config, runs[0], (runs[1] if twice else None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, train the pairs not yet in the table, append their rows."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--space", default=str(DEFAULT_SPACE), help="space YAML (default configs/digits.yaml)")
+    p.add_argument("--dataset", default="digits", help="embedded dataset (default digits)")
+    p.add_argument("--space", default=None, help="space YAML (default configs/<dataset>.yaml)")
     p.add_argument("--n", type=int, default=320, help="Sobol pool size (default 320)")
+    p.add_argument("--repeat", type=int, default=0,
+                   help="train the first R pairs with a second seed too (default 0)")
     p.add_argument("--seed", type=int, default=0, help="Sobol scramble seed (default 0)")
     p.add_argument("--train-seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="output CSV")
+    p.add_argument("--out", default=None, help="output CSV (default data/<dataset>_joint.csv)")
     p.add_argument("--workers", type=int, default=1, help="training processes, 1 thread each")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--limit", type=int, default=None, help="train at most this many new pairs")
     args = p.parse_args(argv)
+    args.space = args.space or str(CONFIGS / f"{args.dataset}.yaml")
+    args.out = args.out or str(HERE / "data" / f"{args.dataset}_joint.csv")
 
     from tqdm import tqdm
 
@@ -116,14 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     pool = space.sample_qmc(args.n, seed=args.seed)
     var = space["epochs"] if "epochs" in space else None
     epochs = int(getattr(var, "high", 0) or max(int(c.get("epochs", 1)) for c in pool))
-    header = columns(space, epochs)
+    repeat = args.repeat > 0
+    header = columns(space, epochs, repeat)
     out = Path(args.out)
     done = existing_keys(out, header, len(space.names))
+    twice = {id(c) for c in pool[:args.repeat]}
     todo = [c for c in pool if tuple(cell(v) for v in c.values()) not in done]
     present = len(pool) - len(todo)
     if args.limit is not None:
         todo = todo[:args.limit]
-    print(f"{space.name}: pool of {len(pool)} (seed {args.seed}), {present} already "
+    print(f"{space.name} on {args.dataset}: pool of {len(pool)} (seed {args.seed}, "
+          f"{args.repeat} with 2 seeds), {present} already "
           f"in {out}, {len(todo)} to train with {args.workers} worker(s)", flush=True)
     if not todo:
         return 0
@@ -135,22 +155,22 @@ def main(argv: list[str] | None = None) -> int:
         if new_file:
             writer.writerow(header)
 
-        def write(config: dict[str, Any], result: Any) -> None:
-            writer.writerow(row_of(config, result, epochs))
+        def write(config: dict[str, Any], result: Any, second: Any) -> None:
+            writer.writerow(row_of(config, result, epochs, second, repeat))
             fh.flush()
             os.fsync(fh.fileno())
             bar.set_postfix(status=result.status, val_acc=f"{result.val_acc:.3f}")
             bar.update()
 
         if args.workers <= 1:
-            _init_worker(args.space, args.device)
+            _init_worker(args.space, args.device, args.dataset)
             for config in todo:
-                write(*_train(config, args.train_seed))
+                write(*_train(config, args.train_seed, id(config) in twice))
         else:
             with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"),
                                      initializer=_init_worker,
-                                     initargs=(args.space, args.device)) as ex:
-                futures = [ex.submit(_train, c, args.train_seed) for c in todo]
+                                     initargs=(args.space, args.device, args.dataset)) as ex:
+                futures = [ex.submit(_train, c, args.train_seed, id(c) in twice) for c in todo]
                 for fut in as_completed(futures):
                     write(*fut.result())
     print(f"trained {len(todo)} pairs in {time.perf_counter() - start:.0f} s -> {out}")

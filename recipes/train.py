@@ -147,7 +147,7 @@ def train_and_evaluate(
     bundle = load_dataset(dataset) if isinstance(dataset, str) else dataset
     if not isinstance(bundle, DatasetBundle):
         raise ConfigError(f"dataset must be a DatasetBundle or a name, got {type(dataset).__name__}")
-    model_spec = _check_data(model_spec, bundle)
+    model_spec = check_data(model_spec, bundle)
     if max_epochs is not None and (not isinstance(max_epochs, int) or max_epochs < 1):
         raise ConfigError(f"max_epochs={max_epochs!r} must be a positive integer")
     epochs = min(recipe.epochs, max_epochs or recipe.epochs)
@@ -329,10 +329,16 @@ def _check_pair(arch: Any, recipe: Any, space: SearchSpace | None,
     return recipe, model_spec
 
 
-def _check_data(model_spec: ModelSpec | None, bundle: DatasetBundle) -> ModelSpec:
+def check_data(model_spec: ModelSpec | None, bundle: DatasetBundle) -> ModelSpec:
+    """The model spec a dataset is trained with: ``model_spec`` with the dataset's shape.
+
+    Raises:
+        DatasetError: the dataset holds images for a 1D model or sequences for a 2D one
+            (both shapes named), or other channels or classes than ``model_spec``.
+    """
     if model_spec is None:
         return ModelSpec("mbconv", tuple(bundle.in_shape), bundle.num_classes)
-    check_dims(model_spec.in_shape, bundle)
+    _check_dims(model_spec.in_shape, bundle)
     if model_spec.in_shape[0] != bundle.in_shape[0]:
         raise DatasetError(f"the model takes {model_spec.in_shape[0]}-channel inputs "
                            f"(in_shape {list(model_spec.in_shape)}) but dataset {bundle.name!r} "
@@ -344,7 +350,7 @@ def _check_data(model_spec: ModelSpec | None, bundle: DatasetBundle) -> ModelSpe
                      model_spec.options)
 
 
-def check_dims(in_shape: Any, bundle: DatasetBundle) -> None:
+def _check_dims(in_shape: Any, bundle: DatasetBundle) -> None:
     """Refuse a 1D model on images or a 2D model on sequences, naming both shapes.
 
     Raises:

@@ -107,6 +107,7 @@ class CoarseSearch:
         """
         s = self.settings
         candidates = self.candidates()  # infeasible constraints fail here, before any storage
+        self.evaluator.check()  # and a dataset that cannot fit the space
         strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
                                    selection=s.selection,  # and bad predictor settings here
                                    pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
@@ -312,5 +313,6 @@ def run_worker(storage: str, study: str, poll: float = 1.0) -> int:
         raise SearchError(f"study {study!r} is not a jointnas coarse run (no space stored)")
     space = SearchSpace.from_dict(space_dict)
     evaluator = make_evaluator(space, settings["evaluator"])
+    evaluator.check()
     return store.work(space, lambda c, m, cb: evaluator.evaluate(c, max_epochs=m, on_epoch=cb),
                       stop=lambda: bool(store.meta("finished")), poll=poll)

@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..data.datasets import load_dataset
     from ..recipes.checkpoint import save_model
     from ..recipes.recipe import TrainingRecipe
-    from ..recipes.train import train_and_evaluate
+    from ..recipes.train import check_data, train_and_evaluate
 
     space = read_space(args.space)
     if space.model is None:
@@ -57,6 +57,7 @@ def _run(args: argparse.Namespace) -> int:
     config, label = _pair(args, space)
     arch, recipe = space.split(config)
     bundle = load_dataset(args.dataset, root=args.root, download=args.download)
+    check_data(space.model, bundle)  # a dataset of another kind fails before any progress bar
     full = TrainingRecipe.from_config(recipe, where=label).epochs
     epochs = min(full, args.epochs or full)
     with tqdm(total=epochs, unit="epoch", desc=f"training {label}", leave=False) as bar:

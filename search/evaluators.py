@@ -57,6 +57,10 @@ class Evaluator(Protocol):
     def full_epochs(self, config: Config) -> int | None:
         ...
 
+    def check(self) -> None:
+        """Raise a clear error now for what would fail every pair (e.g. a wrong dataset)."""
+        ...
+
 
 class TrainEvaluator:
     """Train each pair with :func:`jointnas.recipes.train.train_and_evaluate`.
@@ -87,6 +91,15 @@ class TrainEvaluator:
         if self._bundle is None:
             self._bundle = _load(self.dataset, self.root, self.dataset_options)
         return self._bundle
+
+    def check(self) -> None:
+        """Load the dataset and check that it fits the space's model, before any training.
+
+        Raises:
+            DatasetError: an unknown dataset, bad dataset options, or a dataset of another
+                kind (images for a 1D space, ...) than the space's model.
+        """
+        _check_dataset(self.space, self.bundle())
 
     def full_epochs(self, config: Config) -> int | None:
         return int(config["epochs"]) if "epochs" in config else None
@@ -139,6 +152,9 @@ class TableEvaluator:
         """All pairs of the table, with every column (costs included)."""
         return self.table
 
+    def check(self) -> None:
+        """Nothing to load: the table was validated against the space when given."""
+
     def full_epochs(self, config: Config) -> int | None:
         if not self.epoch_cols:
             return None
@@ -179,6 +195,12 @@ class TableEvaluator:
             flops=float(row.get("flops", math.nan)), params=float(row.get("params", math.nan)),
             seconds=seconds, epochs_run=len(curve), status=status if status != "nan" else "ok",
         )
+
+
+def _check_dataset(space: SearchSpace, bundle: Any) -> None:
+    from ..recipes.train import check_data
+
+    check_data(space.model, bundle)
 
 
 def _load(dataset: Any, root: str | None, options: dict[str, Any] | None) -> Any:
@@ -291,6 +313,10 @@ class SupernetEvaluator:
                                    "seed": self.seed, "status": result.status})
                 self._supernet = net
         return self._supernet
+
+    def check(self) -> None:
+        """Load the dataset and check that it fits the supernet's input shape and classes."""
+        _check_dataset(self.space, self.bundle())
 
     def full_epochs(self, config: Config) -> int | None:
         return None

@@ -162,6 +162,22 @@ def test_infeasible_constraints_name_smallest(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--dataset", "digits"], r"sequences \[C, L\] \(in_shape \[1, 40\]\) but dataset 'digits' "
+                              r"holds images \[C, H, W\] \(in_shape \[1, 8, 8\]\)"),
+    (["--dataset", "mnist-1d"], r"unknown dataset 'mnist-1d' \(allowed: digits, mnist1d, mnist5k"),
+])
+def test_a_dataset_that_cannot_fit_the_space_fails_before_any_worker(tmp_path, capsys, extra,
+                                                                     message):
+    import re
+
+    code, err = run_cli(["coarse", "--space", "configs/mnist1d.yaml", "--pool", "64",
+                         "--batch", "2", "--iterations", "1", "--workers", "2",
+                         "--runs-dir", str(tmp_path), "--quiet", *extra], capsys)
+    assert code == 2 and re.search(message, err) and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())  # no study, no run folder
+
+
 def test_table_missing_columns(toy, capsys):
     folder, _, table = toy
     table.drop(columns=["lr"]).to_csv(folder / "cut.csv", index=False)

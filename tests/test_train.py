@@ -289,7 +289,7 @@ def mnist1d_small(tmp_path_factory) -> DatasetBundle:
 def test_1d_default_pair_learns_mnist1d_well_above_chance(mnist1d_small):
     arch, recipe = SPACE_1D.split(SPACE_1D.default)
     result = train_and_evaluate(arch, dict(recipe, epochs=4, mixup_alpha=0.2, ema_decay=0.9),
-                                mnist1d_small, device="cpu", seed=0, space=SPACE_1D,
+                                mnist1d_small, device="cpu", seed=0, model_spec=SPACE_1D.model,
                                 num_threads=1)
     assert result.status == "ok" and len(result.curve) == 4
     assert result.val_acc > 0.4 and result.test_acc > 0.4  # chance is 0.1
@@ -299,11 +299,11 @@ def test_1d_default_pair_learns_mnist1d_well_above_chance(mnist1d_small):
 def test_1d_space_with_2d_dataset_and_the_reverse_name_both_shapes(mnist1d_small, digits):
     arch, recipe = SPACE_1D.split(SPACE_1D.default)
     with pytest.raises(DatasetError, match=r"sequences.*\[1, 40\].*'digits'.*images.*\[1, 8, 8\]"):
-        train_and_evaluate(arch, dict(recipe, epochs=1), digits, device="cpu", space=SPACE_1D)
+        train_and_evaluate(arch, recipe, digits, device="cpu", space=SPACE_1D, max_epochs=1)
     arch2d, recipe2d = SPACE.split(SPACE.default)
     with pytest.raises(DatasetError, match=r"images.*\[1, 8, 8\].*'mnist1d'.*sequences.*\[1, 40\]"):
-        train_and_evaluate(arch2d, dict(recipe2d, epochs=1), mnist1d_small, device="cpu",
-                           space=SPACE)
+        train_and_evaluate(arch2d, recipe2d, mnist1d_small, device="cpu", space=SPACE,
+                           max_epochs=1)
 
 
 def test_evaluate_cli_with_a_2d_dataset_for_a_1d_space_exits_2(capsys):

@@ -53,9 +53,36 @@ def run_cli(prog: str, description: str, commands: Sequence[Command],
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        message = environment_error(exc)
+        if message is None or args.debug:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """One line for a failure of the machine rather than of the program, else ``None``.
+
+    ``OSError`` (a read-only folder, a full disk, a missing file) names its file and
+    cause; Optuna's ``StorageInternalError`` names the database error underneath it
+    (e.g. ``database or disk is full``), which its own message hides.
+    """
+    if isinstance(exc, OSError):
+        from .data.atomic import describe_os_error
+
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{describe_os_error(exc)}{where}"
+    if type(exc).__name__ == "StorageInternalError" and type(exc).__module__.startswith("optuna"):
+        cause: BaseException = exc
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            cause = cause.__cause__ or cause.__context__
+        text = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+        return f"the run's storage failed: {text}"
+    return None
 
 
 def _int_at_least(text: str, low: int) -> int:

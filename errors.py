@@ -56,8 +56,30 @@ class NotFittedError(PredictorError):
     """An estimator used before ``fit``."""
 
 
+class OutputError(JointNASError):
+    """A result that cannot be written: read-only folder, full disk, a path under a file."""
+
+
 class SearchError(JointNASError):
     """A search that cannot run as configured (constraints, storage, resume)."""
+
+
+def load_failure(exc: BaseException, what: str) -> str:
+    """Why a ``torch.load(weights_only=True)`` of a ``what`` file failed, in one line.
+
+    A file holding pickled Python objects beyond tensors and plain values is refused as
+    unsafe (never loaded with ``weights_only=False``); anything else reads as a file
+    that is truncated, corrupt or not of this kind.
+    """
+    text = str(exc)
+    if "Unsupported global" in text:
+        return (f"not a jointnas {what} file, or unsafe to load: it holds pickled Python objects "
+                "besides tensors and plain values, which jointnas never unpickles")
+    if "Weights only load failed" in text:  # keep torch's detail, never its advice to unpickle
+        detail = text.split("WeightsUnpickler error:", 1)[-1] if "WeightsUnpickler error:" in text else ""
+        text = next((line for line in detail.splitlines() if line.strip()), "not a torch file")
+    first = (text.strip().splitlines() or [type(exc).__name__])[0][:200]
+    return f"cannot read {what} file (truncated, corrupt or not a jointnas {what} file): {first}"
 
 
 __all__ = [
@@ -65,8 +87,10 @@ __all__ = [
     "DatasetError",
     "JointNASError",
     "NotFittedError",
+    "OutputError",
     "PredictorError",
     "SearchError",
     "SpaceError",
     "TableError",
+    "load_failure",
 ]

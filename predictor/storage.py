@@ -8,6 +8,7 @@ a file runs no pickled code. Writes are atomic (complete file or none).
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,9 @@ import numpy as np
 import torch
 
 from .._version import __version__
-from ..data.atomic import atomic_path
+from ..data.atomic import write_bytes
 from ..data.space import SearchSpace
-from ..errors import JointNASError, PredictorError
+from ..errors import JointNASError, PredictorError, load_failure
 from .networks import Member, ProxyHead
 from .training import TargetTransform
 
@@ -68,8 +69,9 @@ def save_predictor(est: Any, path: str | os.PathLike) -> None:
         }
     if blob["encoder"] is None and blob["members"] is None:
         raise PredictorError("nothing to save: call pretrain() or fit() first")
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    buffer = io.BytesIO()  # serialize first: a full disk is then a plain OSError
+    torch.save(blob, buffer)
+    write_bytes(path, buffer.getvalue())
 
 
 def load_predictor(cls: type, path: str | os.PathLike, space: SearchSpace | None = None) -> Any:
@@ -89,9 +91,7 @@ def load_predictor(cls: type, path: str | os.PathLike, space: SearchSpace | None
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or truncated files
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise PredictorError(f"cannot read predictor file (corrupt or truncated?): {reason[:200]}",
-                             where) from None
+        raise PredictorError(load_failure(exc, "predictor"), where) from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise PredictorError("not a jointnas predictor file", where)
     if blob.get("format_version") != FORMAT_VERSION:

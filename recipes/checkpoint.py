@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,9 +19,9 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..data.atomic import atomic_path
+from ..data.atomic import write_bytes
 from ..data.model_spec import ModelSpec
-from ..errors import ConfigError, JointNASError
+from ..errors import ConfigError, JointNASError, load_failure
 from .recipe import TrainingRecipe
 
 FORMAT = "jointnas-model/1"
@@ -58,8 +59,9 @@ def save_model(path: str | os.PathLike, model: nn.Module, arch: Mapping[str, Any
         "recipe": recipe.to_dict(),
         "meta": _plain(meta, "meta", path),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    buffer = io.BytesIO()  # serialize first: a full disk is then a plain OSError
+    torch.save(payload, buffer)
+    write_bytes(path, buffer.getvalue())
 
 
 def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
@@ -83,7 +85,7 @@ def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors have many types
-        raise ConfigError(f"cannot read model file: {type(exc).__name__}", where) from None
+        raise ConfigError(load_failure(exc, "model"), where) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"not a jointnas model file (expected format {FORMAT!r})", where)
     meta, recipe = payload["meta"], payload["recipe"]

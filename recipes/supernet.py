@@ -26,15 +26,16 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
-from ..data.atomic import atomic_path
+from ..data.atomic import write_bytes
 from ..data.space import SearchSpace
-from ..errors import ConfigError
+from ..errors import ConfigError, load_failure
 from .model import MODEL_BUILDERS, MBConv, MBConvNet, _init_weights, pooled_classifier, stem_layer
 from .supernet_decode import arch_spec, supernet_spec
 from .supernet_slots import Path, SupernetError, SupernetSpec
@@ -198,8 +199,9 @@ def save_supernet(path: str | os.PathLike, supernet: Supernet, space: SearchSpac
     payload = {"state_dict": supernet.state_dict(), "fingerprint": space.fingerprint(),
                "share_first": supernet.share_first, "dropout": supernet.spec.dropout,
                "meta": dict(meta or {})}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    buffer = io.BytesIO()  # serialize first: a full disk is then a plain OSError
+    torch.save(payload, buffer)
+    write_bytes(path, buffer.getvalue())
 
 
 def load_supernet(path: str | os.PathLike, space: SearchSpace) -> tuple[Supernet, dict[str, Any]]:
@@ -216,7 +218,7 @@ def load_supernet(path: str | os.PathLike, space: SearchSpace) -> tuple[Supernet
     except FileNotFoundError:
         raise ConfigError("supernet file not found", str(path)) from None
     except Exception as exc:  # corrupt or foreign file
-        raise ConfigError(f"cannot read a supernet: {type(exc).__name__}", str(path)) from None
+        raise ConfigError(load_failure(exc, "supernet"), str(path)) from None
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise ConfigError("not a supernet file (no state_dict)", str(path))
     if payload.get("fingerprint") != space.fingerprint():

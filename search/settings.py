@@ -112,8 +112,13 @@ class SearchSettings:
         check_selection(self.selection)
         if self.explore < 0:
             raise ConfigError(f"explore={self.explore!r} must be >= 0")
-        if self.budget_trials is not None and self.budget_trials < 1:
-            raise ConfigError(f"budget={self.budget_trials!r} must be >= 1 pair")
+        if self.budget_trials is not None and (isinstance(self.budget_trials, bool) or not isinstance(
+                self.budget_trials, int) or self.budget_trials < 1):
+            raise ConfigError(f"budget_trials={self.budget_trials!r} must be an integer >= 1 pair")
+        if self.budget_hours is not None and (isinstance(self.budget_hours, bool) or not isinstance(
+                self.budget_hours, (int, float)) or not self.budget_hours > 0):
+            raise ConfigError(f"budget_hours={self.budget_hours!r} must be a number of hours > 0 "
+                              "(like the flag: --budget 2h or 30m)")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(self.name)):
             raise ConfigError(f"name={self.name!r} may hold only letters, digits, '.', '_' and '-'")
         kind = self.evaluator.get("type") if isinstance(self.evaluator, dict) else None

@@ -230,9 +230,10 @@ class RunStore:
             The number of trials this call evaluated.
         """
         dists = {v.name: distribution(v) for v in space.variables}
-        done = 0
+        done = 0  # pairs this call evaluated (not pops that found another worker's trial)
 
         def objective(trial: optuna.Trial) -> float:
+            nonlocal done
             if not trial.user_attrs.get(MARK):
                 trial.set_user_attr("empty", True)  # popped nothing: another worker won the race
                 raise optuna.TrialPruned()
@@ -240,6 +241,7 @@ class RunStore:
             trial.set_user_attr("worker", WORKER_ID)
             max_epochs = trial.user_attrs.get("max_epochs")
             result = evaluate(config, max_epochs, lambda epoch, acc: trial.report(acc, epoch))
+            done += 1
             for key, value in result.to_dict().items():
                 trial.set_user_attr(key, _jsonable(value))
             if result.status != "ok" or not math.isfinite(result.val_acc):
@@ -258,7 +260,6 @@ class RunStore:
                 time.sleep(poll)
                 continue
             self.study.optimize(objective, n_trials=1, catch=(EvaluationFailed,), gc_after_trial=False)
-            done += 1
 
     # -- results -----------------------------------------------------------------------------
     def results(self, space: SearchSpace) -> pd.DataFrame:

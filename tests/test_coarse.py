@@ -178,6 +178,30 @@ def test_a_dataset_that_cannot_fit_the_space_fails_before_any_worker(tmp_path, c
     assert not any(tmp_path.iterdir())  # no study, no run folder
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("budget_hours", -1, "budget_hours=-1 must be a number of hours > 0"),
+    ("budget_hours", 0, "budget_hours=0 must be a number of hours > 0"),
+    ("budget_trials", 0, "budget_trials=0 must be an integer >= 1 pair"),
+])
+def test_config_budgets_are_checked_like_the_flag(toy, capsys, key, value, message):
+    folder, _, _ = toy
+    config = yaml.safe_load((folder / "search.yaml").read_text())
+    config[key] = value
+    (folder / "bad.yaml").write_text(yaml.safe_dump(config))
+    code, err = run_cli(["coarse", "--config", str(folder / "bad.yaml"), "--quiet"], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (folder / "runs").exists()
+
+
+def test_runs_dir_under_a_file_is_one_line_exit_2(toy, capsys):
+    folder, _, _ = toy
+    (folder / "plain").write_text("x")
+    code, err = run_cli(["coarse", "--config", str(folder / "search.yaml"), "--quiet",
+                         "--runs-dir", str(folder / "plain" / "runs")], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "plain" in err and "Traceback" not in err
+
+
 def test_table_missing_columns(toy, capsys):
     folder, _, table = toy
     table.drop(columns=["lr"]).to_csv(folder / "cut.csv", index=False)

@@ -179,3 +179,26 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
     """A coordinator, its workers and a monitor may create one SQLite schema at the same instant."""
     for round_ in range(2):
         open_at_once(f"sqlite:///{tmp_path / f'study{round_}.db'}", tmp_path / f"go{round_}")
+
+
+def test_worker_counts_only_the_pairs_it_evaluated(tmp_path):
+    """A pop that finds another worker's (or a foreign) trial is not an evaluation."""
+    import optuna
+
+    from jointnas.data import Float, SearchSpace
+    from jointnas.search.evaluators import EvalResult
+    from jointnas.search.study import RunStore
+
+    space = SearchSpace(arch=[Float("x", 0.0, 1.0)], name="count")
+    store = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "count")
+    store.study.enqueue_trial({"x": 0.5})  # not enqueued by jointnas: popped, not evaluated
+    calls = []
+
+    def evaluate(config, max_epochs, on_epoch):
+        calls.append(config)
+        return EvalResult(curve=[config["x"]], val_acc=config["x"])
+
+    assert store.work(space, evaluate, stop=lambda: True, poll=0.01) == 0 and not calls
+    store.enqueue([{"x": 0.25}], [{}])
+    assert store.work(space, evaluate, stop=lambda: True, poll=0.01) == 1 and len(calls) == 1
+    assert optuna.trial.TrialState.PRUNED in {t.state for t in store.study.trials}

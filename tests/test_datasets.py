@@ -255,3 +255,15 @@ def test_mnist5k_real_digits_split_like_digits():
 def test_embedded_datasets_are_listed_in_the_unknown_name_error():
     with pytest.raises(DatasetError, match=r"unknown dataset 'mnist-1d' \(allowed: .*mnist1d, mnist5k"):
         load_dataset("mnist-1d")
+
+
+def test_embedded_datasets_open_no_network_connection(cache, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert len(load_dataset("mnist1d", options=SMALL_1D).train) == 400  # generated, not fetched
+    assert len(load_dataset("mnist5k").test) == 1000

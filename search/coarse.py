@@ -112,6 +112,7 @@ class CoarseSearch:
                                    selection=s.selection,  # and bad predictor settings here
                                    pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
         store = self.open_store()
+        store.requeue_interrupted()  # pairs a Ctrl-C stopped are evaluated again, once
         if resume:
             store.requeue_running()
         if retry_failed:
@@ -276,11 +277,23 @@ class CoarseSearch:
 
     def _start_workers(self) -> list:
         ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=run_worker, args=(self.settings.storage_url, self.settings.name),
+        procs = [ctx.Process(target=_local_worker, args=(self.settings.storage_url, self.settings.name),
                              daemon=True) for _ in range(self.settings.workers)]
         for p in procs:
             p.start()
         return procs
+
+
+def _local_worker(storage: str, study: str) -> None:
+    """A local worker process: Ctrl-C (sent to the whole terminal group) ends it quietly.
+
+    Its pair is marked interrupted by :meth:`RunStore.work`, and the coordinator, which
+    gets the same Ctrl-C, reports it; the next run of the command queues it again.
+    """
+    try:
+        run_worker(storage, study)
+    except KeyboardInterrupt:
+        pass
 
 
 def _curve(value: Any) -> list[float]:

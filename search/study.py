@@ -174,6 +174,19 @@ class RunStore:
             count += 1
         return count
 
+    def requeue_interrupted(self) -> int:
+        """Queue again the pairs a Ctrl-C stopped mid-evaluation (marked ``interrupted``).
+
+        An interrupted evaluation is never a result: each such trial is queued once more
+        with its params and attributes (``retry_of`` names it), unless that was done
+        already. Returns how many were queued.
+        """
+        retried = {t.user_attrs.get("retry_of") for t in self.trials()}
+        todo = [t for t in self.trials((TrialState.FAIL,))
+                if t.user_attrs.get("interrupted") and t.number not in retried]
+        self.requeue(todo)
+        return len(todo)
+
     def requeue(self, trials: Sequence[Any]) -> None:
         """Queue finished trials again (e.g. ``--retry-failed``), recording what they retry."""
         for t in trials:
@@ -240,7 +253,11 @@ class RunStore:
             config = {name: _suggest(trial, name, d) for name, d in dists.items()}
             trial.set_user_attr("worker", WORKER_ID)
             max_epochs = trial.user_attrs.get("max_epochs")
-            result = evaluate(config, max_epochs, lambda epoch, acc: trial.report(acc, epoch))
+            try:
+                result = evaluate(config, max_epochs, lambda epoch, acc: trial.report(acc, epoch))
+            except KeyboardInterrupt:  # Optuna fails the trial; mark it for re-queueing
+                trial.set_user_attr("interrupted", True)
+                raise
             done += 1
             for key, value in result.to_dict().items():
                 trial.set_user_attr(key, _jsonable(value))

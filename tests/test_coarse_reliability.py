@@ -202,3 +202,32 @@ def test_worker_counts_only_the_pairs_it_evaluated(tmp_path):
     store.enqueue([{"x": 0.25}], [{}])
     assert store.work(space, evaluate, stop=lambda: True, poll=0.01) == 1 and len(calls) == 1
     assert optuna.trial.TrialState.PRUNED in {t.state for t in store.study.trials}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_ctrl_c_then_rerun_loses_nothing_and_prints_no_traceback(tmp_path, workers):
+    """SIGINT to the terminal's process group (a Ctrl-C) mid-run, then the same command."""
+    config = make_run(tmp_path, workers=workers)
+    url = f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", "coarse", "--config",
+                             str(config), "--quiet"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    before = []
+    while time.monotonic() < deadline and len(before) < 3:
+        time.sleep(0.2)
+        try:
+            before = evaluated(RunStore(url, "toy", create=False))
+        except Exception:  # the study may not exist yet
+            continue
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert 3 <= len(before) < 12, "the interrupt must land mid-run"
+    again = coarse(config)
+    _, stderr = again.communicate(timeout=240)
+    assert again.returncode == 0, stderr
+    after = evaluated(RunStore(url, "toy", create=False))
+    samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
+    assert len(samples) == 12 == len(after)  # none lost, none evaluated twice
+    assert not samples.duplicated(subset=list(toy_space().names)).any()

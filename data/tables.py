@@ -34,8 +34,13 @@ def _format(path: Path) -> str:
     raise TableError(f"unknown table format (allowed suffixes: {', '.join(SUFFIXES)})", str(path))
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
+def read_table(path: str | os.PathLike, as_text: bool = False) -> pd.DataFrame:
     """Read a sample table from CSV or parquet.
+
+    Args:
+        path: a ``.csv`` or ``.parquet`` file.
+        as_text: CSV only: every cell as the string in the file (``00000001`` stays
+            ``00000001``, an empty cell stays empty), to pass columns through unchanged.
 
     Raises:
         TableError: the file is missing, has an unknown suffix or cannot be parsed.
@@ -47,6 +52,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     try:
         if fmt == "parquet":
             return pd.read_parquet(path)
+        if as_text:
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
         return pd.read_csv(path)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

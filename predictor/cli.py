@@ -143,7 +143,7 @@ def _score(args: argparse.Namespace) -> int:
     est, table = _fitted_and_table(args)
     with _at(args.table):
         pred, std = est.predict(table, return_std=True)
-    out = table.assign(score=pred)
+    out = read_table(args.table, as_text=True).assign(score=pred)  # the user's cells, unchanged
     if est.n_models > 1:
         out = out.assign(score_std=std)
     write_table(out, args.out)

@@ -96,7 +96,8 @@ class CoarseSearch:
 
     # -- the run --------------------------------------------------------------------------
     def run(self, resume: bool = False, retry_failed: bool = False,
-            warm_start: pd.DataFrame | None = None) -> CoarseResult:
+            warm_start: pd.DataFrame | None = None, warm_start_where: str | None = None
+            ) -> CoarseResult:
         """Run all iterations (continuing a stored run), write the outputs and return them.
 
         Args:
@@ -104,10 +105,17 @@ class CoarseSearch:
                 (without it, Optuna's heartbeat re-queues them after its grace period).
             retry_failed: evaluate again the pairs whose evaluation failed.
             warm_start: earlier results (a sample table) to learn from.
+            warm_start_where: its file name, for errors.
+
+        Raises:
+            JointNASError: bad settings, constraints, dataset or warm-start table, all
+                before anything is written.
         """
         s = self.settings
         candidates = self.candidates()  # infeasible constraints fail here, before any storage
         self.evaluator.check()  # and a dataset that cannot fit the space
+        imported = (None if warm_start is None
+                    else self._warm_results(warm_start, warm_start_where))  # and a bad table
         strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
                                    selection=s.selection,  # and bad predictor settings here
                                    pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
@@ -117,8 +125,9 @@ class CoarseSearch:
             store.requeue_running()
         if retry_failed:
             store.requeue([t for t in store.trials() if t.user_attrs.get("status") == "failed"])
-        if warm_start is not None and not store.meta("warm_started"):
-            self._import(store, warm_start)
+        if imported is not None and not store.meta("warm_started"):
+            store.import_results(self.space, *imported, {"iteration": 0, "imported": True})
+            store.set_meta("warm_started", True)
         deadline = None if s.budget_hours is None else time.time() + s.budget_hours * 3600
         store.set_meta("deadline", deadline)
         workers = self._start_workers() if s.workers else []
@@ -211,15 +220,14 @@ class CoarseSearch:
         stop.save(self.run_dir / "early_stop.json")
         plot_tau(stop, self.run_dir / "tau_by_epoch.png")
 
-    def _import(self, store: RunStore, table: pd.DataFrame) -> None:
+    def _warm_results(self, table: pd.DataFrame, where: str | None) -> tuple[list, list]:
+        """Configs and results of a warm-start table, checked whole (errors name ``where``)."""
         from ..data.tables import validate_table
 
-        validate_table(table, self.space, require=("val_acc",))
-        evaluator = TableEvaluator(self.space, table)
+        validate_table(table, self.space, where=where, require=("val_acc",))
+        evaluator = TableEvaluator(self.space, table, where=where)
         configs = self.space.configs(table)
-        results = [evaluator.evaluate(c) for c in configs]
-        store.import_results(self.space, configs, results, {"iteration": 0, "imported": True})
-        store.set_meta("warm_started", True)
+        return configs, [evaluator.evaluate(c) for c in configs]
 
     # -- outputs --------------------------------------------------------------------------
     def samples(self, store: RunStore) -> pd.DataFrame:

@@ -115,7 +115,8 @@ def _run_coarse(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     warm = read_table(args.warm_start) if args.warm_start else None
     search = CoarseSearch(settings, progress=not args.quiet)
-    result = search.run(resume=args.resume, retry_failed=args.retry_failed, warm_start=warm)
+    result = search.run(resume=args.resume, retry_failed=args.retry_failed, warm_start=warm,
+                        warm_start_where=args.warm_start)
     print_summary(result)
     return 0
 

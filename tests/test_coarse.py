@@ -202,6 +202,18 @@ def test_runs_dir_under_a_file_is_one_line_exit_2(toy, capsys):
     assert "plain" in err and "Traceback" not in err
 
 
+def test_bad_warm_start_names_the_file_and_leaves_no_study(toy, capsys):
+    folder, space, table = toy
+    name = space.arch_names[0]
+    bad = table.head(5).astype({name: object})
+    bad.loc[bad.index[2], name] = "not-a-value"
+    bad.to_csv(folder / "warm.csv", index=False)
+    code, err = run_cli(["coarse", "--config", str(folder / "search.yaml"), "--quiet",
+                         "--warm-start", str(folder / "warm.csv")], capsys)
+    assert code == 2 and "warm.csv" in err and name in err and err.count("\n") == 1
+    assert not (folder / "runs").exists()  # no empty study left behind
+
+
 def test_table_missing_columns(toy, capsys):
     folder, _, table = toy
     table.drop(columns=["lr"]).to_csv(folder / "cut.csv", index=False)

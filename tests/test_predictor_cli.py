@@ -166,3 +166,22 @@ def test_evaluate_with_all_targets_missing(files, tmp_path, capsys):
     assert main(["evaluate", "--predictor", str(files / "pred.pt"), "--table", str(tmp_path / "t.csv"),
                  "--target", "acc"]) == 2
     one_line_error(capsys, "0 usable row(s)", "t.csv")
+
+
+def test_score_passes_the_users_columns_through_unchanged(files, tmp_path):
+    text = (files / "test.csv").read_text().splitlines()
+    keys = [f"{i:08d}" for i in range(len(text) - 1)]
+    rows = [text[0] + ",key,note"] + [f"{line},{k},{'NA' if i % 2 else ''}"
+                                       for i, (line, k) in enumerate(zip(text[1:], keys))]
+    (tmp_path / "cands.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "scores.csv"
+    assert main(["score", "--predictor", str(files / "pred.pt"), "--table",
+                 str(tmp_path / "cands.csv"), "--out", str(out)]) == 0
+    written = out.read_text().splitlines()
+    header = written[0].split(",")
+    key_col, note_col = header.index("key"), header.index("note")
+    cells = [line.split(",") for line in written[1:]]
+    assert [c[key_col] for c in cells] == keys  # leading zeros kept
+    assert [c[note_col] for c in cells] == ["NA" if i % 2 else "" for i in range(len(keys))]
+    original = [line.split(",") for line in text[1:]]
+    assert [c[:len(original[0])] for c in cells] == original  # every input cell as written

@@ -240,7 +240,10 @@ class CoarseSearch:
         raw[TARGET] = [accuracy_at(_curve(c), epoch) if _curve(c) else (v if v is not None else np.nan)
                        for c, v in zip(raw["curve"], raw["val_acc"])]
         raw.loc[raw["status"] != "ok", TARGET] = np.nan
-        return raw.sort_values("trial").reset_index(drop=True)
+        # a stable order (not trial numbers, which a re-queued pair changes): the same
+        # finished results give the same predictor fit and the same next pairs after a resume
+        keys = [k for k in ("iteration", "pool_index", "trial") if k in raw.columns]
+        return raw.sort_values(keys, kind="stable").reset_index(drop=True)
 
     def write_samples(self, store: RunStore) -> pd.DataFrame:
         """Write ``samples.csv`` (curves as ``acc_e1..`` columns) and return the samples."""

@@ -231,3 +231,33 @@ def test_ctrl_c_then_rerun_loses_nothing_and_prints_no_traceback(tmp_path, worke
     samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(samples) == 12 == len(after)  # none lost, none evaluated twice
     assert not samples.duplicated(subset=list(toy_space().names)).any()
+
+
+def test_an_interrupted_and_resumed_run_picks_the_same_pairs(tmp_path):
+    """The pairs chosen depend on the seed and the finished results, not on trial numbers."""
+    from jointnas.search.coarse import CoarseSearch
+    from jointnas.search.settings import load_settings
+
+    def chosen(folder: Path) -> list[tuple[int, int]]:
+        store = RunStore(f"sqlite:///{folder / 'runs' / 'toy' / 'study.db'}", "toy", create=False)
+        return sorted((t.user_attrs["iteration"], t.user_attrs["pool_index"]) for t in evaluated(store))
+
+    plain, cut = tmp_path / "plain", tmp_path / "cut"
+    plain.mkdir()
+    cut.mkdir()
+    settings = {"iterations": 3, "batch": 4}
+    CoarseSearch(load_settings(make_run(plain, **settings)), progress=False).run()
+    search = CoarseSearch(load_settings(make_run(cut, **settings)), progress=False)
+    original, calls = search.evaluator.evaluate, []
+
+    def interrupt_once(config, **kwargs):
+        calls.append(config)
+        if len(calls) == 2:  # the second pair of iteration 1 is stopped mid-evaluation
+            raise KeyboardInterrupt
+        return original(config, **kwargs)
+
+    search.evaluator.evaluate = interrupt_once
+    with pytest.raises(KeyboardInterrupt):
+        search.run()
+    CoarseSearch(load_settings(cut / "search.yaml"), progress=False).run()
+    assert chosen(cut) == chosen(plain) and len(chosen(plain)) == 12

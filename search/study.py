@@ -88,9 +88,12 @@ def _open_rdb(url: str, attempts: int = 6):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # heartbeat_interval is marked experimental
-                return optuna.storages.RDBStorage(
+                storage = optuna.storages.RDBStorage(
                     url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+            if url.startswith("sqlite"):
+                _serialize_sqlite(storage.engine)
+            return storage
         except Exception as exc:
             attempt += 1
             first = (str(exc).strip().splitlines() or [""])[0]  # later lines quote the SQL
@@ -98,6 +101,31 @@ def _open_rdb(url: str, attempts: int = 6):
             if not racing or attempt == attempts:
                 raise
             time.sleep(0.1 * attempt)
+
+
+def _serialize_sqlite(engine: Any) -> None:
+    """Make every SQLite transaction take the write lock when it begins (``BEGIN IMMEDIATE``).
+
+    Optuna pops a waiting trial by reading it and then marking it running, relying on
+    row locks (``SELECT ... FOR UPDATE``) that SQLite does not have. Under pysqlite's
+    default deferred transactions two workers can both read the trial as waiting, both
+    evaluate it, and the second's result is refused ("Cannot tell a COMPLETE trial").
+    With the lock taken at ``BEGIN``, the read and the write of one claim cannot
+    interleave with another's: a compare-and-set. Every transaction, reads included,
+    is then serialized; the others wait (``timeout`` 60 s) instead of failing. SQLite
+    is for the processes of one machine; many machines share PostgreSQL.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite issues no BEGIN of its own
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while creating the schema lack the listeners
 
 
 def _redact(url: str) -> str:

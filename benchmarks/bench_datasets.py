@@ -3,7 +3,8 @@
 For each table made by ``make_table.py --repeat R`` (rows with ``val_acc_2``): Kendall
 tau between the two seeds' validation accuracies over the repeated pairs (how alike two
 training runs rank pairs), the seed-to-seed standard deviation of one pair's accuracy
-(``sqrt(mean((a - b)^2 / 2))`` over pairs), the spread of accuracies across pairs
+(``sqrt(mean((a - b)^2 / 2))`` over pairs, and the median of ``|a - b|``, which a few
+unstable pairs do not dominate), the spread of accuracies across pairs
 (10th-90th percentile, and their difference in seed stds), and the seconds one training
 run took for the smallest, median and largest architecture by FLOPs.
 
@@ -43,7 +44,7 @@ def seed_noise(frame: pd.DataFrame) -> dict[str, float]:
     pick = (lambda q: float(seconds[int(round(q * (len(seconds) - 1)))])) if len(seconds) else (
         lambda q: np.nan)
     return {"pairs": len(a), "tau": float(stats.kendalltau(a, b)[0]) if len(a) > 2 else np.nan,
-            "seed_std": std, "p10": float(p10), "p90": float(p90),
+            "seed_std": std, "median_diff": float(np.median(np.abs(a - b))) if len(a) else np.nan, "p10": float(p10), "p90": float(p90),
             "spread_in_stds": float((p90 - p10) / std) if std else np.nan,
             "s_small": pick(0.0), "s_median": pick(0.5), "s_large": pick(1.0)}
 
@@ -56,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="use only the first N repeated pairs of each table")
     args = p.parse_args(argv)
     lines = ["| dataset | pairs (2 seeds) | Kendall tau seed 1 vs 2 | seed std of one pair | "
-             "val_acc p10-p90 | spread / seed std | s/run smallest | median | largest |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "median abs(seed 1 - seed 2) | val_acc p10-p90 | spread / seed std | "
+             "s/run smallest | median | largest |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, path in TABLES.items():
         if not path.exists():
             print(f"{name}: no table at {path} (see the module docstring)")
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             frame = frame.head(args.max_pairs)
         r = seed_noise(frame)
         lines.append(f"| {name} | {r['pairs']} | {r['tau']:.3f} | {r['seed_std']:.4f} | "
+                     f"{r['median_diff']:.4f} | "
                      f"{r['p10']:.3f}-{r['p90']:.3f} | {r['spread_in_stds']:.1f} | "
                      f"{r['s_small']:.1f} | {r['s_median']:.1f} | {r['s_large']:.1f} |")
     text = "\n".join(lines)

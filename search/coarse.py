@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,11 @@ class CoarseSearch:
         store.requeue_interrupted()  # pairs a Ctrl-C stopped are evaluated again, once
         if resume:
             store.requeue_running()
+        elif not store.has_heartbeat and store.running():
+            warnings.warn(f"{store.running()} pair(s) of this run are marked running, and this "
+                          "storage has no heartbeat to tell a stopped process from a live "
+                          "worker: this run waits for them. If no worker is running them, stop "
+                          "and run the command again with --resume.", stacklevel=2)
         if retry_failed:
             store.requeue([t for t in store.trials() if t.user_attrs.get("status") == "failed"])
         if imported is not None and not store.meta("warm_started"):

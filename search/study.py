@@ -188,6 +188,15 @@ class RunStore:
         """Trials waiting or running that match ``where``."""
         return sum(1 for t in self.trials(PENDING) if where(t))
 
+    @property
+    def has_heartbeat(self) -> bool:
+        """Whether the storage re-queues the trials of dead workers by itself (RDB storages)."""
+        return isinstance(self.storage, optuna.storages.RDBStorage)
+
+    def running(self) -> int:
+        """Trials marked running (by a live worker, or by a process that is gone)."""
+        return len(self.trials((TrialState.RUNNING,)))
+
     def requeue_running(self) -> int:
         """Re-queue trials left running by a process that is gone (local resume).
 

@@ -276,3 +276,43 @@ def test_four_local_workers_on_sqlite_never_claim_a_pair_twice(tmp_path):
     samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(done) == len(samples) == 16
     assert not samples.duplicated(subset=list(toy_space().names)).any()
+
+
+def test_journal_after_kill_says_why_it_waits_and_resume_finishes(tmp_path):
+    """The journal file has no heartbeat: a rerun without --resume must say so, not hang mute."""
+    import threading
+
+    config = make_run(tmp_path, storage=f"journal:{tmp_path / 'journal.log'}")
+    store_url = f"journal:{tmp_path / 'journal.log'}"
+    proc = coarse(config)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            if len(evaluated(RunStore(store_url, "toy", create=False))) >= 2:
+                break
+        except Exception:
+            continue
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    if not RunStore(store_url, "toy", create=False).running():  # killed between two pairs
+        again = coarse(config)
+        assert again.communicate(timeout=240) and again.returncode == 0
+        return
+    rerun = coarse(config)
+    seen = threading.Event()
+
+    def watch() -> None:
+        for line in rerun.stderr:
+            if "no heartbeat" in line and "--resume" in line:
+                seen.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert seen.wait(timeout=90), "the rerun must say why it waits"
+    rerun.kill()
+    rerun.communicate()
+    resumed = coarse(config, "--resume")
+    _, stderr = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, stderr
+    samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
+    assert len(samples) == 12 and not samples.duplicated(subset=list(toy_space().names)).any()

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the side-by-side table and write it to ``--out``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(HERE / "results" / "datasets.md"))
+    p.add_argument("--note", default="", help="a line on how the tables were made (load, machine)")
     p.add_argument("--max-pairs", type=int, default=None,
                    help="use only the first N repeated pairs of each table")
     args = p.parse_args(argv)
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("# Signal and noise of the embedded datasets (benchmarks/bench_datasets.py)\n\n"
                    "Sobol pairs of configs/<dataset>.yaml, each trained with seeds 0 and 1 on one "
-                   "CPU thread; seconds are one run of seed 0.\n\n" + text + "\n")
+                   "CPU thread; seconds are one run of seed 0. " + args.note + "\n\n" + text + "\n")
     return 0
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import OutputError
 from .atomic import atomic_path
 
 SEQUENCE_LENGTH = 40
@@ -78,8 +79,8 @@ def load_arrays(num_samples: int, train_split: float, seed: int) -> tuple[np.nda
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, x=x, y=y)
-    except OSError as exc:
-        warnings.warn(f"mnist1d: cannot write the cache file {path} ({exc.strerror or exc}); "
+    except OutputError as exc:  # a read-only or full cache folder costs only the regeneration
+        warnings.warn(f"mnist1d: cannot write the cache file {path} ({exc.message}); "
                       "the data will be generated again next time", stacklevel=2)
     return x, y
 

@@ -38,7 +38,7 @@ from .evaluators import EvalResult, TableEvaluator, make_evaluator
 from .pool import draw_pool
 from .settings import SearchSettings
 from .strategies.predictor_guided import PredictorGuided
-from .study import RunStore
+from .study import RunStore, trial_params
 
 TARGET = "acc"  # samples.csv column the predictor learns: accuracy at the early-stop epoch
 
@@ -182,7 +182,7 @@ class CoarseSearch:
         done = samples[samples["status"] == "ok"] if len(samples) else samples
         if len(done):
             strategy.tell(self.space.configs(done), done[TARGET].to_numpy(dtype=float))
-        every = [t.params or t.system_attrs.get("fixed_params", {}) for t in store.trials()]
+        every = [trial_params(t) for t in store.trials()]
         if every:
             strategy.proposed.update(int(k) for k in row_keys(self.space, self.space.frame(every)))
         configs = strategy.ask(n)

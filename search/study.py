@@ -207,7 +207,7 @@ class RunStore:
         for t in self.trials((TrialState.RUNNING,)):
             self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
             attrs = {k: v for k, v in t.user_attrs.items() if k in KEEP_ATTRS}
-            self.study.enqueue_trial(_params(t), user_attrs={**attrs, "requeued_from": t.number})
+            self.study.enqueue_trial(trial_params(t), user_attrs={**attrs, "requeued_from": t.number})
             count += 1
         return count
 
@@ -228,7 +228,7 @@ class RunStore:
         """Queue finished trials again (e.g. ``--retry-failed``), recording what they retry."""
         for t in trials:
             attrs = {k: v for k, v in t.user_attrs.items() if k in KEEP_ATTRS}
-            self.study.enqueue_trial(_params(t), user_attrs={**attrs, "retry_of": t.number})
+            self.study.enqueue_trial(trial_params(t), user_attrs={**attrs, "retry_of": t.number})
 
     def import_results(self, space: SearchSpace, configs: Sequence[Config],
                        results: Sequence[EvalResult], attrs: dict[str, Any]) -> None:
@@ -287,10 +287,10 @@ class RunStore:
             if not trial.user_attrs.get(MARK):
                 trial.set_user_attr("empty", True)  # popped nothing: another worker won the race
                 raise optuna.TrialPruned()
-            config = {name: _suggest(trial, name, d) for name, d in dists.items()}
-            trial.set_user_attr("worker", WORKER_ID)
-            max_epochs = trial.user_attrs.get("max_epochs")
             try:
+                config = {name: _suggest(trial, name, d) for name, d in dists.items()}
+                trial.set_user_attr("worker", WORKER_ID)
+                max_epochs = trial.user_attrs.get("max_epochs")
                 result = evaluate(config, max_epochs, lambda epoch, acc: trial.report(acc, epoch))
             except KeyboardInterrupt:  # Optuna fails the trial; mark it for re-queueing
                 trial.set_user_attr("interrupted", True)
@@ -341,9 +341,13 @@ class EvaluationFailed(Exception):
     """An evaluation that ended ``diverged`` or ``failed`` (stored as a failed trial)."""
 
 
-def _params(trial: Any) -> dict[str, Any]:
-    params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
-    return params
+def trial_params(trial: Any) -> dict[str, Any]:
+    """A trial's pair: its enqueued (fixed) params, completed by those it suggested.
+
+    A trial interrupted while suggesting holds only some params; the enqueued ones are
+    whole, so a re-queue or a look-up never sees half a pair.
+    """
+    return {**trial.system_attrs.get("fixed_params", {}), **trial.params}
 
 
 def _suggest(trial: optuna.Trial, name: str, dist) -> Any:

@@ -316,3 +316,37 @@ def test_journal_after_kill_says_why_it_waits_and_resume_finishes(tmp_path):
     assert resumed.returncode == 0, stderr
     samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(samples) == 12 and not samples.duplicated(subset=list(toy_space().names)).any()
+
+
+def test_an_interrupt_while_a_pair_is_being_claimed_requeues_the_whole_pair(tmp_path, monkeypatch):
+    """Ctrl-C between two suggested params leaves half a pair in Optuna; the re-queue and
+    every look-up use the whole enqueued pair."""
+    from jointnas.data import Float, SearchSpace
+    from jointnas.search import study as study_module
+    from jointnas.search.evaluators import EvalResult
+
+    space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name="half")
+    store = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "half")
+    store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1}])
+    real, calls = study_module._suggest, []
+
+    def interrupted_suggest(trial, name, dist):
+        calls.append(name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(trial, name, dist)
+
+    monkeypatch.setattr(study_module, "_suggest", interrupted_suggest)
+    evaluate = lambda config, max_epochs, on_epoch: EvalResult(curve=[config["x"]],  # noqa: E731
+                                                               val_acc=config["x"])
+    with pytest.raises(KeyboardInterrupt):
+        store.work(space, evaluate, stop=lambda: True, poll=0.01)
+    (failed,) = store.trials()
+    assert failed.user_attrs["interrupted"] and set(failed.params) == {"x"}  # half a pair
+    assert study_module.trial_params(failed) == {"x": 0.5, "lr": 0.2}
+    monkeypatch.setattr(study_module, "_suggest", real)
+    assert store.requeue_interrupted() == 1 and store.requeue_interrupted() == 0
+    seen = []
+    store.work(space, lambda c, m, cb: seen.append(c) or evaluate(c, m, cb), stop=lambda: True,
+               poll=0.01)
+    assert seen == [{"x": 0.5, "lr": 0.2}]

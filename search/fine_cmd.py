@@ -183,7 +183,9 @@ def _print_comparison(comparison: pd.DataFrame) -> None:
                  f"(2 pooled std {200 * row[f'{m}_pooled_std']:.2f}: "
                  f"{'beats' if row[f'{m}_beats'] else 'does not beat'})"
                  for m in ("val_acc", "test_acc")]
-        print(f"  budget {float(row['budget']):.3g}, {float(row['flops']):.3g} FLOPs: " + "; ".join(parts))
+        budget = pd.to_numeric(pd.Series([row["budget"]]), errors="coerce").iloc[0]
+        label = f"budget {budget:.3g}" if np.isfinite(budget) else f"{row['kind']} pair"
+        print(f"  {label}, {float(row['flops']):.3g} FLOPs: " + "; ".join(parts))
 
 
 FINE = Command("fine", "fine search: evolve pairs by predicted accuracy under FLOPs budgets",

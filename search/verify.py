@@ -87,7 +87,8 @@ def compare_with_default(verified: pd.DataFrame, margin: float = 2.0) -> pd.Data
         found = found[pd.to_numeric(found["flops"], errors="coerce") <= float(ref["flops"])]
     rows = []
     for _, pair in found.iterrows():
-        row: dict[str, Any] = {"budget": pair.get("budget"), "flops": pair.get("flops")}
+        row: dict[str, Any] = {"kind": pair.get("kind"), "budget": pair.get("budget"),
+                               "flops": pair.get("flops")}
         for metric in ("val_acc", "test_acc"):
             pooled = math.sqrt((float(pair[f"{metric}_std"]) ** 2
                                 + float(ref[f"{metric}_std"]) ** 2) / 2)

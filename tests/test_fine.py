@@ -390,3 +390,25 @@ def test_report_writes_plots_and_summary(run_dir, capsys):
     text = (run_dir / "report.md").read_text()
     assert "last iteration held out: Kendall tau" in text and "## Fine search" in text
     assert "![pareto](pareto.png)" in text
+
+
+def test_compare_with_default_uses_pooled_stds_and_the_defaults_flops():
+    import pandas as pd
+
+    from jointnas.search.verify import compare_with_default
+
+    verified = pd.DataFrame([
+        {"kind": "best", "budget": 3e5, "flops": 2e5, "status": "ok", "val_acc": 0.98,
+         "val_acc_std": 0.003, "test_acc": 0.97, "test_acc_std": 0.004},
+        {"kind": "best", "budget": 1e6, "flops": 9e5, "status": "ok", "val_acc": 0.99,  # costlier
+         "val_acc_std": 0.001, "test_acc": 0.99, "test_acc_std": 0.001},
+        {"kind": "default", "budget": None, "flops": 6e5, "status": "ok", "val_acc": 0.97,
+         "val_acc_std": 0.004, "test_acc": 0.965, "test_acc_std": 0.003},
+    ])
+    rows = compare_with_default(verified)
+    assert len(rows) == 1 and rows.loc[0, "flops"] == 2e5
+    assert rows.loc[0, "val_acc_gain"] == pytest.approx(0.01)
+    assert rows.loc[0, "val_acc_pooled_std"] == pytest.approx(((0.003**2 + 0.004**2) / 2) ** 0.5)
+    assert bool(rows.loc[0, "val_acc_beats"])  # 0.01 > 2 * 0.00354
+    assert not bool(rows.loc[0, "test_acc_beats"])  # 0.005 < 2 * 0.00354
+    assert compare_with_default(verified[verified["kind"] != "default"]).empty

@@ -70,6 +70,7 @@ class CoarseSearch:
         self.limits = {**self.space.constraints, **settings.constraints}
         self.evaluator = make_evaluator(self.space, settings.evaluator)
         self.run_dir = settings.run_dir
+        self._workers: list = []  # local worker processes of the current run
 
     # -- setup ---------------------------------------------------------------------------
     def open_store(self) -> RunStore:
@@ -137,6 +138,7 @@ class CoarseSearch:
         deadline = None if s.budget_hours is None else time.time() + s.budget_hours * 3600
         store.set_meta("deadline", deadline)
         workers = self._start_workers() if s.workers else []
+        self._workers = workers
         try:
             for it in range(1, s.iterations + 1):
                 have = sum(1 for t in store.trials() if t.user_attrs.get("iteration") == it)
@@ -206,15 +208,35 @@ class CoarseSearch:
             return result
 
         try:
-            if not remote:
-                store.work(self.space, evaluate, stop=lambda: True)
-            while (left := store.pending(in_it)) and not store.out_of_time():
+            while not store.out_of_time():
+                if not remote:  # this process evaluates too (again after a re-queue)
+                    store.work(self.space, evaluate, stop=lambda: True)
                 store.fail_stale()
+                left = store.pending(in_it)  # counted before the re-queue: a pair that a
+                if store.requeue_interrupted():  # worker's Ctrl-C ends meanwhile is not lost
+                    continue
+                if not left:
+                    break
+                self._check_workers()
                 if total - left > bar.n:
                     bar.update(total - left - bar.n)
                 time.sleep(1.0)
         finally:
             bar.close()
+
+    def _check_workers(self) -> None:
+        """Raise when every local worker has exited: nobody would evaluate the queue.
+
+        Raises:
+            SearchError: naming their exit codes; the queued pairs stay queued, and the
+                next run of the command evaluates them.
+        """
+        workers = self._workers
+        if workers and not any(p.is_alive() for p in workers):
+            codes = ", ".join(str(p.exitcode) for p in workers)
+            raise SearchError(f"all {len(workers)} local worker(s) exited (exit codes {codes}; "
+                              "their errors are printed above); the pairs left stay queued: "
+                              "fix the cause and run the command again")
 
     def _choose_early_stop(self, store: RunStore) -> None:
         samples = self.samples(store)

@@ -350,3 +350,59 @@ def test_an_interrupt_while_a_pair_is_being_claimed_requeues_the_whole_pair(tmp_
     store.work(space, lambda c, m, cb: seen.append(c) or evaluate(c, m, cb), stop=lambda: True,
                poll=0.01)
     assert seen == [{"x": 0.5, "lr": 0.2}]
+
+
+def test_when_every_local_worker_dies_the_coordinator_says_so_instead_of_waiting(tmp_path):
+    config = make_run(tmp_path, workers=2)
+    db = tmp_path / "runs" / "toy" / "study.db"
+    proc = coarse(config)
+    deadline = time.monotonic() + 60
+    while not db.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (tmp_path / "toy.csv").unlink()  # the coordinator has read it; the workers, still starting, cannot
+    _, err = proc.communicate(timeout=120)
+    last = err.strip().splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("error: all 2 local worker(s) exited"), err[-2000:]
+    store = RunStore(f"sqlite:///{db}", "toy", create=False)
+    assert store.pending() == 6  # the batch stays queued for the next run
+
+
+def test_a_remote_workers_ctrl_c_is_requeued_by_the_running_coordinator(tmp_path):
+    """`search worker` stopped with Ctrl-C mid-pair: the coordinator re-queues that pair at
+    once and the other worker evaluates it; nothing is lost and nothing repeated."""
+    url = f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}"
+    config = make_run(tmp_path, workers=0, storage=url)
+    coordinator = coarse(config)
+    workers = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            RunStore(url, "toy", create=False)
+            break
+        except Exception:
+            continue
+    for _ in range(2):
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "jointnas.search.cli", "worker", "--storage", url, "--study",
+             "toy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    by_pid = {str(w.pid): w for w in workers}
+    victim = None
+    while victim is None and time.monotonic() < deadline + 60:
+        time.sleep(0.05)
+        store = RunStore(url, "toy", create=False)
+        if len(evaluated(store)) < 2:
+            continue
+        busy = [t.user_attrs.get("worker", "").rsplit(":", 1)[-1] for t in store.trials()
+                if t.state.name == "RUNNING"]
+        victim = next((by_pid[p] for p in busy if p in by_pid), None)
+    assert victim is not None, "no worker caught mid-pair"
+    victim.send_signal(signal.SIGINT)  # a Ctrl-C in that worker's terminal
+    _, err0 = victim.communicate(timeout=60)
+    assert victim.returncode == 130 and "Traceback" not in err0, err0[-2000:]
+    _, stderr = coordinator.communicate(timeout=300)
+    assert coordinator.returncode == 0, stderr[-2000:]
+    for w in workers:
+        w.communicate(timeout=120)
+    samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
+    assert len(samples) == 12 and not samples.duplicated(subset=list(toy_space().names)).any()

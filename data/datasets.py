@@ -193,13 +193,14 @@ def _mnist1d(seed: int, options: Mapping[str, Any]) -> DatasetBundle:
 
     opts = mnist1d_options(options)
     n = 10 * (opts["num_samples"] // 10)
-    x, y = load_arrays(n, (n - opts["test_size"]) / n, opts["generation_seed"])
-    n_test = n - int(n * (n - opts["test_size"]) / n)  # the package's own split point
-    rest = np.arange(n - n_test)
-    train, val = train_test_split(rest, test_size=opts["val_size"], stratify=y[rest],
+    (x_rest, y_rest), (x_test, y_test) = load_arrays(n, (n - opts["test_size"]) / n,
+                                                     opts["generation_seed"])
+    x, y = np.concatenate([x_rest, x_test]), np.concatenate([y_rest, y_test])
+    rest = np.arange(len(y_rest))
+    train, val = train_test_split(rest, test_size=opts["val_size"], stratify=y_rest,
                                   random_state=seed)
     return _tensor_bundle("mnist1d", x[:, None, :], y, np.sort(train), np.sort(val),
-                          np.arange(n - n_test, n), 10)
+                          np.arange(len(y_rest), len(y)), 10)
 
 
 def _torchvision(name: str) -> Callable[[Any, bool, int], DatasetBundle]:

@@ -35,6 +35,9 @@ SEQUENCE_LENGTH = 40
 
 NUM_CLASSES = 10
 
+CACHE_FORMAT = 2
+"""Version of the cache file's layout (part of its name: another layout is another file)."""
+
 
 def cache_dir() -> Path:
     """Folder of generated dataset files: ``$JOINTNAS_CACHE`` or ``~/.cache/jointnas``."""
@@ -54,38 +57,44 @@ def generation_args(num_samples: int, train_split: float, seed: int) -> dict[str
     return args
 
 
-def load_arrays(num_samples: int, train_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST-1D signals ``float32 [N, 40]`` and labels ``int64 [N]``, cached.
+Split = tuple[np.ndarray, np.ndarray]
 
-    The package's train part comes first, its test part last (``train_split`` sets
-    where one ends); ``N`` is ``num_samples`` rounded down to a multiple of 10.
+
+def load_arrays(num_samples: int, train_split: float, seed: int) -> tuple[Split, Split]:
+    """MNIST-1D as the package splits it: ``(x, y)`` of its train part and of its test part.
+
+    Signals are ``float32 [n, 40]``, labels ``int64 [n]``; ``num_samples`` is rounded down
+    to a multiple of 10 and ``train_split`` says where the package's test part begins.
     """
     args = generation_args(num_samples, train_split, seed)
-    key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps({**args, "cache_format": CACHE_FORMAT},
+                                    sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir() / f"mnist1d-{key}.npz"
     expected = NUM_CLASSES * (int(num_samples) // NUM_CLASSES)
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as cached:
-                x, y = cached["x"], cached["y"]
-            if x.shape == (expected, SEQUENCE_LENGTH) and y.shape == (expected,):
-                return x, y
-            problem = f"arrays of shape {x.shape} instead of ({expected}, {SEQUENCE_LENGTH})"
+                parts = ((cached["x"], cached["y"]), (cached["x_test"], cached["y_test"]))
+            shapes = [x.shape[1:] for x, _ in parts] + [(len(parts[0][0]) + len(parts[1][0]),)]
+            if shapes == [(SEQUENCE_LENGTH,), (SEQUENCE_LENGTH,), (expected,)]:
+                return parts
+            problem = f"arrays of shapes {shapes}, expected {expected} signals of length 40"
         except Exception as exc:  # a torn or foreign file: any reader error means regenerate
             problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         warnings.warn(f"mnist1d cache file {path} is unreadable ({problem}); regenerating it",
                       stacklevel=2)
-    x, y = _generate(args)
+    parts = _generate(args)
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, x=x, y=y)
+            (x, y), (x_test, y_test) = parts
+            np.savez(fh, x=x, y=y, x_test=x_test, y_test=y_test)
     except OutputError as exc:  # a read-only or full cache folder costs only the regeneration
         warnings.warn(f"mnist1d: cannot write the cache file {path} ({exc.message}); "
                       "the data will be generated again next time", stacklevel=2)
-    return x, y
+    return parts
 
 
-def _generate(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _generate(args: dict[str, Any]) -> tuple[Split, Split]:
     """Run ``mnist1d.data.make_dataset``, restoring the global random states it reseeds."""
     from mnist1d.data import make_dataset
     from mnist1d.utils import ObjectView
@@ -96,9 +105,8 @@ def _generate(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    x = np.concatenate([data["x"], data["x_test"]]).astype(np.float32)
-    y = np.concatenate([data["y"], data["y_test"]]).astype(np.int64)
-    return x, y
+    return ((data["x"].astype(np.float32), data["y"].astype(np.int64)),
+            (data["x_test"].astype(np.float32), data["y_test"].astype(np.int64)))
 
 
-__all__ = ["NUM_CLASSES", "SEQUENCE_LENGTH", "cache_dir", "generation_args", "load_arrays"]
+__all__ = ["NUM_CLASSES", "SEQUENCE_LENGTH", "Split", "cache_dir", "generation_args", "load_arrays"]

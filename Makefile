@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench bench-systems bench-gpu venv clean
+.PHONY: demo test test-slow chaos bench bench-systems bench-gpu venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ test: $(STAMP)
 # Exit status 5 means no test is marked slow: nothing to run is not a failure.
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m slow tests || [ $$? -eq 5 ]
+
+# Coarse runs on SQLite, the journal file and PostgreSQL while their coordinator and 4
+# workers are killed at random (CHAOS_RUNS rounds per storage, default 20; ~1 min a round).
+chaos: $(STAMP)
+	CHAOS_RUNS=$${CHAOS_RUNS:-20} $(PY) -m pytest -q -s -m slow tests/test_chaos.py
 
 # Each benchmark prints its tables; `bench` covers the FBNetV3 pipeline, `bench-systems`
 # the supernet, REINFORCE/ENAS and EdgeNES studies (tens of minutes each on 2 cores).

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,7 +103,7 @@ class CoarseSearch:
 
         Args:
             resume: trials left running by a killed process are re-queued at once
-                (without it, Optuna's heartbeat re-queues them after its grace period).
+                (without it, the heartbeat re-queues them after its grace period).
             retry_failed: evaluate again the pairs whose evaluation failed.
             warm_start: earlier results (a sample table) to learn from.
             warm_start_where: its file name, for errors.
@@ -125,11 +124,6 @@ class CoarseSearch:
         store.requeue_interrupted()  # pairs a Ctrl-C stopped are evaluated again, once
         if resume:
             store.requeue_running()
-        elif not store.has_heartbeat and store.running():
-            warnings.warn(f"{store.running()} pair(s) of this run are marked running, and this "
-                          "storage has no heartbeat to tell a stopped process from a live "
-                          "worker: this run waits for them. If no worker is running them, stop "
-                          "and run the command again with --resume.", stacklevel=2)
         if retry_failed:
             store.requeue([t for t in store.trials() if t.user_attrs.get("status") == "failed"])
         if imported is not None and not store.meta("warm_started"):

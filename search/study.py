@@ -8,9 +8,13 @@ space, the settings, the early-stop epoch) are study user attributes, so any mac
 that can reach the storage can join or resume the run.
 
 Storage URLs: ``sqlite:///path.db`` and ``postgresql://...`` (RDB storage with
-heartbeats: trials of a dead worker are re-queued by Optuna's retry callback),
-``journal:path.log`` (Optuna's journal file storage, for shared filesystems), and
-``memory`` (in-process, for benchmarks).
+Optuna's heartbeats: trials of a dead worker are re-queued by its retry callback),
+``journal:path.log`` (Optuna's journal file storage, for shared filesystems; Optuna
+has no heartbeat for it, so workers beat in a trial user attribute, see
+:class:`RunStore`), and ``memory`` (in-process, for benchmarks).
+
+Heartbeats come every ``JOINTNAS_HEARTBEAT_S`` seconds (environment, default 10); a
+trial silent for three of them is re-queued.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from __future__ import annotations
 import math
 import os
 import socket
+import threading
 import time
 import warnings
 from typing import Any, Callable, Sequence
 
 import optuna
 import pandas as pd
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
@@ -33,8 +39,21 @@ from ..errors import SearchError
 from .evaluators import EvalResult
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-HEARTBEAT_S = 10
-GRACE_S = 30
+
+def _heartbeat_seconds() -> float:
+    """``JOINTNAS_HEARTBEAT_S`` from the environment (default 10), checked."""
+    raw = os.environ.get("JOINTNAS_HEARTBEAT_S", "10")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise SearchError(f"JOINTNAS_HEARTBEAT_S={raw!r} (allowed: seconds > 0)")
+    return value
+
+
+HEARTBEAT_S = _heartbeat_seconds()
+GRACE_S = 3 * HEARTBEAT_S
 MARK = "jointnas"  # user attribute present on every trial jointnas enqueued
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 PENDING = (TrialState.WAITING, TrialState.RUNNING)
@@ -89,7 +108,8 @@ def _open_rdb(url: str, attempts: int = 6):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # heartbeat_interval is marked experimental
                 storage = optuna.storages.RDBStorage(
-                    url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                    url, engine_kwargs=engine, heartbeat_interval=max(1, round(HEARTBEAT_S)),
+                    grace_period=max(2, round(GRACE_S)),
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
             if url.startswith("sqlite"):
                 _serialize_sqlite(storage.engine)
@@ -139,6 +159,13 @@ def _redact(url: str) -> str:
 class RunStore:
     """One run's study: results store, work queue and metadata.
 
+    On the journal file, which has no heartbeat of its own, a worker writes the time
+    into its trial's ``beat`` attribute every ``HEARTBEAT_S`` while it evaluates. Any
+    process that sees a running trial's beat unchanged for ``GRACE_S`` on its own clock
+    (machines' clocks need not agree) fails it and queues it again. Failing is a
+    compare-and-set (the journal refuses a second finish of one trial), so exactly one
+    process re-queues it.
+
     Args:
         storage: an opened storage (:func:`open_storage`) or a URL.
         name: study name.
@@ -152,6 +179,7 @@ class RunStore:
         self.storage = open_storage(storage) if isinstance(storage, str) else storage
         self.name = name
         self._deadline: tuple[float, float | None] = (-math.inf, None)
+        self._beats: dict[int, tuple[Any, float]] = {}  # trial -> (beat seen, since when)
         if create:
             self.study = optuna.create_study(storage=self.storage, study_name=name,
                                              direction="maximize", load_if_exists=True)
@@ -190,8 +218,13 @@ class RunStore:
 
     @property
     def has_heartbeat(self) -> bool:
-        """Whether the storage re-queues the trials of dead workers by itself (RDB storages)."""
+        """Whether Optuna's own heartbeat re-queues the trials of dead workers (RDB storages)."""
         return isinstance(self.storage, optuna.storages.RDBStorage)
+
+    @property
+    def beats(self) -> bool:
+        """Whether workers beat in a user attribute (storages shared without a heartbeat)."""
+        return isinstance(self.storage, optuna.storages.JournalStorage)
 
     def running(self) -> int:
         """Trials marked running (by a live worker, or by a process that is gone)."""
@@ -203,13 +236,22 @@ class RunStore:
         Each is marked failed with ``requeued`` and queued again with its params and
         attributes, so it is evaluated once more and its stale copy is ignored.
         """
-        count = 0
-        for t in self.trials((TrialState.RUNNING,)):
-            self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            attrs = {k: v for k, v in t.user_attrs.items() if k in KEEP_ATTRS}
-            self.study.enqueue_trial(trial_params(t), user_attrs={**attrs, "requeued_from": t.number})
-            count += 1
-        return count
+        return sum(self._requeue_claimed(t) for t in self.trials((TrialState.RUNNING,)))
+
+    def _requeue_claimed(self, trial: Any) -> bool:
+        """Fail a running trial and queue its pair again, unless another process did first.
+
+        Telling a finished trial is refused by every storage (the journal and the RDB
+        storages check the state as they write), so of two processes that both saw the
+        trial running, exactly one re-queues it.
+        """
+        try:
+            self.study.tell(trial.number, state=TrialState.FAIL)
+        except (ValueError, UpdateFinishedTrialError):
+            return False  # already finished: by its worker, or re-queued by another process
+        attrs = {k: v for k, v in trial.user_attrs.items() if k in KEEP_ATTRS}
+        self.study.enqueue_trial(trial_params(trial), user_attrs={**attrs, "requeued_from": trial.number})
+        return True
 
     def requeue_interrupted(self) -> int:
         """Queue again the pairs a Ctrl-C stopped mid-evaluation (marked ``interrupted``).
@@ -256,11 +298,50 @@ class RunStore:
             self._deadline = (now, deadline)
         return deadline is not None and now >= deadline
 
-    def fail_stale(self) -> None:
-        """Fail trials whose worker stopped sending heartbeats (Optuna re-queues them)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # marked experimental since Optuna 2.9
-            optuna.storages.fail_stale_trials(self.study)
+    def fail_stale(self) -> int:
+        """Re-queue trials whose worker stopped sending heartbeats; returns how many.
+
+        RDB storages: Optuna fails them and its retry callback re-queues them. Journal:
+        see the class doc. Other storages have no heartbeat and re-queue nothing.
+        """
+        if self.has_heartbeat:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # marked experimental since Optuna 2.9
+                return len(optuna.storages.fail_stale_trials(self.study) or [])
+        if not self.beats:
+            return 0
+        now, count, running = time.monotonic(), 0, self.trials((TrialState.RUNNING,))
+        self._beats = {t.number: self._beats.get(t.number, (None, now)) for t in running}
+        for t in running:
+            beat = t.user_attrs.get("beat")
+            seen, since = self._beats[t.number]
+            if beat != seen or since == now:
+                self._beats[t.number] = (beat, now)
+            elif now - since >= GRACE_S:
+                count += self._requeue_claimed(t)
+        return count
+
+    def _beat(self, trial: optuna.Trial) -> Callable[[], None]:
+        """Start beating in ``trial``'s ``beat`` attribute; returns the function that stops it."""
+        if not self.beats:
+            return lambda: None
+        done = threading.Event()
+        trial.set_user_attr("beat", time.time())
+
+        def loop() -> None:
+            while not done.wait(HEARTBEAT_S):
+                try:
+                    trial.set_user_attr("beat", time.time())
+                except Exception:  # finished meanwhile, or the file is gone: stop beating
+                    return
+
+        thread = threading.Thread(target=loop, name=f"beat-{trial.number}", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            done.set()
+            thread.join()
+        return stop
 
     # -- work ------------------------------------------------------------------------------
     def work(self, space: SearchSpace, evaluate: Callable[..., EvalResult],
@@ -287,6 +368,7 @@ class RunStore:
             if not trial.user_attrs.get(MARK):
                 trial.set_user_attr("empty", True)  # popped nothing: another worker won the race
                 raise optuna.TrialPruned()
+            stop_beat = self._beat(trial)
             try:
                 config = {name: _suggest(trial, name, d) for name, d in dists.items()}
                 trial.set_user_attr("worker", WORKER_ID)
@@ -295,9 +377,11 @@ class RunStore:
             except KeyboardInterrupt:  # Optuna fails the trial; mark it for re-queueing
                 trial.set_user_attr("interrupted", True)
                 raise
-            done += 1
+            finally:
+                stop_beat()
             for key, value in result.to_dict().items():
                 trial.set_user_attr(key, _jsonable(value))
+            done += 1
             if result.status != "ok" or not math.isfinite(result.val_acc):
                 raise EvaluationFailed(result.message or result.status)
             return float(result.val_acc)
@@ -313,7 +397,13 @@ class RunStore:
                     return done
                 time.sleep(poll)
                 continue
-            self.study.optimize(objective, n_trials=1, catch=(EvaluationFailed,), gc_after_trial=False)
+            try:
+                self.study.optimize(objective, n_trials=1, catch=(EvaluationFailed,),
+                                    gc_after_trial=False)
+            except UpdateFinishedTrialError:  # this worker was silent and its pair re-queued
+                warnings.warn("a pair this worker evaluated had been re-queued meanwhile (its "
+                              f"heartbeat stopped for over {GRACE_S:g} s); its result is dropped "
+                              "and the re-queued copy counts", stacklevel=2)
 
     # -- results -----------------------------------------------------------------------------
     def results(self, space: SearchSpace) -> pd.DataFrame:

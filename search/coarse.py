@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,8 +236,14 @@ class CoarseSearch:
     def _choose_early_stop(self, store: RunStore) -> None:
         samples = self.samples(store)
         first = samples[(samples["iteration"] == 1) & (samples["status"] == "ok")]
-        stop = choose_epoch([_curve(r) for r in first["curve"]], self.settings.threshold)
+        s = self.settings
+        stop = choose_epoch([_curve(r) for r in first["curve"]], s.threshold,
+                            min_runs=s.early_stop_min_runs, hold=s.early_stop_hold)
         if stop is None:
+            warnings.warn(f"early stop: {len(first)} full-schedule run(s) finished in iteration "
+                          f"1, the choice needs {s.early_stop_min_runs} (early_stop_min_runs): "
+                          "later pairs train their full schedule (raise batch, or set "
+                          "early_stop: false to say so)", stacklevel=2)
             return
         store.set_meta("early_stop", stop.__dict__)
         stop.save(self.run_dir / "early_stop.json")

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..data.space_io import load_yaml
 from ..errors import ConfigError
+from .early_stop import HOLD, MIN_RUNS
 
 EVALUATOR_KEYS = {
     "train": ("type", "dataset", "dataset_options", "root", "device", "seed", "num_threads"),
@@ -49,6 +50,9 @@ class SearchSettings:
         iterations: coarse iterations.
         threshold: Kendall tau the early-stop epoch must reach.
         early_stop: choose an early-stop epoch in iteration 1.
+        early_stop_min_runs: full-schedule runs the choice needs (fewer: no early stop,
+            with a warning).
+        early_stop_hold: epochs in a row the tau must stay at the threshold.
         constraints: upper limits on costs, added to the space's own.
         seed: seed of the pool, the strategies and the predictor.
         explore: weight of the ensemble std in candidate scores (``selection: mean``).
@@ -75,6 +79,8 @@ class SearchSettings:
     iterations: int = 4
     threshold: float = 0.9
     early_stop: bool = True
+    early_stop_min_runs: int = MIN_RUNS
+    early_stop_hold: int = HOLD
     constraints: dict[str, float] = field(default_factory=dict)
     seed: int = 0
     explore: float = 0.0
@@ -101,10 +107,14 @@ class SearchSettings:
 
     def check(self) -> None:
         """Validate values (one-line ConfigError naming the key and what is allowed)."""
-        for key in ("pool", "batch", "iterations"):
+        for key in ("pool", "batch", "iterations", "early_stop_hold"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{key}={value!r} must be a positive integer")
+        runs = self.early_stop_min_runs
+        if isinstance(runs, bool) or not isinstance(runs, int) or runs < 2:
+            raise ConfigError(f"early_stop_min_runs={self.early_stop_min_runs!r} must be an "
+                              "integer >= 2 (Kendall tau over fewer runs is always +-1)")
         if not (isinstance(self.threshold, (int, float)) and -1 < self.threshold <= 1):
             raise ConfigError(f"threshold={self.threshold!r} must be in (-1, 1]")
         if not isinstance(self.workers, int) or self.workers < 0:

@@ -1,8 +1,8 @@
 """Chaos: a coarse run whose coordinator and workers are killed and restarted at random.
 
 A driver runs ``search coarse --workers 0`` (the coordinator evaluates too) and
-``search worker`` processes on one storage, and every few seconds sends SIGKILL or
-SIGINT to one of them, then starts it again (the coordinator without ``--resume``, as
+``search worker`` processes on one storage (a table evaluator sleeping per pair), and
+every few seconds sends SIGKILL or SIGINT to one of them, then starts it again (the coordinator without ``--resume``, as
 a user would, so the heartbeat must re-queue the pairs of the dead). At the end every
 pool pair the run chose is stored exactly once, none is lost, and samples.csv equals
 the study. The default suite runs one short round per storage; ``make chaos`` runs
@@ -126,12 +126,13 @@ def check_exactly_once(chaos: Chaos) -> None:
     assert written == pytest.approx(stored)
 
 
-def chaos_round(folder: Path, storage: str, seed: int, workers: int, kills: int) -> Chaos:
+def chaos_round(folder: Path, storage: str, seed: int, workers: int, kills: int,
+                sleep: float = 0.5) -> Chaos:
     name = f"chaos{seed}"
     url = {"sqlite": f"sqlite:///{folder / 'runs' / name / 'study.db'}",
            "journal": f"journal:{folder / 'journal.log'}"}.get(storage, storage)
     make_run(folder, name=name, storage=url, batch=BATCH, iterations=ITERATIONS, seed=seed,
-             evaluator={"type": "table", "table": "toy.csv", "sleep": 0.5})
+             evaluator={"type": "table", "table": "toy.csv", "sleep": sleep})
     chaos = Chaos(folder, url, name, workers=workers, seed=seed, kills=kills)
     code = chaos.run()
     assert code == 0, f"{chaos.log}\n{chaos.stderr('coordinator')}"
@@ -157,5 +158,7 @@ def test_chaos_many_rounds_store_every_pair_exactly_once(tmp_path, kind, request
     for seed in range(rounds):
         folder = tmp_path / f"round{seed}"
         folder.mkdir()
-        chaos = chaos_round(folder, url, seed=100 + seed, workers=4, kills=6)
-        print(f"{kind} round {seed + 1}/{rounds}: ok after {'; '.join(chaos.log)}", flush=True)
+        chaos = chaos_round(folder, url, seed=100 + seed, workers=4, kills=6, sleep=1.5)
+        signals = sum(line.startswith("SIG") for line in chaos.log)
+        print(f"{kind} round {seed + 1}/{rounds}: ok after {signals} signals: "
+              f"{'; '.join(chaos.log)}", flush=True)

@@ -96,9 +96,27 @@ def test_tau_by_epoch_and_choice():
     curves = [[0.9, 0.9, 0.5, 0.5], [0.1, 0.2, 0.6, 0.7], [0.2, 0.3, 0.7, 0.8]]
     taus = tau_by_epoch(curves)
     assert taus[-1] == pytest.approx(1.0) and taus[0] < 0.9 and taus[2] == pytest.approx(1.0)
-    stop = choose_epoch(curves, threshold=0.9)
+    stop = choose_epoch(curves, threshold=0.9, min_runs=3)
     assert stop.epoch == 3 and stop.saved_fraction([4, 4, 4]) == pytest.approx(0.25)
     assert choose_epoch([[0.5]]) is None
+    assert choose_epoch(curves, threshold=0.9) is None  # 3 runs, 8 needed by default
+
+
+def test_a_single_epoch_of_agreement_is_not_an_early_stop():
+    final = np.linspace(0.5, 0.9, 10)  # epoch 1 agrees with the final ranking by chance,
+    curves = [[f, 1.4 - f, f, f, f] for f in final]  # epoch 2 reverses it, then it holds
+    assert choose_epoch(curves, threshold=0.9, hold=1).epoch == 1
+    assert choose_epoch(curves, threshold=0.9, hold=3).epoch == 3
+
+
+def test_coarse_with_too_few_full_runs_warns_and_trains_full_schedules(toy):
+    folder, _, _ = toy
+    settings = load_settings(folder / "search.yaml", iterations=2, batch=3)
+    with pytest.warns(UserWarning, match="early_stop_min_runs"):
+        CoarseSearch(settings, progress=False).run()
+    samples = read_table(folder / "runs" / "toy" / "samples.csv")
+    assert not (folder / "runs" / "toy" / "early_stop.json").exists()
+    assert samples["max_epochs"].isna().all()
 
 
 def test_table_evaluator_truncates_and_refuses_unknown_pairs():

@@ -76,6 +76,8 @@ class TrainResult:
         status: ``ok``, ``diverged`` or ``failed``.
         message: why a run diverged, failed or stopped early; empty otherwise.
         model: the trained (EMA when on) model when ``keep_model=True``, else ``None``.
+        threads: torch CPU threads during the run. Results for one seed can differ
+            between thread counts (the order of float summation changes).
     """
 
     curve: list[float]
@@ -88,6 +90,7 @@ class TrainResult:
     status: str
     message: str = ""
     model: nn.Module | None = field(default=None, repr=False, compare=False)
+    threads: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Metrics as a plain dict (without the model)."""
@@ -163,6 +166,7 @@ def train_and_evaluate(
     previous_threads = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(_threads(num_threads))
+    threads = torch.get_num_threads()
     cuda_devices = [dev] if dev.type == "cuda" else []
     start = time.perf_counter()
     try:
@@ -186,7 +190,8 @@ def train_and_evaluate(
     return TrainResult(curve=curve, val_acc=val_acc, test_acc=test_acc, flops=n_flops,
                        params=n_params, seconds=time.perf_counter() - start,
                        epochs_run=len(curve), status=status, message=message,
-                       model=run.eval_model().cpu() if keep_model and run else None)
+                       model=run.eval_model().cpu() if keep_model and run else None,
+                       threads=threads)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -183,7 +183,7 @@ def enas_search(
                      "baseline": policy.baseline, "best_prob": probs[-1], "seconds": now - last})
         last = now
         say(f"epoch {epoch}/{epochs}: loss {loss:.3f}, controller reward {rows[-1]['reward']:.4f}, "
-            f"{now - started:.1f} s")
+            f"{rows[-1]['seconds']:.1f} s this epoch, {now - started:.1f} s elapsed")
 
     trained = train_supernet(net, bundle, sampler, recipe=sn_recipe, seed=seed, device=device,
                              on_epoch=on_epoch)

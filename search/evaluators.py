@@ -40,6 +40,7 @@ class EvalResult:
     epochs_run: int = 0
     status: str = "ok"
     message: str = ""
+    threads: int | None = None  # torch CPU threads of a training run (None: not trained here)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,7 +115,7 @@ class TrainEvaluator:
                                num_threads=self.num_threads)
         return EvalResult(curve=list(r.curve), val_acc=r.val_acc, test_acc=r.test_acc, flops=r.flops,
                           params=r.params, seconds=r.seconds, epochs_run=r.epochs_run,
-                          status=r.status, message=r.message)
+                          status=r.status, message=r.message, threads=r.threads)
 
 
 class TableEvaluator:

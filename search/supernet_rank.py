@@ -156,7 +156,7 @@ def rank_supernet(
                            "eval_seconds": eval_s})
         scores[name] = np.asarray(runs, dtype=np.float64)
     table = architecture_table(spec, paths, truth, scores, space.model.in_shape)
-    table.insert(table.columns.get_loc("standalone") + 1, "standalone_std", sa_runs.std(axis=0))
+    table.insert(table.columns.get_loc("standalone") + 1, "standalone_std", _seed_std(sa_runs))
     summary = sampler_table(table, scores, truth, pd.DataFrame(timing))
     settings = {"space": space.name, "samplers": samplers, "seeds": seeds, "epochs": epochs,
                 "standalone_epochs": standalone_epochs or epochs,
@@ -168,6 +168,13 @@ def rank_supernet(
                            tau_by_epoch=pd.DataFrame(curves), scores=scores,
                            standalone_seconds=sa_seconds, settings=settings,
                            standalone_runs=sa_runs)
+
+
+def _seed_std(runs: np.ndarray) -> np.ndarray:
+    """Standard deviation over seeds (rows), NaN with one seed: one run measures no spread."""
+    if len(runs) < 2:
+        return np.full(runs.shape[1], np.nan)
+    return runs.std(axis=0, ddof=1)
 
 
 def choose_paths(spec: Any, sample: int | None, seed: int) -> list[tuple[int, ...]]:

@@ -59,10 +59,12 @@ def report_markdown(ranking: SupernetRanking, pairs: pd.DataFrame | None = None)
              f"BN recalibration {s.get('recalibrate_bn')} batches; share_first "
              f"{s.get('share_first')}.", "", "## Per architecture", "",
              format_table(architecture_view(ranking)), "", "## Per sampler", "",
-             format_table(ranking.samplers), "",
+             format_table(ranking.samplers), "", METRICS_NOTE, "",
              f"Standalone training of all {s.get('architectures')} architectures: "
-             f"{ranking.standalone_seconds:.1f} s. Standalone S-Tau across its seeds (the "
-             f"ranking noise of the ground truth): {ranking.standalone_s_tau():.3f}.", ""]
+             f"{ranking.standalone_seconds:.1f} s. {_standalone_noise(ranking)}", ""]
+    if (s.get("seeds") or 0) < 2:
+        lines[-1:-1] = ["S-Tau is `-`: it compares the rankings of different supernet seeds, "
+                        f"and this study ran {s.get('seeds')} (`--seeds 2` or more).", ""]
     tau = tau_view(ranking)
     if not tau.empty:
         lines += ["## GT-Tau by supernet epoch (mean over seeds)", "", format_table(tau), ""]
@@ -74,6 +76,23 @@ def report_markdown(ranking: SupernetRanking, pairs: pd.DataFrame | None = None)
                       format_table(group.head(PAIRS_SHOWN).drop(columns="sampler")), ""]
     lines += ["## Settings", "", "```json", json.dumps(s, indent=1, default=str), "```", ""]
     return "\n".join(lines)
+
+
+METRICS_NOTE = ("GT-Tau: Kendall tau between supernet and standalone accuracy (per seed, "
+                "then averaged); `gt_tau_of_mean`: the same for the seed-mean score. S-Tau: "
+                "mean Kendall tau between the rankings of different supernet seeds. t1r / t3r "
+                "(TnR): the best standalone rank (1 = best) among the supernet's top 1 / top 3, "
+                "mean over seeds.")
+
+
+def _standalone_noise(ranking: SupernetRanking) -> str:
+    """The ground truth's own ranking noise, or why it is not measured."""
+    seeds = ranking.settings.get("standalone_seeds") or 0
+    if seeds < 2:
+        return (f"Standalone S-Tau (the ranking noise of the ground truth) is not measured: "
+                f"{seeds} standalone seed (`--standalone-seeds 2` or more).")
+    return (f"Standalone S-Tau across its {seeds} seeds (the ranking noise of the ground "
+            f"truth): {ranking.standalone_s_tau():.3f}.")
 
 
 def architecture_view(ranking: SupernetRanking) -> pd.DataFrame:

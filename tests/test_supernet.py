@@ -313,7 +313,20 @@ def test_cli_writes_its_files(tmp_path, capsys):
     assert {"gt_tau", "s_tau", "t1r", "t3r"} <= set(summary.columns)
     assert len(pd.read_csv(out / "architectures.csv")) == 4
     assert len(pd.read_csv(out / "tau_by_epoch.csv")) == 3 * 2
-    assert "GT-Tau by supernet epoch" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "GT-Tau by supernet epoch" in report and "t1r / t3r (TnR)" in report
+    assert pd.read_csv(out / "architectures.csv")["standalone_std"].isna().all()  # 1 seed
+    assert "Standalone S-Tau (the ranking noise of the ground truth) is not measured" in report
+    assert "S-Tau is `-`" not in report  # 2 supernet seeds measure it
+
+
+def test_single_seed_study_says_why_s_tau_is_missing(tmp_path):
+    out = tmp_path / "run"
+    assert main(["supernet", "--space", str(CONFIGS / "supernet_digits.yaml"), "--seeds", "1",
+                 "--sampler", "uniform", "--epochs", "1", "--sample", "3", "--threads", "1",
+                 "--out", str(out)]) == 0
+    assert "S-Tau is `-`: it compares the rankings of different supernet seeds, and this " \
+           "study ran 1" in (out / "report.md").read_text()
 
 
 def test_cli_bad_sampler_is_one_line_error(tmp_path, capsys):

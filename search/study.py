@@ -362,9 +362,11 @@ class RunStore:
         """
         dists = {v.name: distribution(v) for v in space.variables}
         done = 0  # pairs this call evaluated (not pops that found another worker's trial)
+        claimed: list[int] = []  # the trial number of the current pop
 
         def objective(trial: optuna.Trial) -> float:
             nonlocal done
+            claimed[:] = [trial.number]
             if not trial.user_attrs.get(MARK):
                 trial.set_user_attr("empty", True)  # popped nothing: another worker won the race
                 raise optuna.TrialPruned()
@@ -397,13 +399,24 @@ class RunStore:
                     return done
                 time.sleep(poll)
                 continue
+            claimed.clear()
             try:
                 self.study.optimize(objective, n_trials=1, catch=(EvaluationFailed,),
                                     gc_after_trial=False)
-            except UpdateFinishedTrialError:  # this worker was silent and its pair re-queued
-                warnings.warn("a pair this worker evaluated had been re-queued meanwhile (its "
-                              f"heartbeat stopped for over {GRACE_S:g} s); its result is dropped "
-                              "and the re-queued copy counts", stacklevel=2)
+            except (UpdateFinishedTrialError, ValueError, AssertionError):
+                # Optuna refuses to write a trial another process finished; depending on the
+                # moment it raises one of these (an AssertionError from its own bookkeeping)
+                if not (claimed and self._finished_elsewhere(claimed[0])):
+                    raise
+                warnings.warn(f"pair {claimed[0]} was re-queued while this worker evaluated it "
+                              f"(no heartbeat reached the storage for {GRACE_S:g} s: an "
+                              "overloaded or suspended machine); its result is dropped and the "
+                              "re-queued copy counts", stacklevel=2)
+
+    def _finished_elsewhere(self, number: int) -> bool:
+        """Whether trial ``number``, which this process claimed, was finished by another."""
+        trial = self.study.get_trials(deepcopy=False)[number]
+        return trial.number == number and trial.state.is_finished()
 
     # -- results -----------------------------------------------------------------------------
     def results(self, space: SearchSpace) -> pd.DataFrame:

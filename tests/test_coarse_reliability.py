@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from jointnas.data import read_table
-from jointnas.search.study import RunStore
+from jointnas.search.study import RunStore, TrialState
 
 from test_coarse import TINY_PREDICTOR, toy_space, toy_table
 
@@ -432,3 +432,32 @@ def test_a_remote_workers_ctrl_c_is_requeued_by_the_running_coordinator(tmp_path
         w.communicate(timeout=120)
     samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(samples) == 12 and not samples.duplicated(subset=list(toy_space().names)).any()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_worker_whose_pair_was_requeued_meanwhile_drops_its_result_and_goes_on(tmp_path, kind):
+    """A live worker that the heartbeat took for dead (an overloaded machine) must not die
+    when it finishes: the re-queued copy counts, its own result is dropped with a warning."""
+    from jointnas.data import Float, SearchSpace
+    from jointnas.search.evaluators import EvalResult
+
+    space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name="lost")
+    url = (f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite"
+           else f"journal:{tmp_path / 'journal.log'}")
+    store, other = RunStore(url, "lost"), None
+    store.enqueue([{"x": 0.5, "lr": 0.2}, {"x": 0.7, "lr": 0.4}], [{"iteration": 1}] * 2)
+    seen = []
+
+    def evaluate(config, max_epochs, on_epoch):
+        nonlocal other
+        if not seen:  # the first pair is taken from this worker while it trains
+            other = RunStore(url, "lost", create=False)
+            (mine,) = other.trials((TrialState.RUNNING,))
+            assert other._requeue_claimed(mine)
+        seen.append(config["x"])
+        return EvalResult(val_acc=config["x"], curve=[config["x"]], status="ok")
+
+    with pytest.warns(UserWarning, match="re-queued while this worker evaluated it"):
+        store.work(space, evaluate, stop=lambda: True)
+    results = store.results(space)
+    assert sorted(results["x"]) == [0.5, 0.7] and sorted(seen) == [0.5, 0.5, 0.7]

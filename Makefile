@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Coarse search on MNIST-1D (resumes runs/demo if it exists), then fine search under two
-# FLOPs budgets, training the top two pairs and the default pair with 3 seeds for comparison.
+# FLOPs budgets, training the top two pairs and the default pair with 3 seeds for comparison,
+# then the report (runs/demo/report.md and its plots).
 demo: $(STAMP)
 	$(VENV)/bin/search coarse --config configs/demo.yaml
 	$(VENV)/bin/search fine --run runs/demo --budgets 3e5,6.22e5 --risk 1 --verify 2 --verify-seeds 3 --compare-default
+	$(VENV)/bin/search report --run runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not slow" tests

@@ -5,7 +5,7 @@ The file is one ``torch.save`` of a plain dict (``format``, ``state_dict``, ``ar
 (no pickled code) and rebuilds the network with the builder named in ``meta``.
 
 Example:
-    >>> save_model("model.pt", model, arch, recipe, {"in_shape": (1, 8, 8), "num_classes": 10})  # doctest: +SKIP
+    >>> save_model("model.pt", model, arch, recipe, model_spec=space.model)  # doctest: +SKIP
     >>> model, info = load_model("model.pt")  # doctest: +SKIP
 """
 
@@ -30,7 +30,8 @@ REQUIRED_META = ("in_shape", "num_classes")
 
 def save_model(path: str | os.PathLike, model: nn.Module, arch: Mapping[str, Any],
                recipe: TrainingRecipe | Mapping[str, Any],
-               meta: Mapping[str, Any] | None = None) -> None:
+               meta: Mapping[str, Any] | None = None, *,
+               model_spec: ModelSpec | None = None) -> None:
     """Write a trained model and what is needed to rebuild it, atomically.
 
     Args:
@@ -38,14 +39,21 @@ def save_model(path: str | os.PathLike, model: nn.Module, arch: Mapping[str, Any
         model: the trained network (moved to CPU in the file).
         arch: the arch part of its config.
         recipe: its training recipe (dataclass or recipe dict).
-        meta: plain metadata; must hold ``in_shape`` and ``num_classes``; ``builder``
-            defaults to ``mbconv`` and ``options`` (the model spec's fixed builder
-            arguments) to none. Anything else (dataset, accuracies, seed) is kept.
+        meta: plain metadata; must hold ``in_shape`` and ``num_classes`` unless
+            ``model_spec`` gives them; ``builder`` defaults to ``mbconv`` and ``options``
+            (the model spec's fixed builder arguments) to none. Anything else (dataset,
+            accuracies, seed) is kept.
+        model_spec: the space's model (``space.model``): fills ``builder``,
+            ``in_shape``, ``num_classes`` and ``options``.
 
     Raises:
         ConfigError: ``meta`` lacks a required key or holds a non-plain value.
     """
     meta = dict(meta or {})
+    if model_spec is not None:
+        meta = {"builder": model_spec.builder, "in_shape": list(model_spec.in_shape),
+                "num_classes": model_spec.num_classes, "options": dict(model_spec.options),
+                **meta}
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
         raise ConfigError(f"save_model meta is missing {', '.join(missing)} "

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from .evaluators import EvalResult, TableEvaluator, make_evaluator
 from .pool import draw_pool
 from .settings import SearchSettings
 from .strategies.predictor_guided import PredictorGuided
-from .study import RunStore, trial_params
+from .study import PENDING, RunStore, trial_params
 
 TARGET = "acc"  # samples.csv column the predictor learns: accuracy at the early-stop epoch
 
@@ -114,6 +115,7 @@ class CoarseSearch:
                 before anything is written.
         """
         s = self.settings
+        self._say(f"{s.name}: drawing the pool and checking the dataset")
         candidates = self.candidates()  # infeasible constraints fail here, before any storage
         self.evaluator.check()  # and a dataset that cannot fit the space
         imported = (None if warm_start is None
@@ -130,6 +132,7 @@ class CoarseSearch:
         if imported is not None and not store.meta("warm_started"):
             store.import_results(self.space, *imported, {"iteration": 0, "imported": True})
             store.set_meta("warm_started", True)
+        self._say_resumed(store)
         deadline = None if s.budget_hours is None else time.time() + s.budget_hours * 3600
         store.set_meta("deadline", deadline)
         workers = self._start_workers() if s.workers else []
@@ -144,6 +147,10 @@ class CoarseSearch:
                         break
                     store.set_meta(f"batch_{it}", planned)  # before enqueuing: a kill mid-way is topped up
                 if have < planned:
+                    measured = len(self.samples(store))
+                    self._say(f"iteration {it}: choosing {planned - have} pair(s) of "
+                              f"{len(candidates):,}" + (f" with the predictor fit on {measured} "
+                                                       "measured" if it > 1 else " (Sobol start)"))
                     self._enqueue(store, strategy, it, planned - have)
                 self._evaluate(store, it, bool(workers))
                 if store.out_of_time():
@@ -191,10 +198,9 @@ class CoarseSearch:
 
     def _evaluate(self, store: RunStore, it: int, remote: bool) -> None:
         """Evaluate the iteration's queue here (or wait for the workers) until it is done."""
-        total = sum(1 for t in store.trials() if t.user_attrs.get("iteration") == it)
-        in_it = lambda t: t.user_attrs.get("iteration") == it  # noqa: E731
+        total, left = _pairs_of(store, it)
         bar = tqdm(total=total, desc=f"iteration {it}", unit="pair", disable=not self.progress)
-        bar.update(total - store.pending(in_it))
+        bar.update(total - left)
 
         def evaluate(config, max_epochs, on_epoch) -> EvalResult:
             result = self.evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
@@ -207,14 +213,14 @@ class CoarseSearch:
                 if not remote:  # this process evaluates too (again after a re-queue)
                     store.work(self.space, evaluate, stop=lambda: True)
                 store.fail_stale()
-                left = store.pending(in_it)  # counted before the re-queue: a pair that a
-                if store.requeue_interrupted():  # worker's Ctrl-C ends meanwhile is not lost
+                total, left = _pairs_of(store, it)  # counted before the re-queue: a pair that
+                if store.requeue_interrupted():  # a worker's Ctrl-C ends meanwhile is not lost
                     continue
+                bar.total, bar.n = total, total - left  # each pair once, however often re-queued
+                bar.refresh()
                 if not left:
                     break
                 self._check_workers()
-                if total - left > bar.n:
-                    bar.update(total - left - bar.n)
                 time.sleep(1.0)
         finally:
             bar.close()
@@ -294,6 +300,7 @@ class CoarseSearch:
             strategy.history.clear()
             strategy.tell(self.space.configs(ok), ok[TARGET].to_numpy(dtype=float))
             if len(ok) >= 2:
+                self._say(f"fitting the final predictor on {len(ok)} measured pairs")
                 strategy.refit().save(self.run_dir / "predictor.pt")
             top = ok.loc[ok[TARGET].idxmax()]
             best = self.space.configs(pd.DataFrame([top]))[0]
@@ -301,6 +308,18 @@ class CoarseSearch:
         final = self._final_eval(best) if self.settings.final_eval and best else None
         return CoarseResult(samples=samples, best=best, early_stop=self.early_stop(store),
                             run_dir=self.run_dir, final=final, queued=store.pending())
+
+    def _say(self, message: str) -> None:
+        """One line on stderr for a step without a progress bar (nothing with progress off)."""
+        if self.progress:
+            tqdm.write(message, file=sys.stderr)
+
+    def _say_resumed(self, store: RunStore) -> None:
+        """What a continued run starts from."""
+        done, queued = len(store.results(self.space)), store.pending()
+        if done or queued:
+            self._say(f"{self.settings.name}: continuing with {done} pair(s) measured and "
+                      f"{queued} queued")
 
     def _final_eval(self, best: dict[str, Any]) -> pd.DataFrame:
         """Train the found pair and the space's default pair for their full schedules."""
@@ -334,6 +353,13 @@ def _local_worker(storage: str, study: str) -> None:
         run_worker(storage, study)
     except KeyboardInterrupt:
         pass
+
+
+def _pairs_of(store: RunStore, it: int) -> tuple[int, int]:
+    """Pairs of iteration ``it`` and those still waiting or running (by pool position)."""
+    trials = [t for t in store.trials() if t.user_attrs.get("iteration") == it]
+    key = lambda t: t.user_attrs.get("pool_index", -1 - t.number)  # noqa: E731
+    return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
 
 
 def _curve(value: Any) -> list[float]:

@@ -461,3 +461,15 @@ def test_a_worker_whose_pair_was_requeued_meanwhile_drops_its_result_and_goes_on
         store.work(space, evaluate, stop=lambda: True)
     results = store.results(space)
     assert sorted(results["x"]) == [0.5, 0.7] and sorted(seen) == [0.5, 0.5, 0.7]
+
+
+def test_progress_counts_each_pair_once_however_often_it_was_requeued(tmp_path):
+    from jointnas.search.coarse import _pairs_of
+
+    store = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "count")
+    store.enqueue([{"x": 0.1}, {"x": 0.2}], [{"iteration": 1, "pool_index": 4},
+                                             {"iteration": 1, "pool_index": 9}])
+    store.study.ask()  # claimed by a worker that dies
+    assert _pairs_of(store, 1) == (2, 2)
+    assert store.requeue_running() == 1
+    assert _pairs_of(store, 1) == (2, 2) and len(store.trials()) == 3

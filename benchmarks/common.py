@@ -23,6 +23,24 @@ NBG_TARGET = "valid_acc"
 NBG_COSTS = ("params_m", "latency_s")  # free architecture costs of every NAS-Bench-Graph row
 DIGITS = ROOT / "benchmarks" / "data" / "digits_joint.csv"
 DIGITS_SPACE = ROOT / "configs" / "digits.yaml"
+JOINT_TABLES = {  # trained development tables: name -> (table, space)
+    "digits": (DIGITS, DIGITS_SPACE),
+    "mnist1d": (ROOT / "benchmarks" / "data" / "mnist1d_joint.csv", ROOT / "configs" / "mnist1d.yaml"),
+}
+
+
+def seed_noise(table: pd.DataFrame, target: str = "val_acc") -> tuple[int, float]:
+    """Rows trained with a second seed (``<target>_2``) and the Kendall tau between the two
+    seeds over them: the noise ceiling of any predictor of ``target``."""
+    from scipy.stats import kendalltau
+
+    second = f"{target}_2"
+    if second not in table.columns:
+        return 0, float("nan")
+    both = table[[target, second]].apply(pd.to_numeric, errors="coerce").dropna()
+    if len(both) < 3:
+        return len(both), float("nan")
+    return len(both), float(kendalltau(both[target], both[second]).statistic)
 
 
 def nasbench_graph_table(name: str) -> tuple[pd.DataFrame, SearchSpace]:

@@ -19,14 +19,18 @@ def test_evaluate_and_report_every_method(capsys):
     table["params"] = table["width"] * 1e3 + 10.0
     ds = bench.Dataset("toy", space, table, "acc",
                        lambda est: est.pretrain(table, targets=("params",)))
-    methods = ["jointnas", "jointnas-nopre", "ridge", "rf"]
+    table["acc_2"] = table["acc"] + np.random.default_rng(0).normal(0, 0.05, len(table))
+    methods = ["jointnas", "jointnas-nopre", "ridge", "rf", "ridge-rank", "gp-rank"]
     fast = dict(hidden=16, embed=8, epochs=20, frozen_epochs=5, pretrain_epochs=2, n_models=2)
-    taus, secs = bench.evaluate(ds, [20, 40], [0, 1], methods, fast)
+    taus, p10, secs = bench.evaluate(ds, [20, 40], [0, 1], methods, fast)
     for m in methods:
         for n in (20, 40):
             assert len(taus[(m, n)]) == 2 and all(np.isfinite(taus[(m, n)])), (m, n)
+            assert all(0 <= p <= 1 for p in p10[(m, n)])
     assert np.mean(taus[("jointnas", 40)]) > 0.3  # a smooth relation is learned at all
-    bench.print_table(ds, [20, 40], methods, taus, secs)
+    assert np.mean(taus[("gp-rank", 40)]) > 0.3  # fit on ranks, still ranks well
+    bench.print_table(ds, [20, 40], methods, taus, secs, p10)
     out = capsys.readouterr().out
-    assert "### toy: Kendall tau of acc" in out
+    assert "### toy: Kendall tau of acc" in out and "P@10 (fraction" in out
+    assert "noise ceiling: Kendall tau between two training seeds over the 80 pairs" in out
     assert "jointnas - best baseline: N=20:" in out and "pretraining gain at N=20:" in out

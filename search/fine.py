@@ -33,6 +33,7 @@ from ..data.variables import Categorical
 from ..data.tables import usable_rows, validate_table
 from ..errors import ConfigError, SearchError
 from .candidates import row_keys
+from .display import format_number
 from .pool import CostFn, feasible, model_costs
 from .strategies.fine_evolution import breed, check_variation
 
@@ -100,7 +101,7 @@ def budget_label(budget: float | None) -> str:
     """File-name label of a FLOPs budget: ``2e6``, ``2.5e6``, ``500``; ``any`` for none (or NaN, inf)."""
     if budget is None or not np.isfinite(budget):
         return "any"
-    return f"{budget:.4g}".replace("e+0", "e").replace("e+", "e")
+    return format_number(budget)
 
 
 def pareto_mask(acc: np.ndarray, flops: np.ndarray) -> np.ndarray:
@@ -383,10 +384,11 @@ def _check_start(evaluate: _Evaluator, rows: _Rows, flops: np.ndarray | None, le
     seen = len(evaluate.seen)
     unmet = [b for b in levels if np.isfinite(b) and (flops is None or not (flops <= b).any())]
     if unmet and "flops" in evaluate.smallest:
-        raise SearchError(f"no pair meets the FLOPs budget {unmet[0]:.4g}: the smallest FLOPs seen "
-                          f"among {seen} start pairs is {evaluate.smallest['flops']:.4g}")
+        raise SearchError(f"no pair meets the FLOPs budget {format_number(unmet[0])}: the smallest FLOPs "
+                          f"seen among {seen} start pairs is {format_number(evaluate.smallest['flops'])}")
     if not len(rows):
-        smallest = ", ".join(f"{k} {evaluate.smallest.get(k, math.nan):.4g} (limit {v:.4g})"
+        smallest = ", ".join(f"{k} {format_number(evaluate.smallest.get(k, math.nan))} "
+                             f"(limit {format_number(v)})"
                              for k, v in limits.items())
         raise SearchError(f"none of the {seen} start pairs meets the limits: smallest {smallest}")
 

@@ -3,7 +3,9 @@
 Reads the run folder (space and settings from its study, ``predictor.pt``,
 ``samples.csv``), runs :func:`~jointnas.search.fine.fine_search` and writes
 ``fine.csv``, ``best_<budget>.yaml`` and ``pareto.png`` into the folder; ``--verify K``
-then trains the top K pairs with the run's evaluator and writes ``verify.csv``. Bad
+then trains the top K pairs with the run's evaluator, writes ``verify.csv``, redraws
+``pareto.png`` with their measured accuracy and prints them with why any failed and the
+predicted-vs-measured Kendall tau (:func:`~jointnas.search.verify.verified_tau`). Bad
 input is refused before anything is written.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -20,10 +22,11 @@ import pandas as pd
 from ..cli_base import Command
 from ..data.tables import read_table, write_table
 from ..errors import ConfigError
-from .display import format_table
+from .display import format_number, format_table
 from .fine import FineResult, budget_label, fine_search
-from .report import BEST_COLUMNS, RunFolder, write_fine
-from .verify import VERIFY_COLUMNS, compare_with_default, verify_pairs
+from .pool import CostFn
+from .report import BEST_COLUMNS, RunFolder, plot_pareto, write_fine
+from .verify import compare_with_default, failure_lines, verified_tau, verify_pairs, verify_view
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -152,24 +155,41 @@ def _run(args: argparse.Namespace) -> int:
     written = write_fine(result, run)
     print_summary(result, run, written)
     if evaluators is not None:
-        pairs = result.top(args.verify, run.space)
-        verified, tau = verify_pairs(run.space, evaluators, pairs, progress=not args.quiet)
-        if args.compare_default and run.space.default:
-            default = run.space.frame([run.space.default])
-            default = pd.concat([default.assign(kind="default", pred_acc=predictor.predict(default)),
-                                 cost_fn(run.space, default)], axis=1)
-            reference, _ = verify_pairs(run.space, evaluators, default, progress=not args.quiet)
-            verified = pd.concat([verified, reference], ignore_index=True)
+        verified = _verify(args, run, predictor, result, cost_fn, evaluators)
         write_table(verified, run.path / "verify.csv")
-        cols = [c for c in VERIFY_COLUMNS if c in verified.columns]
-        seeds = f", mean of {args.verify_seeds} training seeds" if args.verify_seeds > 1 else ""
-        print(f"\npredicted vs measured ({len(verified)} pairs, full schedules{seeds}):")
-        print(format_table(verified, cols))
-        if args.verify >= 3:
-            print(f"Kendall tau: {tau:.3f}")
+        wrote = [run.path / "verify.csv"]
+        if plot_pareto(result.table(), run.path / "pareto.png", run.samples, verified):
+            wrote.append(run.path / "pareto.png")  # now with the verified accuracies
+        print_verified(verified, args.verify_seeds)
         _print_comparison(compare_with_default(verified))
-        print(f"wrote {run.path / 'verify.csv'}")
+        print("wrote " + ", ".join(str(p) for p in wrote))
     return 0
+
+
+def _verify(args: argparse.Namespace, run: RunFolder, predictor: Any, result: FineResult,
+            cost_fn: CostFn, evaluators: list[Any]) -> pd.DataFrame:
+    """Train the top ``--verify`` pairs (and the default pair with ``--compare-default``)."""
+    verified = verify_pairs(run.space, evaluators, result.top(args.verify, run.space),
+                            progress=not args.quiet)
+    if args.compare_default and run.space.default:
+        default = run.space.frame([run.space.default])
+        default = pd.concat([default.assign(kind="default", pred_acc=predictor.predict(default)),
+                             cost_fn(run.space, default)], axis=1)
+        reference = verify_pairs(run.space, evaluators, default, progress=not args.quiet,
+                                 desc="default pair")
+        verified = pd.concat([verified, reference], ignore_index=True)
+    return verified
+
+
+def print_verified(verified: pd.DataFrame, seeds: int) -> None:
+    """The verified pairs' table, why any is not ok, and the predicted-vs-measured Kendall tau."""
+    mean = f", mean of {seeds} training seeds" if seeds > 1 else ""
+    print(f"\nverified pairs ({len(verified)}, full schedules{mean}): pred_acc is predicted, "
+          "val_acc and test_acc are measured")
+    print(format_table(verify_view(verified)))
+    for line in failure_lines(verified):
+        print(line)
+    print(verified_tau(verified).line())
 
 
 def _print_comparison(comparison: pd.DataFrame) -> None:
@@ -184,8 +204,8 @@ def _print_comparison(comparison: pd.DataFrame) -> None:
                  f"{'beats' if row[f'{m}_beats'] else 'does not beat'})"
                  for m in ("val_acc", "test_acc")]
         budget = pd.to_numeric(pd.Series([row["budget"]]), errors="coerce").iloc[0]
-        label = f"budget {budget:.3g}" if np.isfinite(budget) else f"{row['kind']} pair"
-        print(f"  {label}, {float(row['flops']):.3g} FLOPs: " + "; ".join(parts))
+        label = f"budget {format_number(budget)}" if np.isfinite(budget) else f"{row['kind']} pair"
+        print(f"  {label}, {format_number(row['flops'])} FLOPs: " + "; ".join(parts))
 
 
 FINE = Command("fine", "fine search: evolve pairs by predicted accuracy under FLOPs budgets",

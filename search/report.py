@@ -29,8 +29,8 @@ from .early_stop import EarlyStop, plot_tau
 from .fine import FineResult, budget_label, table_costs
 from .pool import CostFn, model_costs
 from .study import RunStore
-from .verify import VERIFY_COLUMNS, prediction_tau
-from .plots import new_figure, save_figure
+from .verify import failure_lines, verified_tau, verify_view
+from .plots import draw_pareto, new_figure, plot_acc_over_trials, plot_pred_vs_true, save_figure
 
 TARGETS = ("acc", "val_acc", "valid_acc")  # accuracy columns, in order of preference
 BEST_COLUMNS = ("budget", "pred_acc", "measured_acc", "flops", "params")  # fine search's summary
@@ -182,70 +182,27 @@ def write_fine(result: FineResult, run: RunFolder) -> list[Path]:
 
 
 # -- plots --------------------------------------------------------------------------------------
-def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = None) -> bool:
-    """Fine search's score vs FLOPs: the front, the best pair per budget, coarse samples in grey.
+def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = None,
+                verified: pd.DataFrame | None = None) -> bool:
+    """Write fine search's accuracy vs FLOPs plot (see :func:`~jointnas.search.plots.draw_pareto`).
 
-    The score is the measured accuracy of pairs the run trained, else the prediction
-    (``pred_acc`` alone in files written before measured pairs were kept).
+    Coarse samples are drawn by their first accuracy column of ``TARGETS``.
 
     Returns:
         Whether a plot was written (not without a ``flops`` column).
     """
     if "flops" not in fine.columns or fine.empty:
         return False
-    plt, fig, ax = new_figure()
+    plt, fig, ax = new_figure((6.4, 4.0))
     target = next((t for t in TARGETS if coarse is not None and t in coarse.columns), None)
-    if target and "flops" in coarse.columns:
-        ax.scatter(coarse["flops"], coarse[target], s=10, c="0.7", label=f"coarse samples ({target})")
-    score = "score" if "score" in fine.columns else "pred_acc"
-    front = fine[fine["kind"] == "pareto"].sort_values("flops")
-    ax.step(front["flops"], front[score], where="post", c="tab:blue", lw=1)
-    ax.scatter(front["flops"], front[score], s=14, c="tab:blue", label="Pareto front")
-    best = fine[fine["kind"] == "best"]
-    ax.scatter(best["flops"], best[score], marker="*", s=140, c="tab:red", zorder=3,
-               label="best per budget")
-    for b in best["budget"].dropna():
-        ax.axvline(b, c="tab:red", ls=":", lw=0.8)
-    if fine["flops"].max() > 10 * max(fine["flops"].min(), 1):
-        ax.set_xscale("log")
-    ax.set(xlabel="FLOPs", ylabel="accuracy (measured, else predicted)",
-           title="Fine search: accuracy vs FLOPs")
-    ax.legend(fontsize=8, loc="lower right")
+    draw_pareto(ax, fine, coarse if target else None, target, verified)
     save_figure(plt, fig, path)
     return True
 
 
-def plot_pred_vs_true(frame: pd.DataFrame, tau: float, method: str, path: Path) -> None:
-    """Predicted vs measured accuracy of held-out trials, with the diagonal."""
-    plt, fig, ax = new_figure((4.2, 4.0))
-    ax.scatter(frame["true"], frame["pred"], s=14)
-    low = float(min(frame["true"].min(), frame["pred"].min()))
-    high = float(max(frame["true"].max(), frame["pred"].max()))
-    ax.plot([low, high], [low, high], c="0.6", ls="--", lw=1)
-    ax.set(xlabel="measured accuracy", ylabel="predicted accuracy",
-           title=f"{method}: Kendall tau {tau:.3f}")
-    save_figure(plt, fig, path)
-
-
-def plot_acc_over_trials(samples: pd.DataFrame, target: str, path: Path) -> None:
-    """Accuracy of every trial in order, coloured by iteration, with the running best."""
-    plt, fig, ax = new_figure()
-    rows = samples.sort_values("trial") if "trial" in samples.columns else samples
-    acc = pd.to_numeric(rows[target], errors="coerce").to_numpy(dtype=float)
-    order = np.arange(1, len(rows) + 1)
-    its = rows["iteration"].to_numpy() if "iteration" in rows.columns else np.ones(len(rows))
-    for it in sorted(pd.unique(its)):
-        sel = its == it
-        ax.scatter(order[sel], acc[sel], s=14, label=f"iteration {it}")
-    ax.plot(order, np.fmax.accumulate(np.where(np.isfinite(acc), acc, -np.inf)), c="k", lw=1,
-            label="best so far")
-    ax.set(xlabel="trial", ylabel=target, title="Accuracy over trials")
-    ax.legend(fontsize=8, loc="lower right")
-    save_figure(plt, fig, path)
-
-
 # -- held-out predictor quality -------------------------------------------------------------------
-def heldout(run: RunFolder, seed: int = 0, folds: int = 5) -> tuple[pd.DataFrame, str] | None:
+def heldout(run: RunFolder, seed: int = 0, folds: int = 5, progress: bool = False
+            ) -> tuple[pd.DataFrame, str] | None:
     """Predictions of a fresh predictor for trials it was not fitted on.
 
     With several iterations, fit on the iterations before the last and score the last;
@@ -255,6 +212,8 @@ def heldout(run: RunFolder, seed: int = 0, folds: int = 5) -> tuple[pd.DataFrame
     Returns:
         ``(frame with true and pred, method)``, or ``None`` with too few usable trials.
     """
+    from tqdm.auto import tqdm
+
     from ..predictor.estimator import AccuracyPredictor
 
     s = run.samples
@@ -277,7 +236,8 @@ def heldout(run: RunFolder, seed: int = 0, folds: int = 5) -> tuple[pd.DataFrame
     targets = [t for t in targets if t in rows.columns
                and (pd.to_numeric(rows[t], errors="coerce") > 0).all()]
     pred = np.full(len(rows), np.nan)
-    for train, test in splits:
+    for train, test in tqdm(splits, desc="held-out predictor", unit="fit", disable=not progress,
+                            leave=False):
         est = AccuracyPredictor(run.space, **{"seed": seed, **(settings.get("predictor") or {})})
         if targets:
             est.pretrain(rows, targets=targets, costs=rows[targets])
@@ -289,59 +249,100 @@ def heldout(run: RunFolder, seed: int = 0, folds: int = 5) -> tuple[pd.DataFrame
 
 
 # -- the report --------------------------------------------------------------------------------
-def write_report(run: RunFolder, seed: int = 0) -> dict[str, Any]:
+def write_report(run: RunFolder, seed: int = 0, progress: bool = False) -> dict[str, Any]:
     """Write the run's plots and ``report.md``.
 
+    Args:
+        run: the run folder.
+        seed: seed of the held-out predictor.
+        progress: show a tqdm bar naming the section in progress (the held-out
+            predictor's fits take the longest).
+
     Returns:
-        ``{"files": [paths], "heldout_tau": float, "heldout_method": str, ...}``.
+        ``{"files": [paths], "heldout_tau": float, "heldout_method": str,
+        "verify_tau": VerifiedTau, "verify_failures": [lines]}``, the held-out and verify
+        entries only when there is something to score.
     """
+    from tqdm.auto import tqdm
+
     out: dict[str, Any] = {"files": []}
     lines = [f"# Run report: {run.path.name}", "", f"Space `{run.space.name}` "
              f"({len(run.space.arch)} arch + {len(run.space.recipe)} recipe variables)."]
-    s = run.samples
-    target = next((t for t in TARGETS if s is not None and t in s.columns), None)
-    if target is not None and len(s):
-        ok = s[usable_rows(s, target)]
-        lines += ["", "## Coarse search", "", f"{len(s)} pairs evaluated, {len(ok)} ok."]
-        cols = [c for c in ("trial", "iteration", target, "val_acc", "test_acc", "flops", "params")
-                if c in ok.columns]
-        lines += ["", "Best pairs:", "", format_table(ok.sort_values(target, ascending=False).head(5), cols)]
-        _plot(out, run.path / "acc_over_trials.png", plot_acc_over_trials, s, target)
-    found = heldout(run, seed=seed)
-    if found is not None:
-        frame, method = found
-        tau = float(kendall_tau(frame["true"], frame["pred"]))
-        out.update(heldout_tau=tau, heldout_method=method)
-        _plot(out, run.path / "pred_vs_true.png", plot_pred_vs_true, frame, tau, method)
-        lines += ["", "## Predictor on held-out trials", "",
-                  f"{method}: Kendall tau {tau:.3f} over {len(frame)} trials."]
-    if (run.path / "early_stop.json").is_file():
-        stop = EarlyStop(**json.loads((run.path / "early_stop.json").read_text()))
-        _plot(out, run.path / "tau_by_epoch.png", plot_tau, stop)
-        lines += ["", "## Early stop", "", f"Epoch {stop.epoch}: Kendall tau with the final ranking "
-                  f">= {stop.threshold:g} over {stop.runs} full runs "
-                  f"(mean schedule {stop.full_epochs_mean:.1f} epochs)."]
-    if (run.path / "fine.csv").is_file():
-        fine = read_table(run.path / "fine.csv")
-        if plot_pareto(fine, run.path / "pareto.png", s):
-            out["files"].append(run.path / "pareto.png")
-        best = fine[fine["kind"] == "best"]
-        best = best.assign(budget=[budget_label(b) for b in best["budget"]])
-        cols = [c for c in BEST_COLUMNS if c in best.columns]
-        lines += ["", "## Fine search", "", format_table(best, cols), "",
-                  f"Pareto front: {int((fine['kind'] == 'pareto').sum())} pairs."]
-    if (run.path / "verify.csv").is_file():
-        verify = read_table(run.path / "verify.csv")
-        tau = prediction_tau(verify, "val_acc", "pred_acc")
-        out["verify_tau"] = tau
-        lines += ["", "## Verified pairs", "",
-                  format_table(verify, [c for c in VERIFY_COLUMNS if c in verify.columns]), "",
-                  f"Kendall tau predicted vs measured: {tau:.3f}"]
+    verified = read_table(run.path / "verify.csv") if (run.path / "verify.csv").is_file() else None
+    sections = [("coarse search", lambda: _coarse_lines(run, out)),
+                ("held-out predictor", lambda: _heldout_lines(run, out, seed, progress)),
+                ("early stop", lambda: _early_stop_lines(run, out)),
+                ("fine search", lambda: _fine_lines(run, out, verified)),
+                ("verified pairs", lambda: _verified_lines(out, verified))]
+    with tqdm(total=len(sections), desc="report", unit="section", disable=not progress, leave=False) as bar:
+        for name, section in sections:
+            bar.set_postfix_str(name)
+            lines += section()
+            bar.update(1)
     lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in out["files"]]
     with atomic_path(run.path / "report.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     out["files"].append(run.path / "report.md")
     return out
+
+
+def _coarse_lines(run: RunFolder, out: dict[str, Any]) -> list[str]:
+    s = run.samples
+    target = next((t for t in TARGETS if s is not None and t in s.columns), None)
+    if target is None or not len(s):
+        return []
+    ok = s[usable_rows(s, target)]
+    cols = [c for c in ("trial", "iteration", target, "val_acc", "test_acc", "flops", "params")
+            if c in ok.columns]
+    _plot(out, run.path / "acc_over_trials.png", plot_acc_over_trials, s, target)
+    return ["", "## Coarse search", "", f"{len(s)} pairs evaluated, {len(ok)} ok.", "", "Best pairs:",
+            "", format_table(ok.sort_values(target, ascending=False).head(5), cols)]
+
+
+def _heldout_lines(run: RunFolder, out: dict[str, Any], seed: int, progress: bool) -> list[str]:
+    found = heldout(run, seed=seed, progress=progress)
+    if found is None:
+        return []
+    frame, method = found
+    tau = float(kendall_tau(frame["true"], frame["pred"]))
+    out.update(heldout_tau=tau, heldout_method=method)
+    _plot(out, run.path / "pred_vs_true.png", plot_pred_vs_true, frame, tau, method)
+    return ["", "## Predictor on held-out trials", "",
+            f"{method}: Kendall tau {tau:.3f} over {len(frame)} trials."]
+
+
+def _early_stop_lines(run: RunFolder, out: dict[str, Any]) -> list[str]:
+    if not (run.path / "early_stop.json").is_file():
+        return []
+    stop = EarlyStop(**json.loads((run.path / "early_stop.json").read_text()))
+    _plot(out, run.path / "tau_by_epoch.png", plot_tau, stop)
+    return ["", "## Early stop", "", f"Epoch {stop.epoch}: Kendall tau with the final ranking "
+            f">= {stop.threshold:g} over {stop.runs} full runs "
+            f"(mean schedule {stop.full_epochs_mean:.1f} epochs)."]
+
+
+def _fine_lines(run: RunFolder, out: dict[str, Any], verified: pd.DataFrame | None) -> list[str]:
+    if not (run.path / "fine.csv").is_file():
+        return []
+    fine = read_table(run.path / "fine.csv")
+    if plot_pareto(fine, run.path / "pareto.png", run.samples, verified):
+        out["files"].append(run.path / "pareto.png")
+    best = fine[fine["kind"] == "best"]
+    best = best.assign(budget=[budget_label(b) for b in best["budget"]])
+    cols = [c for c in BEST_COLUMNS if c in best.columns]
+    return ["", "## Fine search", "", format_table(best, cols), "",
+            f"Pareto front: {int((fine['kind'] == 'pareto').sum())} pairs."]
+
+
+def _verified_lines(out: dict[str, Any], verified: pd.DataFrame | None) -> list[str]:
+    if verified is None:
+        return []
+    out["verify_tau"] = verified_tau(verified)
+    lines = ["", "## Verified pairs", "", format_table(verify_view(verified)), ""]
+    failures = out["verify_failures"] = failure_lines(verified)
+    if failures:  # a heading, then a markdown list
+        lines += [failures[0], ""] + [f"- {line.strip()}" for line in failures[1:]] + [""]
+    return lines + [out["verify_tau"].line()]
 
 
 def _plot(out: dict[str, Any], path: Path, fn: Any, *args: Any) -> None:

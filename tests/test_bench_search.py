@@ -61,3 +61,18 @@ def test_random_median_matches_simulation():
     n, m = 200, 3
     firsts = [int(np.flatnonzero(rng.permutation(n) < m)[0]) + 1 for _ in range(4000)]
     assert abs(bench.random_median(n, m) - np.median(firsts)) <= 2
+
+
+def test_ranks_are_judged_by_the_seed_mean_where_a_second_seed_exists(tmp_path):
+    bench_search = load_benchmark("bench_search")
+    path, yaml = synthetic_table(tmp_path)
+    table = pd.read_csv(path)
+    table["val_acc_2"] = np.where(np.arange(len(table)) < 10, table["val_acc"] + 0.1, np.nan)
+    table.to_csv(path, index=False)
+    bench = bench_search.table_bench("toy", path, yaml)
+    second = pd.to_numeric(bench.pool["val_acc_2"])
+    expected = np.where(second.notna(), (bench.scores + second) / 2, bench.scores)
+    assert np.allclose(bench.truth, expected) and not np.allclose(bench.truth, bench.scores)
+    lines = bench_search.run_table(bench, bench_search.make_specs(["random"], bench, {}, [8]),
+                                   [0], [5, 10], 10)
+    assert "truth = mean of 2 seeds on the 10 rows trained twice" in lines[0]

@@ -182,7 +182,7 @@ def minibatch(bundle: DatasetBundle, size: int, seed: int) -> tuple[torch.Tensor
 def zero_cost_scores(space: SearchSpace, archs: Sequence[Mapping[str, Any]] | pd.DataFrame,
                      bundle: DatasetBundle | None, proxies: Sequence[str] = ("synflow", "nwot"),
                      seed: int = 0, batch_size: int = 64, progress: bool = False,
-                     threads: int | None = 1) -> pd.DataFrame:
+                     workers: int = 1) -> pd.DataFrame:
     """Zero-cost proxies of architectures of a space, one row per architecture.
 
     Args:
@@ -194,47 +194,41 @@ def zero_cost_scores(space: SearchSpace, archs: Sequence[Mapping[str, Any]] | pd
         seed: seed of every network's initialization and of the minibatch.
         batch_size: minibatch size of the data-based proxies.
         progress: show a tqdm bar.
-        threads: torch CPU threads while scoring (``None``: leave as is).
+        workers: processes scoring in parallel, one torch thread each (1: this process,
+            with one thread while scoring). The scores do not depend on it.
 
     Returns:
         A frame with one column per proxy (NaN where a proxy came out NaN or infinite)
         and ``zero_cost_seconds`` (the time of that architecture's network proxies).
 
     Raises:
-        ConfigError: unknown proxy, or a data-based proxy without a dataset.
+        ConfigError: unknown proxy, bad ``workers``, or a data-based proxy without a
+            dataset.
         SpaceError: the space has no model builder.
     """
     from .cost import space_costs
-    from .model import create_model
 
     names = check_proxies(proxies)
     if space.model is None:
         raise SpaceError(f"space {space.name!r} has no model builder: zero-cost proxies need "
                          "networks (a tabular space takes them from its table's columns)")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers={workers!r} must be an integer >= 1")
     frame = archs if isinstance(archs, pd.DataFrame) else pd.DataFrame([dict(a) for a in archs])
     configs = [{k: row[k] for k in space.arch_names} for row in frame.to_dict("records")]
     net_names = [n for n in names if n in NETWORK_PROXIES]
     needs_data = [n for n in net_names if n != "synflow"]
     if needs_data and bundle is None:
         raise ConfigError(f"zero-cost proxies {', '.join(needs_data)} need a dataset")
-    x, y = minibatch(bundle, batch_size, seed) if needs_data else (None, None)
+    batch = minibatch(bundle, batch_size, seed) if needs_data else (None, None)
+    job = (space.to_dict(), net_names, batch, seed)
+    chunks = [configs[i:i + CHUNK] for i in range(0, len(configs), CHUNK)]
     rows: list[dict[str, float]] = []
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        for arch in tqdm(configs, desc="zero-cost proxies", unit="arch", disable=not progress):
-            start = time.perf_counter()
-            row: dict[str, float] = {}
-            if net_names:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
-                    model = create_model(space.model, arch, seed=seed)
-                    row = network_proxies(model, x, y, net_names, space.model.in_shape)
-            row["zero_cost_seconds"] = time.perf_counter() - start
-            rows.append(row)
-    finally:
-        torch.set_num_threads(previous)
+    with tqdm(total=len(configs), desc="zero-cost proxies", unit="arch",
+              disable=not progress) as bar:
+        for part in _map_chunks(job, chunks, workers):
+            rows.extend(part)
+            bar.update(len(part))
     out = pd.DataFrame(rows, index=frame.index)
     cost_names = [n for n in names if n in COST_PROXIES]
     if cost_names:
@@ -242,6 +236,48 @@ def zero_cost_scores(space: SearchSpace, archs: Sequence[Mapping[str, Any]] | pd
         for name in cost_names:
             out[name] = costs[name].to_numpy(dtype=np.float64)
     return out[[*names, "zero_cost_seconds"]]
+
+
+CHUNK = 32  # architectures per task of a worker process
+
+
+def _map_chunks(job: tuple, chunks: list[list[dict[str, Any]]], workers: int):
+    """Score chunks here (``workers`` 1) or in a spawned process pool, in order."""
+    if workers == 1 or len(chunks) < 2:
+        for chunk in chunks:
+            yield _score_chunk(job, chunk)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        yield from pool.map(_score_chunk, [job] * len(chunks), chunks)
+
+
+def _score_chunk(job: tuple, chunk: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """The network proxies of a chunk of architectures, with one torch thread."""
+    from .model import create_model
+
+    space_dict, names, (x, y), seed = job
+    space = SearchSpace.from_dict(space_dict)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rows = []
+    try:
+        for arch in chunk:
+            start = time.perf_counter()
+            row: dict[str, float] = {}
+            if names:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    model = create_model(space.model, arch, seed=seed)
+                    row = network_proxies(model, x, y, names, space.model.in_shape)
+            row["zero_cost_seconds"] = time.perf_counter() - start
+            rows.append(row)
+    finally:
+        torch.set_num_threads(previous)
+    return rows
 
 
 __all__ = ["COST_PROXIES", "NETWORK_PROXIES", "PROXIES", "check_proxies", "grad_norm", "jacov",

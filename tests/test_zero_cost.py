@@ -81,3 +81,17 @@ def test_bad_requests_are_one_line_errors():
     tabular = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[], name="tab")
     with pytest.raises(SpaceError, match="has no model builder"):
         zero_cost_scores(tabular, [{"x": 0.5}], None, proxies=["synflow"])
+
+
+def test_scores_do_not_depend_on_the_number_of_worker_processes():
+    space = read_space(CONFIGS / "mnist1d.yaml")
+    from jointnas.search.pool import draw_pool
+
+    archs = draw_pool(space, 40, seed=3)  # two chunks
+    bundle = load_dataset("mnist1d")
+    one = zero_cost_scores(space, archs, bundle, proxies=["synflow", "nwot", "params"])
+    two = zero_cost_scores(space, archs, bundle, proxies=["synflow", "nwot", "params"], workers=2)
+    cols = ["synflow", "nwot", "params"]
+    assert one[cols].equals(two[cols]) and len(one) == 40
+    with pytest.raises(ConfigError, match="workers=0"):
+        zero_cost_scores(space, archs, bundle, workers=0)

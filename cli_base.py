@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -17,14 +18,65 @@ from ._version import __version__
 from .errors import JointNASError
 
 
+DEVICE_DEFAULT = "auto"
+"""The ``--device`` of every command that trains: CUDA when available, else the CPU."""
+
+
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: its name, one-line help, argument declaration and action."""
+    """One subcommand: its name, one-line help, argument declaration and action.
+
+    ``epilog`` is printed after the flags by ``COMMAND --help`` (e.g. what the printed
+    metrics mean); its lines are kept.
+    """
 
     name: str
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int | None]
+    epilog: str | None = None
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows each flag's default, unless its help already states one; keeps epilog lines.
+
+    A default is shown when it is a value (not ``None``, ``False`` or suppressed), so
+    flags whose absence means "the config's value" or "off" read as they are written.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS))
+        if shown and action.option_strings and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(_fill_line(line, width, indent) for line in text.splitlines())
+
+
+def _fill_line(line: str, width: int, indent: str) -> str:
+    """One line wrapped to ``width``; an indented line (a list item) hangs its continuations."""
+    margin = line[:len(line) - len(line.lstrip())]
+    own = indent + margin
+    return textwrap.fill(line.strip(), width, initial_indent=own,
+                         subsequent_indent=own + ("    " if margin else "")) or indent
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an unknown flag is reported with this command's usage.
+
+    argparse hands a subcommand's unknown arguments back to the top-level parser, whose
+    usage (``search [-h] COMMAND ...``) says nothing about the flags of the command.
+    """
+
+    def parse_known_args(self, args: Sequence[str] | None = None,
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        namespace, extra = super().parse_known_args(args, namespace)
+        if extra:
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return namespace, extra
 
 
 def build_parser(prog: str, description: str, commands: Sequence[Command]) -> argparse.ArgumentParser:
@@ -33,12 +85,29 @@ def build_parser(prog: str, description: str, commands: Sequence[Command]) -> ar
     parser.add_argument("--version", action="version", version=f"jointnas {__version__}")
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_CommandParser)
     for cmd in commands:
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, parents=[shared])
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=cmd.epilog,
+                           parents=[shared], formatter_class=HelpFormatter)
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
     return parser
+
+
+def add_device_argument(p: argparse.ArgumentParser, default: str | None = DEVICE_DEFAULT,
+                        note: str = "") -> None:
+    """The ``--device`` flag, the same for every command (default :data:`DEVICE_DEFAULT`).
+
+    Args:
+        p: the command's parser.
+        default: ``None`` where a config file's device applies when the flag is absent.
+        note: what the default is when it is ``None`` (e.g. "the config's, else auto").
+    """
+    where = f" (default: {note})" if note else ""
+    p.add_argument("--device", default=default,
+                   help=f"torch device: auto (CUDA when available, else cpu), cpu, cuda or "
+                        f"cuda:N{where}")
 
 
 def run_cli(prog: str, description: str, commands: Sequence[Command],

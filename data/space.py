@@ -49,6 +49,9 @@ class SearchSpace:
         name: a label for reports.
         model: the builder and data shape for the arch part; ``None`` for tabular spaces.
         default: a documented reference pair (a full config), validated.
+        source: the file the space was read from, if any: errors found later (when the
+            space is trained, or decoded as a supernet) name it. Not part of the
+            fingerprint.
 
     Raises:
         SpaceError: duplicate names, empty space, invalid constraints or default.
@@ -62,7 +65,9 @@ class SearchSpace:
         name: str = "space",
         model: ModelSpec | None = None,
         default: Config | None = None,
+        source: str | None = None,
     ) -> None:
+        self.source = source
         self.arch: tuple[Variable, ...] = tuple(arch)
         self.recipe: tuple[Variable, ...] = tuple(recipe)
         self.variables: tuple[Variable, ...] = self.arch + self.recipe

@@ -50,11 +50,11 @@ def read_space(path: str | os.PathLike) -> SearchSpace:
         ConfigError: missing file or malformed YAML.
         SpaceError: an invalid definition, located at the file.
     """
-    return space_from_dict(load_yaml(path), str(path))
+    return space_from_dict(load_yaml(path), str(path), source=str(path))
 
 
-def space_from_dict(data: Any, where: str | None = None) -> SearchSpace:
-    """Build a space from its YAML mapping.
+def space_from_dict(data: Any, where: str | None = None, source: str | None = None) -> SearchSpace:
+    """Build a space from its YAML mapping (``source``: the file it was read from, if any).
 
     Raises:
         SpaceError: unknown keys, invalid variables, constraints, model or default.
@@ -70,7 +70,8 @@ def space_from_dict(data: Any, where: str | None = None) -> SearchSpace:
         recipe = [variable_from_dict(_numbers(e)) for e in _entries(data, "recipe")]
         return SearchSpace(arch, recipe, constraints=data.get("constraints"),
                            name=data.get("name", Path(where).stem if where else "space"),
-                           model=_model(data.get("model")), default=data.get("default"))
+                           model=_model(data.get("model")), default=data.get("default"),
+                           source=source)
     except JointNASError as exc:
         raise exc.at(where) if where else exc
 

@@ -22,6 +22,10 @@ from .space import SearchSpace
 from .variables import show_value
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+ACCURACY_COLUMNS = ("acc", "val_acc", "valid_acc")
+"""Accuracy columns a predictor learns by default, in order of preference: ``acc`` (what
+``search coarse`` writes: accuracy at the early-stop epoch), then ``val_acc`` (a fully
+trained pair's validation accuracy, e.g. the development tables)."""
 _EPOCH = re.compile(r"^acc_e(\d+)$")
 
 
@@ -113,6 +117,20 @@ def validate_table(
                 where,
             )
     return table
+
+
+def accuracy_column(table: pd.DataFrame) -> str:
+    """The table's first column among :data:`ACCURACY_COLUMNS`.
+
+    Raises:
+        TableError: the table has none of them (naming the columns it has).
+    """
+    found = next((c for c in ACCURACY_COLUMNS if c in table.columns), None)
+    if found is None:
+        cols = ", ".join(map(str, table.columns[:12])) + (", ..." if len(table.columns) > 12 else "")
+        raise TableError(f"no accuracy column ({', '.join(ACCURACY_COLUMNS)}): give the target "
+                         f"column explicitly (--target); the table has {cols or 'no columns'}")
+    return found
 
 
 def epoch_columns(table: pd.DataFrame) -> list[str]:

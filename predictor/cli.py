@@ -7,10 +7,10 @@ earlier content).
 
 Example:
     predictor pretrain --space configs/digits.yaml --n 20000 --out enc.pt
-    predictor train --space configs/digits.yaml --table samples.csv --target acc \\
-        --encoder enc.pt --n-models 5 --out pred.pt
+    predictor train --space configs/digits.yaml --table samples.csv \\
+        --encoder enc.pt --n-models 5 --out pred.pt   # target: acc, else val_acc
     predictor score --predictor pred.pt --table pool.csv --out scores.csv
-    predictor evaluate --predictor pred.pt --table test.csv --target acc
+    predictor evaluate --predictor pred.pt --table test.csv  # target: the trained one
 """
 
 from __future__ import annotations
@@ -22,13 +22,18 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from ..cli_base import Command, positive_int, run_cli
 from ..data.space_io import read_space
-from ..data.tables import read_table, validate_table, write_table
+from ..data.tables import ACCURACY_COLUMNS, accuracy_column, read_table, validate_table, write_table
 from ..errors import ConfigError, JointNASError
+from .metrics import METRIC_HELP, explain
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .estimator import AccuracyPredictor
+
+_DEFAULTS = {"pretrain_epochs": 30, "n_models": 5, "target_transform": "standard"}
+""":class:`~.estimator.AccuracyPredictor` defaults that ``--help`` shows (the estimator,
+which imports torch, is imported only when a command runs; a test keeps these equal)."""
 
 
 @contextlib.contextmanager
@@ -53,18 +58,16 @@ def _load(path: str, space=None):
     return AccuracyPredictor.load(path, space=space)
 
 
-def _fitted_and_table(args: argparse.Namespace,
-                      require: Sequence[str] = ()) -> tuple[AccuracyPredictor, pd.DataFrame]:
+def _fitted_and_table(args: argparse.Namespace) -> tuple[AccuracyPredictor, pd.DataFrame]:
     """The fitted predictor of ``--predictor`` and ``--table`` validated against its space.
 
-    Errors are located at the file they come from; ``require`` names other columns the
-    table must have.
+    Errors are located at the file they come from.
     """
     with _at(args.predictor):
         est = _load(args.predictor)
         est.check_fitted()
     with _at(args.table):
-        table = validate_table(read_table(args.table), est.space, require=require)
+        table = validate_table(read_table(args.table), est.space)
     return est, table
 
 
@@ -73,12 +76,17 @@ def _pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", required=True, help="search space YAML")
     p.add_argument("--table", help="architectures with cost columns (default: a Sobol pool "
                                    "with analytic FLOPs and params)")
-    p.add_argument("--targets", default="flops,params",
-                   help="comma list of cost columns to predict (default: flops,params)")
+    p.add_argument("--targets", default="flops,params", help="comma list of cost columns to predict")
     p.add_argument("--n", type=positive_int, default=20000, help="Sobol pool size without --table")
-    p.add_argument("--epochs", type=positive_int, default=None, help="pretraining epochs")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--epochs", type=positive_int, default=_DEFAULTS["pretrain_epochs"],
+                   help="pretraining epochs")
+    _common_args(p)
     p.add_argument("--out", required=True, help="encoder file to write (.pt)")
+
+
+def _common_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal only)")
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -86,9 +94,8 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     space = read_space(args.space)
     targets = _names(args.targets)
-    est = AccuracyPredictor(space, seed=args.seed, progress=True)
-    if args.epochs:
-        est.set_params(pretrain_epochs=args.epochs)
+    est = AccuracyPredictor(space, seed=args.seed, progress=not args.quiet,
+                            pretrain_epochs=args.epochs)
     if args.table:
         with _at(args.table):
             est.pretrain(read_table(args.table), targets=targets)
@@ -106,12 +113,15 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", required=True, help="search space YAML")
     p.add_argument("--table", required=True, help="measured sample table (csv or parquet)")
-    p.add_argument("--target", default="acc", help="accuracy column (default acc)")
+    p.add_argument("--target", help=f"accuracy column (default: the table's first of "
+                                    f"{', '.join(ACCURACY_COLUMNS)})")
     p.add_argument("--encoder", help="pretrained encoder file from `predictor pretrain`")
-    p.add_argument("--n-models", type=positive_int, default=None, help="ensemble size")
+    p.add_argument("--n-models", type=positive_int, default=None,
+                   help=f"ensemble size (default: the encoder file's, else {_DEFAULTS['n_models']})")
     p.add_argument("--transform", choices=("rank", "standard"), default=None,
-                   help="target transform (default standard)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                   help=f"target transform (default: the encoder file's, else "
+                        f"{_DEFAULTS['target_transform']})")
+    _common_args(p)
     p.add_argument("--out", required=True, help="predictor file to write (.pt)")
 
 
@@ -120,14 +130,16 @@ def _train(args: argparse.Namespace) -> int:
 
     space = read_space(args.space)
     est = _load(args.encoder, space) if args.encoder else AccuracyPredictor(space)
-    overrides = {"seed": args.seed, "progress": True, "n_models": args.n_models,
+    overrides = {"seed": args.seed, "progress": not args.quiet, "n_models": args.n_models,
                  "target_transform": args.transform}
     est.set_params(**{k: v for k, v in overrides.items() if v is not None})
     with _at(args.table):
         table = read_table(args.table)
-        est.fit(table, target=args.target)
+        target = args.target or accuracy_column(table)
+        est.fit(table, target=target)
     est.save(args.out)
-    print(f"predictor ({est.n_models} model(s), {est.n_train_} rows, target {args.target}) "
+    chosen = "" if args.target else f", the first of {', '.join(ACCURACY_COLUMNS)} in the table"
+    print(f"predictor ({est.n_models} model(s), {est.n_train_} rows, target {target}{chosen}) "
           f"written to {args.out}")
     return 0
 
@@ -147,28 +159,46 @@ def _score(args: argparse.Namespace) -> int:
     if est.n_models > 1:
         out = out.assign(score_std=std)
     write_table(out, args.out)
-    print(f"{len(out)} candidates scored, written to {args.out}")
+    target = f" (predicted {est.target_})" if est.target_ else ""
+    print(f"{len(out)} candidates scored{target}, written to {args.out}")
     return 0
 
 
 # -- evaluate ------------------------------------------------------------------------------
+REPORT_METRICS = ("n", "kendall_tau", "spearman", "rmse", "mae", "precision_at_k", "k",
+                  "top_n_rank", "n_top")
+"""The rows ``predictor evaluate`` prints (:func:`~.metrics.regression_report`'s keys)."""
+
+
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictor", required=True, help="predictor file from `predictor train`")
     p.add_argument("--table", required=True, help="measured table with the target column")
-    p.add_argument("--target", default="acc", help="accuracy column (default acc)")
+    p.add_argument("--target", help="true accuracy column (default: the one the predictor was "
+                                    "trained on)")
     p.add_argument("--k", type=positive_int, default=None,
                    help="top-k size for precision (default 10%% of the rows)")
+    p.add_argument("--n-top", type=positive_int, default=10,
+                   help="predicted-best rows top_n_rank looks at")
+
+
+def _target_note(given: str | None, fitted: str | None) -> str:
+    """Where ``evaluate``'s target came from, when the user did not name it."""
+    if given:
+        return ""
+    return " (the predictor's)" if fitted else f" (the table's first of {', '.join(ACCURACY_COLUMNS)})"
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    est, table = _fitted_and_table(args, require=(args.target,))
+    est, table = _fitted_and_table(args)
     with _at(args.table):
-        report = est.score(table, target=args.target, k=args.k)
+        target = args.target or est.default_target(table)
+        report = est.score(table, target=target, k=args.k, n_top=args.n_top)
+    print(f"target: {target}{_target_note(args.target, est.target_)}")
     width = max(len(k) for k in report)
-    print(f"{'metric':<{width}}  value")
+    print(f"{'metric':<{width}}  {'value':<8}  meaning")
     for key, value in report.items():
         text = f"{value:.4f}" if isinstance(value, float) else str(value)
-        print(f"{key:<{width}}  {text}")
+        print(f"{key:<{width}}  {text:<8}  {METRIC_HELP.get(key, '')}".rstrip())
     return 0
 
 
@@ -177,7 +207,7 @@ COMMANDS = [
     Command("train", "fit the accuracy predictor on a measured table", _train_args, _train),
     Command("score", "score candidates with a trained predictor", _score_args, _score),
     Command("evaluate", "print ranking metrics of a predictor on a measured table",
-            _evaluate_args, _evaluate),
+            _evaluate_args, _evaluate, epilog="printed metrics:\n" + explain(REPORT_METRICS)),
 ]
 
 

@@ -14,7 +14,7 @@ cost columns) or as a callable ``costs(space, frame) -> DataFrame``; by default
 Example:
     >>> space = SearchSpace.from_yaml("configs/digits.yaml")  # doctest: +SKIP
     >>> pred = AccuracyPredictor(space, seed=0).pretrain(n=4096)  # doctest: +SKIP
-    >>> pred.fit(table, target="acc")  # doctest: +SKIP
+    >>> pred.fit(table, target="val_acc")  # doctest: +SKIP
     >>> mean, std = pred.predict(space.sample_qmc(8, seed=1), return_std=True)  # doctest: +SKIP
 """
 
@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.space import Configs, SearchSpace
+from ..data.tables import accuracy_column
 from ..errors import NotFittedError, PredictorError
 from . import metrics
 from .inputs import CostsFn, cost_targets, usable_targets
@@ -201,17 +202,20 @@ class AccuracyPredictor:
         return pd.DataFrame(np.exp(logs), columns=list(self.proxy_targets_))
 
     # -- fitting -----------------------------------------------------------------------
-    def fit(self, table: pd.DataFrame, target: str = "acc") -> "AccuracyPredictor":
+    def fit(self, table: pd.DataFrame, target: str | None = None) -> "AccuracyPredictor":
         """Fit the ensemble on a measured table, starting from the pretrained encoder if any.
 
         Rows whose ``status`` is not ``ok`` or whose target is missing are skipped with a
         warning. With a pretrained encoder, phase 1 trains with it frozen
         (``frozen_epochs``); phase 2 trains all parameters (``epochs``). Huber loss on
-        the transformed targets.
+        the transformed targets. ``progress=True`` shows a bar on a terminal.
 
         Args:
             table: sample table with every space variable and the ``target`` column.
-            target: the accuracy column.
+            target: the accuracy column; default: the table's first of
+                :data:`~jointnas.data.tables.ACCURACY_COLUMNS` (``acc``, ``val_acc``,
+                ``valid_acc``). Stored as ``target_`` (and in saved files), the default
+                of :meth:`score`.
 
         Returns:
             ``self``.
@@ -221,6 +225,7 @@ class AccuracyPredictor:
             PredictorError: fewer than two usable rows.
         """
         self.check_params()
+        target = accuracy_column(table) if target is None else target
         rows, values, skipped = usable_targets(self.space, table, target)
         transform = TargetTransform(self.target_transform)
         y_np = transform.fit(values)
@@ -305,13 +310,21 @@ class AccuracyPredictor:
                 start += len(a)
         return z
 
-    def score(self, table: pd.DataFrame, target: str = "acc", k: int | None = None,
+    def score(self, table: pd.DataFrame, target: str | None = None, k: int | None = None,
               n_top: int = 10) -> dict[str, float]:
         """Metrics of the predictions on a measured table (usable rows only).
 
+        Args:
+            table: measured table with every space variable and the target column.
+            target: the true accuracy column; default: the one the predictor was fitted
+                on (``target_``), else the table's first accuracy column.
+            k: top-k size of ``precision_at_k`` (default: 10% of the rows).
+            n_top: how many predicted-best rows ``top_n_rank`` (TnR) looks at.
+
         Returns:
             :func:`~jointnas.predictor.metrics.regression_report`'s dict (``kendall_tau``,
-            ``spearman``, ``rmse``, ``precision_at_k``, ``top_n_rank``, ...).
+            ``spearman``, ``rmse``, ``precision_at_k``, ``top_n_rank``, ...; their meaning
+            in :data:`~jointnas.predictor.metrics.METRIC_HELP`).
 
         Raises:
             NotFittedError: :meth:`fit` was not called.
@@ -319,6 +332,7 @@ class AccuracyPredictor:
             PredictorError: no usable row.
         """
         self.check_fitted()
+        target = self.default_target(table) if target is None else target
         rows, truth, _ = usable_targets(self.space, table, target, minimum=1, warn=False)
         return metrics.regression_report(truth, self.predict(rows), k=k, n_top=n_top)
 
@@ -354,6 +368,14 @@ class AccuracyPredictor:
     def is_pretrained(self) -> bool:
         """Whether a pretrained encoder is present."""
         return getattr(self, "encoder_", None) is not None
+
+    def default_target(self, table: pd.DataFrame) -> str:
+        """The column :meth:`score` compares with: ``target_`` (the fitted one), if known.
+
+        Files saved before the target was stored hold none: then the table's first
+        accuracy column (:func:`~jointnas.data.tables.accuracy_column`).
+        """
+        return getattr(self, "target_", None) or accuracy_column(table)
 
     def check_fitted(self) -> list[Member]:
         """The fitted ensemble members.

@@ -138,6 +138,30 @@ def gt_tau(scores: ArrayLike | Sequence[ArrayLike], truth: ArrayLike) -> float:
     return float(np.mean(taus)) if taus else float("nan")
 
 
+METRIC_HELP: dict[str, str] = {
+    "n": "rows compared (status ok, with a true value)",
+    "kendall_tau": "Kendall's tau-b between true and predicted values (1: same order, 0: none)",
+    "spearman": "Spearman rank correlation between true and predicted values",
+    "rmse": "root mean squared error, in the target's units",
+    "mae": "mean absolute error, in the target's units",
+    "precision_at_k": "share of the k rows predicted best that are in the true top k",
+    "k": "the top-k size of precision_at_k (default: 10% of the rows)",
+    "top_n_rank": "TnR: the best true rank (1 = best) among the n_top rows predicted best",
+    "n_top": "how many predicted-best rows top_n_rank looks at",
+    "gt_tau": "GT-Tau: Kendall tau between supernet and standalone accuracy, per seed, averaged",
+    "gt_tau_of_mean": "GT-Tau of the supernet accuracy averaged over seeds",
+    "s_tau": "S-Tau: mean Kendall tau between the rankings of different supernet seeds",
+    "t1r": "TnR for n = 1: the standalone rank (1 = best) of the supernet's best, mean over seeds",
+    "t3r": "TnR for n = 3: the best standalone rank among the supernet's top 3, mean over seeds",
+}
+"""What each metric name printed by the CLIs means (``COMMAND --help`` lists them)."""
+
+
+def explain(names: Sequence[str]) -> str:
+    """One ``name: meaning`` line per metric of :data:`METRIC_HELP` among ``names``."""
+    return "\n".join(f"  {name}: {METRIC_HELP[name]}" for name in names if name in METRIC_HELP)
+
+
 def regression_report(y_true: ArrayLike, y_pred: ArrayLike, k: int | None = None,
                       n_top: int = 10) -> dict[str, float]:
     """All metrics of one prediction at once.
@@ -171,6 +195,8 @@ def regression_report(y_true: ArrayLike, y_pred: ArrayLike, k: int | None = None
 
 
 __all__ = [
+    "METRIC_HELP",
+    "explain",
     "gt_tau",
     "kendall_tau",
     "precision_at_k",

@@ -137,7 +137,7 @@ def _restore(est: Any, blob: dict[str, Any]) -> None:
             members.append(member.to(dev).eval())
         est.members_ = members
         est.transform_ = TargetTransform.from_state(fitted["transform"])
-        est.target_ = fitted["target"]
+        est.target_ = fitted.get("target")  # None in files that did not store it
         est.n_train_ = int(fitted["n_train"])
         est.n_skipped_ = int(fitted["n_skipped"])
 

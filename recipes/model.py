@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from typing import Any, Callable, Mapping
 
@@ -187,6 +188,26 @@ MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {"mbconv": build_model}
 :mod:`.supernet`."""
 
 
+def unknown_builder(name: Any, need: str = "") -> str:
+    """Why ``name`` is no registered builder: every builder, ``need`` and the closest name."""
+    close = difflib.get_close_matches(str(name), list(MODEL_BUILDERS), n=1)
+    return "; ".join([f"model.builder={name!r} is not a known builder (builders: "
+                      f"{', '.join(sorted(MODEL_BUILDERS))})", *([need] if need else []),
+                      *([f"did you mean {close[0]!r}?"] if close else [])])
+
+
+def check_builder(name: str) -> Callable[..., nn.Module]:
+    """The model builder registered as ``name``.
+
+    Raises:
+        SpaceError: no builder of that name (listing every builder, and the closest).
+    """
+    builder = MODEL_BUILDERS.get(name)
+    if builder is None:
+        raise SpaceError(unknown_builder(name))
+    return builder
+
+
 def create_model(model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float = 0.0,
                  seed: int | None = None) -> nn.Module:
     """Build the network for an arch with the builder a space's model spec names.
@@ -203,10 +224,7 @@ def create_model(model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float 
     """
     if not isinstance(model_spec, ModelSpec):
         raise SpaceError(f"expected a ModelSpec (a space's 'model'), got {model_spec!r}")
-    builder = MODEL_BUILDERS.get(model_spec.builder)
-    if builder is None:
-        raise SpaceError(f"model.builder={model_spec.builder!r} is not a known builder "
-                         f"(one of {', '.join(sorted(MODEL_BUILDERS))})")
+    builder = check_builder(model_spec.builder)
     options = dict(model_spec.options)
     if options:
         try:
@@ -235,5 +253,5 @@ def _init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
 
 
 __all__ = ["ACTIVATION_LAYERS", "Conv1dNormActivation", "LAYERS", "MBConv", "MBConvNet", "MODEL_BUILDERS",
-           "SqueezeExcitation1d", "build_model", "conv_norm_act", "create_model",
-           "pooled_classifier", "stem_layer"]
+           "SqueezeExcitation1d", "build_model", "check_builder", "conv_norm_act", "create_model",
+           "pooled_classifier", "stem_layer", "unknown_builder"]

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from ..data.variables import Categorical, Variable
 from ..errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw", "rmsprop")
 SCHEDULES: tuple[str, ...] = ("cosine", "step", "constant")
+CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+"""Recipe fields whose value is one of a fixed list of names."""
 STEP_DECAYS = 3
 """``step`` schedule: the post-warmup iterations are cut in this many equal parts, the
 learning rate multiplied by ``STEP_GAMMA`` at each cut (0.1x, then 0.01x)."""
@@ -80,8 +83,8 @@ class TrainingRecipe:
     ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        _choice(self, "optimizer", OPTIMIZERS)
-        _choice(self, "schedule", SCHEDULES)
+        for name, allowed in CHOICES.items():
+            _choice(self, name, allowed)
         if not isinstance(self.nesterov, bool):
             raise ConfigError(f"recipe field 'nesterov'={self.nesterov!r} must be true or false")
         _number(self, "lr", low=0.0, low_open=True)
@@ -135,6 +138,34 @@ class TrainingRecipe:
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (YAML / ``torch.save`` friendly)."""
         return asdict(self)
+
+
+def check_recipe_variables(variables: Iterable[Variable]) -> None:
+    """Check that a space's recipe variables make training recipes, before any training.
+
+    Every recipe variable must name a :class:`TrainingRecipe` field, and a field that
+    takes one of a list of names (:data:`CHOICES`: ``optimizer``, ``schedule``) must be
+    categorical with every choice allowed; otherwise the pairs drawing that value would
+    fail only when trained. (:func:`~.train.check_space` also names the space's file.)
+
+    Raises:
+        ConfigError: naming the variable, the bad choice and the allowed values.
+    """
+    names = TrainingRecipe.field_names()
+    for var in variables:
+        if var.name not in names:
+            raise ConfigError(f"recipe variable '{var.name}' is not a training-recipe field "
+                              f"(allowed: {', '.join(names)})")
+        allowed = CHOICES.get(var.name)
+        if allowed is None:
+            continue
+        if not isinstance(var, Categorical):
+            raise ConfigError(f"recipe variable '{var.name}' must be categorical "
+                              f"(choices among {', '.join(allowed)})")
+        bad = [c for c in var.choices if c not in allowed]
+        if bad:
+            raise ConfigError(f"recipe variable '{var.name}': choice {bad[0]!r} not allowed "
+                              f"(allowed: {', '.join(allowed)})")
 
 
 # -- torch objects ---------------------------------------------------------------------
@@ -290,6 +321,7 @@ def _integer(recipe: TrainingRecipe, name: str, low: int) -> None:
 
 
 __all__ = [
+    "CHOICES",
     "OPTIMIZERS",
     "SCHEDULES",
     "TrainingRecipe",
@@ -298,5 +330,6 @@ __all__ = [
     "build_mixup",
     "build_optimizer",
     "build_scheduler",
+    "check_recipe_variables",
     "param_groups",
 ]

@@ -173,16 +173,34 @@ def supernet_spec(space: SearchSpace, dropout: float = 0.0) -> SupernetSpec:
         SupernetError: no model, another builder, recipe variables (a supernet trains
             one recipe), unknown options, or arch variables it cannot share.
     """
-    if space.model is None or space.model.builder not in SUPERNET_SPECS:
-        builder = space.model.builder if space.model else None
-        raise SupernetError(f"model.builder={builder!r} is not a supernet builder "
-                            f"(one of {', '.join(SUPERNET_SPECS)})")
-    if space.recipe:
-        raise SupernetError(f"variable '{space.recipe[0].name}': recipe variables cannot be "
-                            "shared by a weight-sharing supernet (it trains one recipe); "
-                            "search recipes with the train evaluator")
-    return spec_from_options(space.model.builder, space.arch, space.model.num_classes,
-                             space.model.in_shape, dict(space.model.options), dropout)
+    try:
+        if space.model is None or space.model.builder not in SUPERNET_SPECS:
+            raise _not_a_supernet(space.model.builder if space.model else None)
+        if space.recipe:
+            raise SupernetError(f"variable '{space.recipe[0].name}': recipe variables cannot be "
+                                "shared by a weight-sharing supernet (it trains one recipe); "
+                                "search recipes with the train evaluator")
+        return spec_from_options(space.model.builder, space.arch, space.model.num_classes,
+                                 space.model.in_shape, dict(space.model.options), dropout)
+    except SupernetError as exc:
+        raise exc.at(space.source) if space.source else exc
+
+
+def _not_a_supernet(builder: str | None) -> SupernetError:
+    """The error for a ``model.builder`` that is no supernet builder, listing every builder.
+
+    A name that is no builder at all (a typo) is told apart from a standalone builder
+    such as ``mbconv``, with the closest builder name when there is one.
+    """
+    from .model import MODEL_BUILDERS, unknown_builder  # supernet builders register on import
+
+    need = f"a supernet space needs {' or '.join(SUPERNET_SPECS)}"
+    if builder is None:
+        return SupernetError(f"the space has no 'model': {need}")
+    if builder not in MODEL_BUILDERS:
+        return SupernetError(unknown_builder(builder, need))
+    return SupernetError(f"model.builder={builder!r} is a standalone builder, not a supernet "
+                         f"builder (builders: {', '.join(sorted(MODEL_BUILDERS))}); {need}")
 
 
 def arch_spec(builder: str, arch: Mapping[str, Any], num_classes: int, in_shape: Any,
@@ -214,8 +232,7 @@ def spec_from_options(builder: str, variables: Sequence[Variable], num_classes: 
     """
     decode = SUPERNET_SPECS.get(builder)
     if decode is None:
-        raise SupernetError(f"model.builder={builder!r} is not a supernet builder "
-                            f"(one of {', '.join(SUPERNET_SPECS)})")
+        raise _not_a_supernet(builder)
     allowed = [p.name for p in inspect.signature(decode).parameters.values()
                if p.kind is p.KEYWORD_ONLY and p.name != "dropout"]
     unknown = sorted(set(options) - set(allowed))
@@ -244,7 +261,7 @@ def supernet_costs(space: SearchSpace, configs: Any) -> Any:
     """
     import pandas as pd
 
-    arch_space = SearchSpace(space.arch, name=space.name, model=space.model)
+    arch_space = SearchSpace(space.arch, name=space.name, model=space.model, source=space.source)
     spec = supernet_spec(arch_space)
     configs = configs if isinstance(configs, pd.DataFrame) else list(configs)
     index = configs.index if isinstance(configs, pd.DataFrame) else pd.RangeIndex(len(configs))

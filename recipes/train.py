@@ -37,8 +37,9 @@ from ..data.datasets import DatasetBundle, load_dataset
 from ..data.space import ModelSpec, SearchSpace
 from ..errors import ConfigError, DatasetError, JointNASError
 from .batches import make_batches
+from .model import check_builder
 from .recipe import (TrainingRecipe, build_ema, build_loss, build_mixup, build_optimizer,
-                     build_scheduler)
+                     build_scheduler, check_recipe_variables)
 
 STATUSES: tuple[str, ...] = ("ok", "diverged", "failed")
 MAX_CPU_THREADS = 8
@@ -192,6 +193,23 @@ def train_and_evaluate(
                        epochs_run=len(curve), status=status, message=message,
                        model=run.eval_model().cpu() if keep_model and run else None,
                        threads=threads)
+
+
+def check_space(space: SearchSpace) -> None:
+    """Check, before any training, what would make a space's pairs fail when trained.
+
+    Raises:
+        SpaceError: ``model.builder`` names no builder (listing every builder).
+        ConfigError: a recipe variable that is no recipe field, or a choice training does
+            not know (e.g. an optimizer), naming the variable and the allowed values.
+        Both are located at the space's file (``space.source``) when it has one.
+    """
+    try:
+        if space.model is not None:
+            check_builder(space.model.builder)
+        check_recipe_variables(space.recipe)
+    except JointNASError as exc:
+        raise exc.at(space.source) if space.source else exc
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -396,4 +414,5 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-__all__ = ["STATUSES", "TrainResult", "TrainingPruned", "resolve_device", "train_and_evaluate"]
+__all__ = ["STATUSES", "TrainResult", "TrainingPruned", "check_space", "resolve_device",
+           "train_and_evaluate"]

@@ -20,6 +20,7 @@ _EXPORTS = {
     "TableEvaluator": ".evaluators",
     "TrainEvaluator": ".evaluators",
     "create_strategy": ".strategies",
+    "draw_feasible": ".pool",
     "draw_pool": ".pool",
     "enas_search": ".enas",
     "fine_search": ".fine",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..cli_base import Command, positive_float, positive_int
+from ..cli_base import DEVICE_DEFAULT, Command, add_device_argument, positive_float, positive_int
 from ..data.tables import read_table
 from ..errors import ConfigError
 from .coarse import TARGET, CoarseResult, CoarseSearch, run_worker
@@ -27,7 +27,7 @@ def _add_coarse_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help=f"dataset of the train evaluator: one of "
                    f"{', '.join(DATASETS)} (default digits)")
     p.add_argument("--root", help="dataset root folder")
-    p.add_argument("--device", help="auto, cpu or cuda")
+    add_device_argument(p, default=None, note=f"the config's evaluator device, else {DEVICE_DEFAULT}")
     p.add_argument("--pool", type=positive_int, help="Sobol pool size (default 20000)")
     p.add_argument("--batch", type=positive_int, help="pairs trained per iteration (default 48)")
     p.add_argument("--iterations", type=positive_int, help="iterations (default 4)")

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..cli_base import Command, positive_float, positive_int
+from ..cli_base import Command, add_device_argument, positive_float, positive_int
 from ..data.datasets import DATASETS
 
 
@@ -39,7 +39,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} "
                    "(default digits)")
     p.add_argument("--root", help="dataset folder (all datasets but digits)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_device_argument(p)
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", default="runs/enas", help="output folder (default runs/enas)")
@@ -52,9 +52,11 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..data.datasets import load_dataset
     from ..data.space_io import read_space
+    from ..recipes.train import resolve_device
     from .display import format_table
     from .enas import enas_search, result_summary
 
+    device = str(resolve_device(args.device))  # before any training
     if args.threads:
         torch.set_num_threads(args.threads)
     controller = {k: v for k, v in (("lr", args.controller_lr), ("entropy_weight", args.entropy_weight))
@@ -65,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         space, bundle, epochs=args.epochs, controller_steps=args.controller_steps, samples=args.samples,
         final_samples=args.final_samples, retrain_epochs=args.retrain_epochs,
         recalibrate_bn=args.recalibrate_bn, recipe={"lr": args.lr, "batch_size": args.batch_size},
-        controller=controller, seed=args.seed, device=args.device,
+        controller=controller, seed=args.seed, device=device,
         progress=None if args.quiet else (lambda message: print(message, flush=True)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

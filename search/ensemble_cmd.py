@@ -1,9 +1,10 @@
 """``search ensemble``: diversity-controlled ensemble search (EdgeNES) on a DARTS cell space.
 
-Reads the config (``--space``), runs DARTS and the hypernetwork, samples ``--N``
-architectures for ``lambda ~ U{1..Lambda}``, trains them and selects at most ``--n`` by
-greedy forward selection; writes the run folder (:mod:`~.ensemble.report`) and prints
-the member table and the ensemble's accuracy. Bad input is refused before any training.
+Reads the config (``--space``), runs DARTS and the hypernetwork, samples ``--candidates``
+(N) architectures for ``lambda ~ U{1..Lambda}``, trains them and selects at most
+``--size`` (n) by greedy forward selection (``--n`` and ``--N``, the first spellings, still
+work); writes the run folder (:mod:`~.ensemble.report`) and prints the member table and
+the ensemble's accuracy. Bad input is refused before any training.
 """
 
 from __future__ import annotations
@@ -11,15 +12,20 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..cli_base import Command, non_negative_int, positive_int
+from ..cli_base import Command, add_device_argument, non_negative_int, positive_int
 from .display import format_table
 from ..data.datasets import DATASETS
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", required=True, help="ensemble config YAML (e.g. configs/darts_digits.yaml)")
-    p.add_argument("--n", type=positive_int, help="largest ensemble size (default: the config's, 3)")
-    p.add_argument("--N", type=positive_int, help="candidates to sample and train (default: 10)")
+    p.add_argument("--size", dest="n", type=positive_int, metavar="n",
+                   help="largest ensemble size, the paper's n (default: the config's ensemble.n, 3)")
+    p.add_argument("--candidates", dest="N", type=positive_int, metavar="N",
+                   help="candidates to sample and train, the paper's N (default: the config's "
+                        "ensemble.N, 10)")
+    for old, dest in (("--n", "n"), ("--N", "N")):  # the first spellings, kept working unlisted
+        p.add_argument(old, dest=dest, type=positive_int, help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=non_negative_int,
                    help="member training epochs (fine-tuning epochs with --inherit)")
     p.add_argument("--search-epochs", type=positive_int, help="DARTS epochs")
@@ -30,7 +36,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help=f"one of {', '.join(DATASETS)} (default: the config's, "
                    "digits)")
     p.add_argument("--root", help="dataset folder (datasets other than digits)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
+    add_device_argument(p)
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--threads", type=positive_int,
                    help="CPU threads for torch (default: torch's; 1 is best for these small "

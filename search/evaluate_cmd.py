@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..cli_base import Command, positive_int
+from ..cli_base import Command, add_device_argument, positive_int
 from ..data.space_io import load_yaml, read_space
 from ..errors import ConfigError
 from ..data.datasets import DATASETS
@@ -20,12 +20,11 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--pair", help="YAML file with one pair: a mapping of every variable to a value")
     which.add_argument("--default", action="store_true", help="train the space's default pair")
-    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} "
-                   "(default digits)")
+    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}")
     p.add_argument("--root", help="dataset folder (all datasets but digits)")
     p.add_argument("--download", action="store_true", help="download the dataset into --root if missing")
-    p.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu, cuda")
-    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    add_device_argument(p)
+    p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--epochs", type=positive_int, help="stop after N epochs (the learning-rate "
                    "schedule still follows the pair's own epochs)")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's, at most 8)")
@@ -49,23 +48,26 @@ def _run(args: argparse.Namespace) -> int:
     from ..data.datasets import load_dataset
     from ..recipes.checkpoint import save_model
     from ..recipes.recipe import TrainingRecipe
-    from ..recipes.train import check_data, train_and_evaluate
+    from ..recipes.train import check_data, check_space, resolve_device, train_and_evaluate
 
+    device = resolve_device(args.device)  # a missing CUDA fails before any progress bar
     space = read_space(args.space)
     if space.model is None:
         raise ConfigError("the space has no 'model' to build and train (a tabular space)", args.space)
+    check_space(space)
     config, label = _pair(args, space)
     arch, recipe = space.split(config)
     bundle = load_dataset(args.dataset, root=args.root, download=args.download)
     check_data(space.model, bundle)  # a dataset of another kind fails before any progress bar
     full = TrainingRecipe.from_config(recipe, where=label).epochs
     epochs = min(full, args.epochs or full)
-    with tqdm(total=epochs, unit="epoch", desc=f"training {label}", leave=False) as bar:
+    with tqdm(total=epochs, unit="epoch", desc=f"training {label}", leave=False,
+              disable=None) as bar:  # a bar on a terminal only
         def on_epoch(epoch: int, acc: float) -> None:
             bar.set_postfix(val_acc=f"{acc:.4f}")
             bar.update()
 
-        result = train_and_evaluate(arch, recipe, bundle, device=args.device, seed=args.seed,
+        result = train_and_evaluate(arch, recipe, bundle, device=device, seed=args.seed,
                                     max_epochs=args.epochs, on_epoch=on_epoch,
                                     model_spec=space.model, space=space, num_threads=args.threads,
                                     keep_model=bool(args.save))
@@ -75,14 +77,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{epoch:5d}  {acc:.4f}")
     rows = [("status", result.status), ("val_acc", f"{result.val_acc:.4f}"),
             ("test_acc", f"{result.test_acc:.4f}"), ("flops", f"{result.flops:,.0f}"),
-            ("params", f"{result.params:,d}"), ("seconds", f"{result.seconds:.1f}")]
+            ("params", f"{result.params:,d}"), ("seconds", f"{result.seconds:.1f}"),
+            ("threads", result.threads)]
     if result.message:
         rows.append(("message", result.message))
     if args.save and result.model is not None:
-        save_model(args.save, result.model, arch, recipe,
+        save_model(args.save, result.model, arch, recipe, model_spec=space.model, meta=
                    {"in_shape": list(bundle.in_shape), "num_classes": bundle.num_classes,
-                    "builder": space.model.builder, "options": space.model.to_dict().get("options", {}),
-                    "dataset": bundle.name, "seed": args.seed,
+                    "dataset": bundle.name, "seed": args.seed, "threads": result.threads,
                     "val_acc": result.val_acc, "test_acc": result.test_acc,
                     "epochs_run": result.epochs_run, "space": space.name,
                     "fingerprint": space.fingerprint()})

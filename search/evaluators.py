@@ -94,12 +94,17 @@ class TrainEvaluator:
         return self._bundle
 
     def check(self) -> None:
-        """Load the dataset and check that it fits the space's model, before any training.
+        """Check the space (builder, recipe choices), then the dataset, before any training.
 
         Raises:
+            SpaceError, ConfigError: see :func:`jointnas.recipes.train.check_space` (an
+                unknown builder or optimizer, naming the space's file).
             DatasetError: an unknown dataset, bad dataset options, or a dataset of another
                 kind (images for a 1D space, ...) than the space's model.
         """
+        from ..recipes.train import check_space
+
+        check_space(self.space)
         _check_dataset(self.space, self.bundle())
 
     def full_epochs(self, config: Config) -> int | None:
@@ -273,7 +278,8 @@ class SupernetEvaluator:
         from ..recipes.supernet_decode import supernet_spec
 
         self.space = space
-        self.arch_space = SearchSpace(space.arch, name=space.name, model=space.model)
+        self.arch_space = SearchSpace(space.arch, name=space.name, model=space.model,
+                                      source=space.source)
         self.spec = supernet_spec(self.arch_space)
         create_sampler(sampler, self.spec.num_choices)  # an unknown name fails now
         self.dataset, self.root, self.device, self.seed = dataset, root, device, seed

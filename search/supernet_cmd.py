@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli_base import Command, positive_float, positive_int
+from ..cli_base import Command, add_device_argument, positive_float, positive_int
 from ..errors import ConfigError
 from ..data.datasets import DATASETS
+from ..predictor.metrics import explain
+
+RANKING_METRICS = ("gt_tau", "gt_tau_of_mean", "s_tau", "t1r", "t3r")
+"""Columns of the per-sampler table, explained under it and in ``--help``."""
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,10 +42,11 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} "
                    "(default digits)")
     p.add_argument("--root", help="dataset folder (all datasets but digits)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_device_argument(p)
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--out", default="runs/supernet", help="output folder (default runs/supernet)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -49,10 +54,12 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..data.datasets import load_dataset
     from ..data.space_io import read_space
+    from ..recipes.train import resolve_device
     from .display import format_table
     from .supernet_rank import rank_supernet
     from .supernet_report import architecture_view, write_ranking
 
+    device = str(resolve_device(args.device))  # before any training
     samplers = [s.strip() for s in args.sampler.split(",") if s.strip()]
     if not samplers:
         raise ConfigError("give at least one sampler", "--sampler")
@@ -66,11 +73,13 @@ def _run(args: argparse.Namespace) -> int:
         share_first=args.share_first, recalibrate_bn=args.recalibrate_bn, sample=args.sample,
         recipe={"lr": args.lr, "batch_size": args.batch_size},
         sampler_options={"epsilon_greedy": {"epsilon": args.epsilon, "warmup": args.warmup}},
-        seed=args.seed, device=args.device, progress=lambda message: print(message, flush=True))
+        seed=args.seed, device=device,
+        progress=None if args.quiet else (lambda message: print(message, flush=True)))
     files = write_ranking(ranking, args.out)
     print(format_table(architecture_view(ranking)))
     print()
     print(format_table(ranking.samplers))
+    print(explain(RANKING_METRICS))
     print(f"standalone training: {ranking.standalone_seconds:.1f} s")
     print("wrote: " + ", ".join(str(f) for f in files))
     return 0
@@ -78,5 +87,6 @@ def _run(args: argparse.Namespace) -> int:
 
 SUPERNET = Command("supernet", "train a weight-sharing supernet per path sampler and seed and "
                    "compare its ranking of architectures with standalone training",
-                   _add_arguments, _run)
+                   _add_arguments, _run,
+                   epilog="columns of the per-sampler table:\n" + explain(RANKING_METRICS))
 """Register in ``search/cli.py``'s ``COMMANDS``."""

@@ -108,7 +108,8 @@ def rank_supernet(
         sampler_options: per sampler name, its options (``{"epsilon_greedy": {...}}``).
         seed: base seed.
         device: ``cpu``, ``cuda`` or ``auto``.
-        progress: called with a short message before each training.
+        progress: called with a short message before each training: the step, its
+            count, the time elapsed and an estimate of the time left.
 
     Returns:
         A :class:`SupernetRanking`.
@@ -133,8 +134,8 @@ def rank_supernet(
         create_sampler(name, spec.num_choices, seed=0, **options.get(name, {}))
     Supernet(spec, share_first=share_first)  # checks share_first
     bundle = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    say = progress or (lambda message: None)
     paths = choose_paths(spec, sample, seed)
+    say = _StepClock(progress, len(paths) + len(samplers) * seeds)
     sn_recipe = supernet_recipe(recipe, epochs)
     sa_recipe = supernet_recipe(recipe, standalone_epochs or epochs)
 
@@ -168,6 +169,25 @@ def rank_supernet(
                            tau_by_epoch=pd.DataFrame(curves), scores=scores,
                            standalone_seconds=sa_seconds, settings=settings,
                            standalone_runs=sa_runs)
+
+
+class _StepClock:
+    """Progress lines ``[k/n] message, 12 s elapsed, about 30 s left`` (left: the mean
+    step so far times the steps to go; steps are one standalone architecture or one
+    supernet run)."""
+
+    def __init__(self, progress: Progress | None, steps: int) -> None:
+        self.progress, self.steps, self.done = progress, steps, 0
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        left = (f", about {elapsed / self.done * (self.steps - self.done):.0f} s left"
+                if self.done else "")
+        self.done += 1
+        self.progress(f"[{self.done}/{self.steps}] {message}, {elapsed:.0f} s elapsed{left}")
 
 
 def _seed_std(runs: np.ndarray) -> np.ndarray:

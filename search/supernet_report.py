@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ..data.atomic import atomic_path
+from ..predictor.metrics import explain
 from .display import format_table
 from .supernet_rank import SupernetRanking, arch_labels, discordant_pairs
 from .plots import new_figure, save_figure
@@ -59,7 +60,7 @@ def report_markdown(ranking: SupernetRanking, pairs: pd.DataFrame | None = None)
              f"BN recalibration {s.get('recalibrate_bn')} batches; share_first "
              f"{s.get('share_first')}.", "", "## Per architecture", "",
              format_table(architecture_view(ranking)), "", "## Per sampler", "",
-             format_table(ranking.samplers), "", METRICS_NOTE, "",
+             format_table(ranking.samplers), "", _metrics_note(), "",
              f"Standalone training of all {s.get('architectures')} architectures: "
              f"{ranking.standalone_seconds:.1f} s. {_standalone_noise(ranking)}", ""]
     if (s.get("seeds") or 0) < 2:
@@ -78,11 +79,10 @@ def report_markdown(ranking: SupernetRanking, pairs: pd.DataFrame | None = None)
     return "\n".join(lines)
 
 
-METRICS_NOTE = ("GT-Tau: Kendall tau between supernet and standalone accuracy (per seed, "
-                "then averaged); `gt_tau_of_mean`: the same for the seed-mean score. S-Tau: "
-                "mean Kendall tau between the rankings of different supernet seeds. t1r / t3r "
-                "(TnR): the best standalone rank (1 = best) among the supernet's top 1 / top 3, "
-                "mean over seeds.")
+def _metrics_note() -> str:
+    """What the per-sampler columns mean (one definition: ``predictor.metrics.METRIC_HELP``)."""
+    return "Columns:\n\n" + "\n".join(f"- {line.strip()}" for line in explain(
+        ("gt_tau", "gt_tau_of_mean", "s_tau", "t1r", "t3r")).splitlines())
 
 
 def _standalone_noise(ranking: SupernetRanking) -> str:

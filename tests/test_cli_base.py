@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
-from jointnas.search.cli import main as search_main
+from jointnas.cli_base import DEVICE_DEFAULT, build_parser
+from jointnas.predictor.cli import main as predictor_main
+from jointnas.search.cli import COMMANDS, main as search_main
 
 from conftest import CONFIGS
 
@@ -44,3 +47,95 @@ def test_usage_error_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         search_main(["sample", "--space", str(CONFIGS / "digits.yaml"), "--n", "0"])
     assert info.value.code == 2
+
+
+# -- usage errors, shared flags and --help ---------------------------------------------------
+@pytest.mark.parametrize("main, argv, usage", [
+    (search_main, ["sample", "--space", str(CONFIGS / "digits.yaml"), "--num", "5"],
+     "usage: search sample [-h] [--debug] --space SPACE"),
+    (predictor_main, ["evaluate", "--predictor", "p.pt", "--table", "t.csv", "--num", "5"],
+     "usage: predictor evaluate [-h] [--debug] --predictor PREDICTOR"),
+])
+def test_unknown_flag_shows_the_subcommand_usage(capsys, main, argv, usage):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith(usage), err
+    assert "error: unrecognized arguments: --num 5" in err and "COMMAND" not in err
+
+
+def _help(main, command: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # unwrapped
+
+
+@pytest.mark.parametrize("command", ["evaluate", "ensemble", "supernet", "enas"])
+def test_every_training_command_defaults_to_the_same_device(command, capsys):
+    extra = ["--default"] if command == "evaluate" else []
+    args = build_parser("search", "", COMMANDS).parse_args([command, "--space", "s.yaml", *extra])
+    assert args.device == DEVICE_DEFAULT == "auto"
+    assert f"(default: {DEVICE_DEFAULT})" in _help(search_main, command, capsys)
+
+
+def test_ensemble_help_shows_one_spelling_and_the_old_ones_still_work(capsys):
+    text = _help(search_main, "ensemble", capsys)
+    assert "--size" in text and "--candidates" in text
+    assert "--n " not in text and "--N " not in text
+    parser = build_parser("search", "", COMMANDS)
+    old = parser.parse_args(["ensemble", "--space", "c.yaml", "--n", "2", "--N", "3"])
+    new = parser.parse_args(["ensemble", "--space", "c.yaml", "--size", "2", "--candidates", "3"])
+    assert (old.n, old.N) == (new.n, new.N) == (2, 3)
+
+
+def test_help_shows_defaults_and_explains_metric_names(capsys):
+    from jointnas.predictor.cli import _DEFAULTS
+    from jointnas.predictor.estimator import AccuracyPredictor
+
+    defaults = {k: v for k, v in AccuracyPredictor(None).get_params().items() if k in _DEFAULTS}
+    assert defaults == _DEFAULTS  # what --help says is what the estimator does
+    text = _help(predictor_main, "pretrain", capsys)
+    assert "pretraining epochs (default: 30)" in text and "random seed (default: 0)" in text
+    assert "(default: the encoder file's, else 5)" in _help(predictor_main, "train", capsys)
+    assert "--seed SEED Sobol scramble seed (default: 0)" in _help(search_main, "sample", capsys)
+    text = _help(predictor_main, "evaluate", capsys)
+    assert "top_n_rank: TnR: the best true rank" in text and "n_top: how many" in text
+    text = _help(search_main, "supernet", capsys)
+    assert "t1r: TnR for n = 1" in text and "t3r: TnR for n = 3" in text
+
+
+def test_pair_and_default_are_exclusive(capsys):
+    with pytest.raises(SystemExit) as info:
+        search_main(["evaluate", "--space", "s.yaml", "--pair", "p.yaml", "--default"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "(--pair PAIR | --default)" in " ".join(err.split())
+    assert "not allowed with argument" in err
+
+
+def test_sample_draws_until_n_pairs_are_feasible(tmp_path, capsys):
+    from jointnas.data import read_table, read_space
+    from jointnas.search.pool import draw_feasible, draw_pool
+
+    argv = ["sample", "--space", str(CONFIGS / "digits.yaml"), "--n", "16", "--max-flops", "5e5"]
+    assert search_main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("digits-mbconv: 16 pairs within {'flops': 500000.0}, 64 drawn")
+    assert search_main([*argv, "--out", str(tmp_path / "pool.csv")]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 2 and out.endswith(f"wrote {tmp_path / 'pool.csv'}\n")
+    pool = read_table(tmp_path / "pool.csv")
+    assert len(pool) == 16 and (pool["flops"] <= 5e5).all()
+    space = read_space(CONFIGS / "digits.yaml")
+    rounds, drawn = draw_feasible(space, 16, seed=0, limits={"flops": 5e5})
+    once = draw_pool(space, drawn, seed=0, limits={"flops": 5e5}).head(16)
+    pd.testing.assert_frame_equal(rounds, once)  # the first 16 feasible pairs of one sequence
+
+
+def test_sample_says_when_fewer_pairs_are_feasible_than_asked(capsys):
+    argv = ["sample", "--space", str(CONFIGS / "digits.yaml"), "--n", "16", "--max-flops", "1.5e5",
+            "--max-draws", "200"]
+    assert search_main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("digits-mbconv: 8 pairs within {'flops': 150000.0}, 200 drawn")
+    assert captured.err == ("warning: only 8 of the 16 pairs asked for satisfy the constraints in "
+                            "200 draws: relax the limits or raise --max-draws\n")

@@ -224,6 +224,23 @@ def test_a_file_from_before_arch_dropout_loads_without_it(fitted, small, tmp_pat
     assert AccuracyPredictor.load(path, space=small).arch_dropout == 0.0
 
 
+def test_fit_and_score_default_to_the_tables_then_the_fitted_target(small, tmp_path):
+    table = synthetic(small, 30, 4).rename(columns={"acc": "val_acc"})  # a development table
+    est = AccuracyPredictor(small, seed=0, **{**FAST, "epochs": 2}).fit(table)
+    assert est.target_ == "val_acc"
+    both = table.assign(acc=0.5)  # score compares with what was fitted, not the first column
+    assert est.score(both)["kendall_tau"] == est.score(both, target="val_acc")["kendall_tau"]
+    est.save(tmp_path / "pred.pt")
+    blob = torch.load(tmp_path / "pred.pt", weights_only=True)
+    assert blob["members"]["target"] == "val_acc"
+    del blob["members"]["target"]  # a file from before the target was stored
+    torch.save(blob, tmp_path / "old.pt")
+    old = AccuracyPredictor.load(tmp_path / "old.pt", space=small)
+    assert old.target_ is None and old.score(table)["n"] == 30
+    with pytest.raises(TableError, match="no accuracy column .acc, val_acc, valid_acc."):
+        est.fit(table.drop(columns="val_acc"))
+
+
 def test_arch_dropout_drops_whole_rows_in_training_and_scales_at_inference():
     from jointnas.predictor.networks import AccuracyHead
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace
 from jointnas.data.tables import read_table, write_table
@@ -75,9 +79,54 @@ def test_evaluate_prints_a_metric_table(files, capsys):
     assert main(["evaluate", "--predictor", str(files / "pred.pt"), "--table", str(files / "test.csv"),
                  "--target", "acc"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["metric", "value"]
+    assert out.splitlines()[0] == "target: acc"
+    assert out.splitlines()[1].split() == ["metric", "value", "meaning"]
     tau = float(next(line.split()[1] for line in out.splitlines() if line.startswith("kendall_tau")))
     assert tau > 0.6 and "precision_at_k" in out and "top_n_rank" in out
+    assert "the best true rank (1 = best) among the n_top rows predicted best" in out
+
+
+def test_train_and_evaluate_default_to_the_tables_then_the_trained_target(files, tmp_path, capsys):
+    for name in ("train", "test"):  # like the development tables: val_acc, no acc
+        write_table(read_table(files / f"{name}.csv").rename(columns={"acc": "val_acc"}),
+                    tmp_path / f"{name}.csv")
+    out = tmp_path / "pred.pt"
+    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(tmp_path / "train.csv"),
+                 "--n-models", "1", "--out", str(out)]) == 0
+    assert "target val_acc, the first of acc, val_acc, valid_acc in the table" in capsys.readouterr().out
+    assert main(["evaluate", "--predictor", str(out), "--table", str(tmp_path / "test.csv")]) == 0
+    assert capsys.readouterr().out.startswith("target: val_acc (the predictor's)\n")
+    write_table(read_table(tmp_path / "test.csv").drop(columns="val_acc"), tmp_path / "bare.csv")
+    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(tmp_path / "bare.csv"),
+                 "--out", str(tmp_path / "x.pt")]) == 2
+    one_line_error(capsys, "no accuracy column (acc, val_acc, valid_acc)", "--target", "bare.csv")
+
+
+def test_evaluate_a_file_that_does_not_store_its_target(files, tmp_path, capsys):
+    blob = torch.load(files / "pred.pt", weights_only=True)
+    del blob["members"]["target"]
+    torch.save(blob, tmp_path / "old.pt")
+    assert main(["evaluate", "--predictor", str(tmp_path / "old.pt"), "--table",
+                 str(files / "test.csv")]) == 0
+    assert capsys.readouterr().out.startswith("target: acc (the table's first of acc, val_acc")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_on_a_terminal_unless_quiet(files, tmp_path, monkeypatch, quiet):
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    flag = ["--quiet"] if quiet else []
+    assert main(["pretrain", "--space", str(files / "space.yaml"), "--table", str(files / "train.csv"),
+                 "--epochs", "2", "--out", str(tmp_path / "enc.pt"), *flag]) == 0
+    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(files / "train.csv"),
+                 "--n-models", "1", "--out", str(tmp_path / "pred.pt"), *flag]) == 0
+    shown = err.getvalue()
+    assert ("pretrain:" in shown and "fit:" in shown) is not quiet, shown
 
 
 def test_pretrain_from_a_sobol_pool_with_analytic_costs(tmp_path):

@@ -311,10 +311,14 @@ def test_cli_writes_its_files(tmp_path, capsys):
     summary = pd.read_csv(out / "samplers.csv")
     assert summary["sampler"].tolist() == ["uniform", "epsilon_greedy", "fair"]
     assert {"gt_tau", "s_tau", "t1r", "t3r"} <= set(summary.columns)
+    printed = capsys.readouterr().out  # the printed per-sampler table is explained under it
+    assert "t1r: TnR for n = 1" in printed and "s_tau: S-Tau" in printed
     assert len(pd.read_csv(out / "architectures.csv")) == 4
     assert len(pd.read_csv(out / "tau_by_epoch.csv")) == 3 * 2
+    assert "[1/10] standalone 1/4" in printed and "[10/10] supernet fair seed 1" in printed
+    assert "s elapsed, about" in printed
     report = (out / "report.md").read_text()
-    assert "GT-Tau by supernet epoch" in report and "t1r / t3r (TnR)" in report
+    assert "GT-Tau by supernet epoch" in report and "- t3r: TnR for n = 3" in report
     assert pd.read_csv(out / "architectures.csv")["standalone_std"].isna().all()  # 1 seed
     assert "Standalone S-Tau (the ranking noise of the ground truth) is not measured" in report
     assert "S-Tau is `-`" not in report  # 2 supernet seeds measure it
@@ -324,9 +328,26 @@ def test_single_seed_study_says_why_s_tau_is_missing(tmp_path):
     out = tmp_path / "run"
     assert main(["supernet", "--space", str(CONFIGS / "supernet_digits.yaml"), "--seeds", "1",
                  "--sampler", "uniform", "--epochs", "1", "--sample", "3", "--threads", "1",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--quiet"]) == 0
     assert "S-Tau is `-`: it compares the rankings of different supernet seeds, and this " \
            "study ran 1" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("builder, says", [
+    ("mbconvv", "is not a known builder (builders: depth_supernet, layer_supernet, mbconv); a "
+                "supernet space needs depth_supernet or layer_supernet; did you mean 'mbconv'?"),
+    ("mbconv", "is a standalone builder, not a supernet builder (builders: depth_supernet, "
+               "layer_supernet, mbconv); a supernet space needs depth_supernet or layer_supernet"),
+])
+def test_cli_names_every_builder_and_the_file_for_a_wrong_builder(tmp_path, capsys, builder, says):
+    path = tmp_path / "space.yaml"
+    path.write_text((CONFIGS / "supernet_digits.yaml").read_text()
+                    .replace("builder: depth_supernet", f"builder: {builder}"))
+    assert main(["supernet", "--space", str(path), "--device", "cpu", "--out",
+                 str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: model.builder={builder!r} {says} ({path})\n"
+    assert not (tmp_path / "x").exists()
 
 
 def test_cli_bad_sampler_is_one_line_error(tmp_path, capsys):

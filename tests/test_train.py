@@ -98,6 +98,7 @@ def test_curve_length_equals_epochs_and_result_fields(small):
     assert r.status == "ok" and r.message == "" and r.epochs_run == 3 and len(r.curve) == 3
     assert r.val_acc == r.curve[-1] and 0.0 <= r.test_acc <= 1.0
     assert r.params > 0 and r.flops > 0 and r.seconds > 0
+    assert r.threads == 1  # recorded: one seed gives other floats on other thread counts
 
 
 def test_max_epochs_truncates_but_keeps_the_schedule(small):
@@ -242,6 +243,45 @@ def test_evaluate_cli_bad_pair_exits_2_with_one_error_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error:") and "s1_kernel" in err[0]
     assert "pair.yaml" in err[0]
 
+
+
+def _edited_space(tmp_path, old: str, new: str):
+    """configs/digits.yaml with one text edit, written to tmp_path."""
+    path = tmp_path / "space.yaml"
+    text = (CONFIGS / "digits.yaml").read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_evaluate_cli_without_cuda_fails_before_any_progress(capsys):
+    argv = ["evaluate", "--space", str(CONFIGS / "digits.yaml"), "--default", "--epochs", "1",
+            "--device", "cuda"]
+    assert run_cli("search", "test", [EVALUATE], argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: device 'cuda' requested but CUDA"), err
+
+
+@pytest.mark.parametrize("old, new, fragments", [
+    ("choices: [sgd, adamw, rmsprop]", "choices: [sgd, adam]",
+     ["recipe variable 'optimizer': choice 'adam' not allowed (allowed: sgd, adamw, rmsprop)"]),
+    ("builder: mbconv", "builder: mbconvv",
+     ["model.builder='mbconvv' is not a known builder (builders: depth_supernet, "
+      "layer_supernet, mbconv); did you mean 'mbconv'?"]),
+])
+def test_a_space_training_cannot_use_fails_before_any_training(tmp_path, capsys, old, new,
+                                                                fragments):
+    from jointnas.search.evaluators import TrainEvaluator
+
+    path = _edited_space(tmp_path, old, new)
+    argv = ["evaluate", "--space", str(path), "--default", "--epochs", "1", "--device", "cpu"]
+    assert run_cli("search", "test", [EVALUATE], argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and str(path) in err, err
+    assert all(f in err for f in fragments), err
+    with pytest.raises((ConfigError, SpaceError), match=str(path)):  # what coarse search checks
+        TrainEvaluator(read_space(path), "digits", device="cpu").check()
 
 
 def test_ema_decay_warms_up_then_reaches_the_recipe_value():

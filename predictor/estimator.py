@@ -35,8 +35,8 @@ from ..errors import NotFittedError, PredictorError
 from . import metrics
 from .inputs import CostsFn, cost_targets, usable_targets
 from .networks import AccuracyHead, Encoder, Member, ProxyHead, init_weights
-from .training import (TRANSFORMS, TargetTransform, batch_size_for, fit_member, log_standardize,
-                       pretrain_encoder)
+from .training import (TRANSFORMS, TargetTransform, batch_size_for, fit_member,
+                       pretrain_encoder, standardize_labels, unstandardize_labels)
 
 # Rows per inference chunk. On a CPU, 4096 keeps a layer's activations (4096 x 96 floats)
 # in a core's cache: on the 2-core benchmark box 8192 scored 140-153k configs/s and 4096
@@ -143,14 +143,20 @@ class AccuracyPredictor:
     def pretrain(self, archs_or_table: Configs | None = None, n: int = 20000,
                  targets: Sequence[str] = ("flops", "params"),
                  costs: CostsFn | pd.DataFrame | None = None) -> "AccuracyPredictor":
-        """Fit the encoder and a proxy head to predict log-scaled architecture costs.
+        """Fit the encoder and a proxy head to predict free labels of architectures.
+
+        Free labels cost no training: costs (FLOPs, params, latency) or zero-cost proxies
+        (:mod:`jointnas.recipes.zero_cost`). Each column is scaled by its own transform
+        (``log`` when all its values are positive, else ``signed_log``) and standardized;
+        missing values (NaN) are masked out of the loss.
 
         Args:
             archs_or_table: architectures (configs, or a table holding the arch columns).
                 ``None`` draws ``n`` from the space with a scrambled Sobol sequence.
             n: pool size when no architectures are given.
-            targets: cost columns to predict (e.g. ``flops, params`` or
-                ``params_m, latency_s``); rows without positive finite values are skipped.
+            targets: label columns to predict (e.g. ``flops, params``,
+                ``params_m, latency_s`` or ``flops, synflow, nwot``); rows with no finite
+                value are skipped.
             costs: a callable ``costs(space, frame) -> DataFrame`` or a DataFrame aligned
                 with the architectures. Default: a table's own ``targets`` columns (they
                 must exist); for sampled or listed architectures
@@ -161,12 +167,12 @@ class AccuracyPredictor:
 
         Raises:
             TableError: the table lacks an arch variable or holds a value outside the space.
-            PredictorError: a target column is missing, or no row has positive costs.
+            PredictorError: a target column is missing, or all its values are.
         """
         self.check_params()
         frame, values = cost_targets(self.space, archs_or_table, n, targets, costs,
                                      seed=self._int_seed("pool", 0))
-        scaled, mean, std = log_standardize(values)
+        scaled, transforms, mean, std = standardize_labels(values)
         dev = torch.device(self.device)
         x = torch.from_numpy(self.space.encode_arch(frame)).to(dev)
         y = torch.from_numpy(scaled.astype(np.float32)).to(dev)
@@ -182,11 +188,12 @@ class AccuracyPredictor:
         self.encoder_ = encoder.eval()
         self.proxy_ = proxy.eval()
         self.proxy_targets_ = tuple(targets)
+        self.proxy_transforms_ = tuple(transforms)
         self.proxy_mean_, self.proxy_std_ = mean, std
         return self
 
     def predict_costs(self, configs: Configs) -> pd.DataFrame:
-        """Costs predicted by the pretrained proxy head, in the original units.
+        """Free labels predicted by the pretrained proxy head, in their original units.
 
         Raises:
             NotFittedError: :meth:`pretrain` was not called.
@@ -198,8 +205,9 @@ class AccuracyPredictor:
             for a, _ in self._batches(configs, recipe=False):
                 chunks.append(self.proxy_(self.encoder_(a)).cpu().numpy())
         out = np.concatenate(chunks) if chunks else np.zeros((0, len(self.proxy_targets_)))
-        logs = out.astype(np.float64) * self.proxy_std_ + self.proxy_mean_
-        return pd.DataFrame(np.exp(logs), columns=list(self.proxy_targets_))
+        values = unstandardize_labels(out, self.proxy_transforms_, self.proxy_mean_,
+                                      self.proxy_std_)
+        return pd.DataFrame(values, columns=list(self.proxy_targets_))
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, table: pd.DataFrame, target: str | None = None) -> "AccuracyPredictor":

@@ -23,7 +23,7 @@ CostsFn = Callable[[SearchSpace, pd.DataFrame], pd.DataFrame]
 
 def cost_targets(space: SearchSpace, data: Configs | None, n: int, targets: Sequence[str],
                  costs: CostsFn | pd.DataFrame | None, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Architectures and their positive cost values for pretraining.
+    """Architectures and their free label values (costs, proxies) for pretraining.
 
     Args:
         space: the search space.
@@ -37,11 +37,12 @@ def cost_targets(space: SearchSpace, data: Configs | None, n: int, targets: Sequ
         seed: Sobol scramble seed.
 
     Returns:
-        ``(frame, values)``: the usable architectures and a ``(rows, len(targets))`` array.
+        ``(frame, values)``: the architectures with at least one finite label and a
+        ``(rows, len(targets))`` array, NaN where a label is missing.
 
     Raises:
         TableError: a table lacks an arch variable or holds a value outside the space.
-        PredictorError: no target, a missing target column, or no usable row.
+        PredictorError: no target, a missing target column, or a target all missing.
     """
     targets = list(targets)
     if not targets:
@@ -68,13 +69,17 @@ def cost_targets(space: SearchSpace, data: Configs | None, n: int, targets: Sequ
     if missing:
         raise PredictorError(f"pretraining target column(s) {', '.join(missing)} not found "
                              f"(columns: {', '.join(map(str, table.columns))})")
-    values = table.loc[:, targets].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    keep = np.all(np.isfinite(values) & (values > 0), axis=1)
-    if not keep.any():
-        raise PredictorError(f"no row has positive finite values of {', '.join(targets)}")
+    values = table.loc[:, targets].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64,
+                                                                            copy=True)
+    values[~np.isfinite(values)] = np.nan  # missing: masked out of the pretraining loss
+    empty = [t for t, col in zip(targets, values.T) if np.isnan(col).all()]
+    if empty:
+        raise PredictorError(f"every value of pretraining target {', '.join(empty)} is missing "
+                             "(NaN or infinite)")
+    keep = ~np.isnan(values).all(axis=1)
     if not keep.all():
-        warnings.warn(f"pretraining skips {int((~keep).sum())} of {len(keep)} rows with missing "
-                      f"or non-positive {', '.join(targets)}", stacklevel=3)
+        warnings.warn(f"pretraining skips {int((~keep).sum())} of {len(keep)} rows with no "
+                      f"finite value of {', '.join(targets)}", stacklevel=3)
     return frame.loc[keep].reset_index(drop=True), values[keep]
 
 

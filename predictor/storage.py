@@ -55,6 +55,7 @@ def save_predictor(est: Any, path: str | os.PathLike) -> None:
         blob["proxy"] = {
             "state": _cpu(est.proxy_.state_dict()),
             "targets": list(est.proxy_targets_),
+            "transforms": list(est.proxy_transforms_),
             "mean": torch.from_numpy(np.asarray(est.proxy_mean_, dtype=np.float64)),
             "std": torch.from_numpy(np.asarray(est.proxy_std_, dtype=np.float64)),
         }
@@ -126,6 +127,8 @@ def _restore(est: Any, blob: dict[str, Any]) -> None:
         est.encoder_ = encoder.to(dev).eval()
         est.proxy_ = proxy.to(dev).eval()
         est.proxy_targets_ = tuple(proxy_blob["targets"])
+        est.proxy_transforms_ = tuple(proxy_blob.get("transforms")  # older files: all log
+                                      or ["log"] * len(est.proxy_targets_))
         est.proxy_mean_ = proxy_blob["mean"].numpy().astype(np.float64)
         est.proxy_std_ = proxy_blob["std"].numpy().astype(np.float64)
     fitted = blob["members"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -127,17 +127,55 @@ class TargetTransform:
         return out
 
 
-def log_standardize(costs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``log`` of positive costs, standardized per column.
+LABEL_TRANSFORMS = ("log", "signed_log")
+"""How a free label is scaled before standardizing: ``log`` for labels that are all
+positive (costs spanning orders of magnitude), ``signed_log`` = ``sign(v) log(1 + |v|)``
+for labels of any sign (e.g. jacov, which is negative)."""
+
+
+def label_transform(values: np.ndarray) -> str:
+    """The transform of one label column (its finite values): ``log`` when all > 0."""
+    finite = values[np.isfinite(values)]
+    return "log" if finite.size and (finite > 0).all() else "signed_log"
+
+
+def _forward(values: np.ndarray, transform: str) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if transform == "log":
+            return np.log(values)
+        return np.sign(values) * np.log1p(np.abs(values))
+
+
+def _inverse(values: np.ndarray, transform: str) -> np.ndarray:
+    if transform == "log":
+        return np.exp(values)
+    return np.sign(values) * np.expm1(np.abs(values))
+
+
+def standardize_labels(values: np.ndarray, transforms: Sequence[str] | None = None
+                       ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Free labels transformed per column (see :data:`LABEL_TRANSFORMS`), then standardized.
+
+    Missing values (NaN) stay NaN: the pretraining loss masks them out.
 
     Returns:
-        ``(scaled, mean, std)`` with ``scaled = (log(costs) - mean) / std``.
+        ``(scaled, transforms, mean, std)``.
     """
-    logs = np.log(np.asarray(costs, dtype=np.float64))
-    mean = logs.mean(axis=0)
-    std = logs.std(axis=0)
+    values = np.asarray(values, dtype=np.float64)
+    transforms = list(transforms or [label_transform(values[:, j]) for j in range(values.shape[1])])
+    moved = np.column_stack([_forward(values[:, j], t) for j, t in enumerate(transforms)])
+    moved[~np.isfinite(moved)] = np.nan
+    mean = np.nanmean(moved, axis=0)
+    std = np.nanstd(moved, axis=0)
     std = np.where(std > 0, std, 1.0)
-    return (logs - mean) / std, mean, std
+    return (moved - mean) / std, transforms, mean, std
+
+
+def unstandardize_labels(scaled: np.ndarray, transforms: Sequence[str], mean: np.ndarray,
+                         std: np.ndarray) -> np.ndarray:
+    """Labels in their original units from :func:`standardize_labels`' scale."""
+    moved = np.asarray(scaled, dtype=np.float64) * std + mean
+    return np.column_stack([_inverse(moved[:, j], t) for j, t in enumerate(transforms)])
 
 
 def batch_size_for(n: int, batch_size: int) -> int:
@@ -218,9 +256,19 @@ def train_loop(
     return best if valid_fn is not None else last
 
 
+def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the finite entries of ``target`` (missing labels are NaN
+    and add nothing, not even a gradient)."""
+    known = torch.isfinite(target)
+    diff = torch.where(known, pred - torch.nan_to_num(target), torch.zeros_like(pred))
+    return (diff ** 2).sum() / known.sum().clamp(min=1)
+
+
 def pretrain_encoder(encoder: Encoder, proxy: ProxyHead, x: torch.Tensor, y: torch.Tensor, *,
                      recon_weight: float, generator: torch.Generator, **loop: Any) -> float:
-    """Fit ``encoder`` and ``proxy`` to predict standardized log costs ``y`` from ``x``.
+    """Fit ``encoder`` and ``proxy`` to predict standardized free labels ``y`` from ``x``.
+
+    ``y`` may hold NaN where a label is missing; those entries add nothing to the loss.
 
     With ``recon_weight > 0`` a linear decoder also reconstructs the arch encoding from
     the embedding (binary cross-entropy, discarded afterwards): without it the embedding
@@ -245,7 +293,7 @@ def pretrain_encoder(encoder: Encoder, proxy: ProxyHead, x: torch.Tensor, y: tor
     def loss_fn(idx: torch.Tensor) -> torch.Tensor:
         idx = idx.to(x.device)
         z = encoder(x[idx])
-        loss = F.mse_loss(proxy(z), y[idx])
+        loss = masked_mse(proxy(z), y[idx])
         if recon_weight:
             loss = loss + recon_weight * F.binary_cross_entropy_with_logits(decoder(z), x[idx])
         return loss
@@ -312,5 +360,6 @@ def fit_member(encoders: list[Encoder], head: AccuracyHead, xa: torch.Tensor, xr
     return member.eval()
 
 
-__all__ = ["TRANSFORMS", "TargetTransform", "batch_size_for", "fit_member", "log_standardize",
-           "pretrain_encoder", "train_loop"]
+__all__ = ["LABEL_TRANSFORMS", "TRANSFORMS", "TargetTransform", "batch_size_for", "fit_member",
+           "label_transform", "masked_mse", "pretrain_encoder", "standardize_labels", "train_loop",
+           "unstandardize_labels"]

@@ -336,3 +336,69 @@ def test_early_stopping_on_a_held_out_fold_still_ranks(small):
     est.fit(synthetic(small, 120, 3))
     test = synthetic(small, 300, 4)
     assert metrics.kendall_tau(test["acc"], est.predict(test)) > 0.7
+
+
+# -- free labels of any sign, scale and completeness --------------------------------------------
+def test_masked_labels_do_not_move_the_loss():
+    from jointnas.predictor.training import masked_mse
+
+    pred = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    target = torch.tensor([[0.0, float("nan")], [1.0, 2.0]])
+    loss = masked_mse(pred, target)
+    assert loss.item() == pytest.approx((1 + 4 + 4) / 3)
+    loss.backward()
+    assert pred.grad[0, 1] == 0 and pred.grad[0, 0] != 0
+
+
+def test_labels_of_any_sign_get_their_own_transform_and_round_trip(small, tmp_path):
+    from jointnas.predictor.training import standardize_labels, unstandardize_labels
+
+    values = np.array([[1e3, -5.0], [1e6, -0.5], [np.nan, -50.0], [1e9, np.nan]])
+    scaled, transforms, mean, std = standardize_labels(values)
+    assert transforms == ["log", "signed_log"] and np.isnan(scaled[2, 0])
+    back = unstandardize_labels(np.nan_to_num(scaled), transforms, mean, std)
+    ok = np.isfinite(values)
+    assert np.allclose(back[ok], values[ok])
+    archs = small.sample(128, seed=2, frame=True)
+    archs["jacov"] = -(archs["width"] ** 1.5)  # negative, as that proxy is
+    archs["synflow"] = 10.0 ** (archs["width"] / 4.0)  # spans 14 orders of magnitude
+    archs.loc[::4, "synflow"] = np.nan  # missing for a quarter of the archs
+    est = AccuracyPredictor(small, seed=0, **{**FAST, "pretrain_epochs": 60}).pretrain(
+        archs, targets=("jacov", "synflow"))
+    assert est.proxy_transforms_ == ("signed_log", "log")
+    pred = est.predict_costs(archs)
+    assert metrics.spearman(archs["jacov"], pred["jacov"]) > 0.9 and (pred["jacov"] < 0).all()
+    est.save(tmp_path / "enc.pt")
+    again = AccuracyPredictor.load(tmp_path / "enc.pt")
+    assert np.allclose(again.predict_costs(archs).to_numpy(), pred.to_numpy())
+    archs["synflow"] = np.nan
+    with pytest.raises(PredictorError, match="every value of pretraining target synflow is missing"):
+        AccuracyPredictor(small, seed=0, **FAST).pretrain(archs, targets=("jacov", "synflow"))
+
+
+def test_pretraining_on_a_label_that_is_the_accuracy_beats_pretraining_on_noise():
+    space = SearchSpace(arch=[Integer("a", 0, 15), Integer("b", 0, 15),
+                              Categorical("op", ("w", "x", "y", "z"))],
+                        recipe=[Float("lr", 1e-3, 1.0, log=True)], name="free")
+
+    def quality(frame: pd.DataFrame) -> np.ndarray:
+        a, b = frame["a"].to_numpy(float), frame["b"].to_numpy(float)
+        op = frame["op"].map({"w": 0.0, "x": 0.3, "y": 0.1, "z": -0.2}).to_numpy(float)
+        return np.sin(a / 3) * np.cos(b / 4) + op
+
+    archs = space.sample(1024, seed=0, frame=True)
+    archs["free_acc"] = quality(archs)
+    archs["noise"] = np.random.default_rng(0).normal(size=len(archs))
+    params = {**FAST, "pretrain_epochs": 40, "epochs": 80}
+    gains = []
+    for seed in (0, 1):
+        table = space.sample(320, seed=10 + seed, frame=True)
+        table["acc"] = quality(table) - 0.1 * (np.log10(table["lr"].to_numpy(float)) + 1.5) ** 2
+        train, test = table.iloc[:20], table.iloc[20:]
+        taus = {}
+        for label in ("free_acc", "noise"):
+            est = AccuracyPredictor(space, seed=seed, **params).pretrain(archs, targets=(label,))
+            est.fit(train, target="acc")
+            taus[label] = metrics.kendall_tau(test["acc"], est.predict(test))
+        gains.append(taus["free_acc"] - taus["noise"])
+    assert np.mean(gains) > 0.1, gains

@@ -1,12 +1,14 @@
 """The ``predictor`` console script: pretrain, train, score and evaluate accuracy predictors.
 
 Each subcommand parses its flags and calls library functions; this module is the edge
-where :func:`jointnas.recipes.cost.space_costs` is plugged into pretraining. Results are
-written atomically: after a failure the ``--out`` file does not exist (or keeps its
-earlier content).
+where costs and zero-cost proxies (:mod:`jointnas.recipes.zero_cost`) are plugged into
+pretraining. Results are written atomically: after a failure the ``--out`` file does not
+exist (or keeps its earlier content).
 
 Example:
     predictor pretrain --space configs/digits.yaml --n 20000 --out enc.pt
+    predictor pretrain --space configs/mnist1d.yaml --n 4096 --dataset mnist1d \\
+        --targets flops,params,synflow,nwot --workers 2 --out enc.pt
     predictor train --space configs/digits.yaml --table samples.csv \\
         --encoder enc.pt --n-models 5 --out pred.pt   # target: acc, else val_acc
     predictor score --predictor pred.pt --table pool.csv --out scores.csv
@@ -72,12 +74,23 @@ def _fitted_and_table(args: argparse.Namespace) -> tuple[AccuracyPredictor, pd.D
 
 
 # -- pretrain ------------------------------------------------------------------------------
+MIN_PRETRAIN_ARCHS = 16
+
+
 def _pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", required=True, help="search space YAML")
-    p.add_argument("--table", help="architectures with cost columns (default: a Sobol pool "
-                                   "with analytic FLOPs and params)")
-    p.add_argument("--targets", default="flops,params", help="comma list of cost columns to predict")
-    p.add_argument("--n", type=positive_int, default=20000, help="Sobol pool size without --table")
+    p.add_argument("--table", help="architectures with free label columns (default: a Sobol "
+                                   "pool whose labels are computed)")
+    p.add_argument("--targets", default="flops,params",
+                   help="comma list of free labels to predict: columns of --table, or, computed "
+                        "for a Sobol pool of a space with a model, flops, params and the "
+                        "zero-cost proxies synflow, nwot, snip, grad_norm, jacov")
+    p.add_argument("--n", type=int, default=20000,
+                   help=f"Sobol pool size without --table (at least {MIN_PRETRAIN_ARCHS})")
+    p.add_argument("--dataset", help="dataset of the data-based proxies (nwot, snip, grad_norm, "
+                                     "jacov): one minibatch of its training split")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="processes computing zero-cost proxies")
     p.add_argument("--epochs", type=positive_int, default=_DEFAULTS["pretrain_epochs"],
                    help="pretraining epochs")
     _common_args(p)
@@ -100,13 +113,40 @@ def _pretrain(args: argparse.Namespace) -> int:
         with _at(args.table):
             est.pretrain(read_table(args.table), targets=targets)
     else:
-        from ..recipes.cost import space_costs  # the CLI is the edge that plugs costs in
-
+        if args.n < MIN_PRETRAIN_ARCHS:
+            raise ConfigError(f"--n {args.n}: pretraining needs at least {MIN_PRETRAIN_ARCHS} "
+                              "architectures")
+        labels = _label_fn(space, targets, args)
         with _at(args.space):
-            est.pretrain(n=args.n, targets=targets, costs=space_costs)
+            est.pretrain(n=args.n, targets=targets, costs=labels)
     est.save(args.out)
     print(f"pretrained encoder on {', '.join(targets)} written to {args.out}")
     return 0
+
+
+def _label_fn(space, targets: Sequence[str], args: argparse.Namespace):
+    """``costs(space, frame)`` computing ``targets`` for sampled architectures: analytic
+    costs and zero-cost proxies (the CLI is the edge that plugs recipes in)."""
+    from ..recipes.zero_cost import NETWORK_PROXIES, check_proxies, zero_cost_scores
+
+    if space.model is None:
+        raise ConfigError(f"space {space.name!r} has no model builder, so {', '.join(targets)} "
+                          "cannot be computed: give a table of them (--table)", args.space)
+    check_proxies(targets, "--targets")
+    data_based = [t for t in targets if t in NETWORK_PROXIES and t != "synflow"]
+    bundle = None
+    if data_based:
+        from ..data.datasets import DATASETS, load_dataset
+
+        if not args.dataset:
+            raise ConfigError(f"--dataset is needed for {', '.join(data_based)} (one of "
+                              f"{', '.join(DATASETS)})")
+        bundle = load_dataset(args.dataset)
+
+    def labels(space, frame):
+        return zero_cost_scores(space, frame, bundle, proxies=targets, seed=args.seed,
+                                workers=args.workers, progress=not args.quiet)
+    return labels
 
 
 # -- train ---------------------------------------------------------------------------------
@@ -203,7 +243,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
-    Command("pretrain", "pretrain the encoder on free architecture costs", _pretrain_args, _pretrain),
+    Command("pretrain", "pretrain the encoder on free labels: architecture costs and "
+            "zero-cost proxies", _pretrain_args, _pretrain),
     Command("train", "fit the accuracy predictor on a measured table", _train_args, _train),
     Command("score", "score candidates with a trained predictor", _score_args, _score),
     Command("evaluate", "print ranking metrics of a predictor on a measured table",

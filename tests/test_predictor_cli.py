@@ -136,6 +136,47 @@ def test_pretrain_from_a_sobol_pool_with_analytic_costs(tmp_path):
     assert out.is_file()
 
 
+def test_pretrain_on_zero_cost_proxies_of_a_sobol_pool(tmp_path):
+    from jointnas.predictor import AccuracyPredictor
+
+    out = tmp_path / "enc.pt"
+    assert main(["pretrain", "--space", str(CONFIGS / "mnist1d.yaml"), "--n", "32", "--epochs", "2",
+                 "--targets", "params,synflow,jacov", "--dataset", "mnist1d", "--quiet",
+                 "--out", str(out)]) == 0
+    est = AccuracyPredictor.load(out)
+    assert est.proxy_targets_ == ("params", "synflow", "jacov")
+    assert est.proxy_transforms_ == ("log", "log", "signed_log")
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--targets", "flops,zen"], ("unknown zero-cost proxy 'zen'", "allowed: synflow, nwot")),
+    (["--targets", "nwot"], ("--dataset is needed for nwot", "mnist1d")),
+    (["--n", "8"], ("--n 8", "at least 16")),
+])
+def test_pretrain_bad_proxy_requests(tmp_path, capsys, extra, fragments):
+    out = tmp_path / "enc.pt"
+    assert main(["pretrain", "--space", str(CONFIGS / "mnist1d.yaml"), "--n", "32",
+                 *extra, "--out", str(out)]) == 2
+    one_line_error(capsys, *fragments)
+    assert not out.exists()
+
+
+def test_pretrain_proxies_on_a_tabular_space(files, tmp_path, capsys):
+    out = tmp_path / "enc.pt"
+    space = ["--space", str(files / "space.yaml")]
+    assert main(["pretrain", *space, "--targets", "synflow", "--out", str(out)]) == 2
+    one_line_error(capsys, "has no model builder", "--table", "space.yaml")
+    assert main(["pretrain", *space, "--table", str(files / "train.csv"), "--targets", "nwot",
+                 "--out", str(out)]) == 2
+    one_line_error(capsys, "nwot not found", "train.csv")
+    table = read_table(files / "train.csv").assign(nwot=np.nan)
+    write_table(table, tmp_path / "nan.csv")
+    assert main(["pretrain", *space, "--table", str(tmp_path / "nan.csv"), "--targets",
+                 "flops,nwot", "--out", str(out)]) == 2
+    one_line_error(capsys, "every value of pretraining target nwot is missing", "nan.csv")
+    assert not out.exists()
+
+
 def test_pretrain_targets_naming_a_missing_column(files, tmp_path, capsys):
     out = tmp_path / "enc.pt"
     assert main(["pretrain", "--space", str(files / "space.yaml"), "--table", str(files / "train.csv"),

@@ -3,7 +3,9 @@
 For every dataset, N training rows are drawn at random (one draw per seed) and every
 method predicts all remaining rows; the table shows the mean Kendall tau over seeds.
 Methods: jointnas with pretraining (encoder pretrained on free architecture costs of
-every architecture of the dataset), jointnas without pretraining, and scikit-learn
+every architecture of the dataset), ``jointnas-zc`` (pretrained on every zero-cost proxy
+of 4,096 Sobol architectures, where ``bench_zero_cost.py`` has computed them: MNIST-1D),
+jointnas without pretraining, and scikit-learn
 baselines on the same one-hot encoding (Ridge, random forest, gradient boosting,
 Gaussian process; ``ridge-rank`` and ``gp-rank`` fit the training rows' ranks scaled to
 [0, 1] instead of the accuracy, the GP with an RBF + linear kernel: strong at small N).
@@ -46,22 +48,27 @@ from jointnas.predictor import AccuracyPredictor
 from jointnas.predictor.metrics import kendall_tau, precision_at_k
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (JOINT_TABLES, NBG_COSTS, NBG_TARGET, nasbench_graph_table,  # noqa: E402
-                    parse_value, recipe_effect, seed_noise, with_recipe)
+from common import (JOINT_TABLES, NBG_COSTS, NBG_TARGET, ROOT,  # noqa: E402
+                    nasbench_graph_table, parse_value, recipe_effect, seed_noise, with_recipe)
 
 BASELINES = ("ridge", "rf", "gbr", "gp", "ridge-rank", "gp-rank")
+ZERO_COST = {"mnist1d": ROOT / "benchmarks" / "data" / "mnist1d_sobol_zero_cost.csv"}
+"""Free labels (every proxy of 4,096 Sobol architectures, from bench_zero_cost.py) that
+the ``jointnas-zc`` row pretrains on."""
 RANK_TARGETS = ("ridge-rank", "gp-rank")
 TOP_K = 10
-METHODS = ("jointnas", "jointnas-nopre") + BASELINES
+METHODS = ("jointnas", "jointnas-zc", "jointnas-nopre") + BASELINES
 
 
 class Dataset:
     """One benchmark: a space, its measured rows, the target and the pretraining data."""
 
     def __init__(self, name: str, space: SearchSpace, table: pd.DataFrame, target: str,
-                 pretrain: Callable[[AccuracyPredictor], AccuracyPredictor]) -> None:
+                 pretrain: Callable[[AccuracyPredictor], AccuracyPredictor],
+                 pretrain_zc: Callable[[AccuracyPredictor], AccuracyPredictor] | None = None
+                 ) -> None:
         self.name, self.space, self.table, self.target = name, space, table, target
-        self.pretrain = pretrain
+        self.pretrain, self.pretrain_zc = pretrain, pretrain_zc
 
 
 def nasbench_graph(name: str) -> Dataset:
@@ -105,9 +112,15 @@ def joint_table(name: str, n_pool: int = 20000) -> Dataset | None:
         print(f"{name}: only {len(table)} usable rows in {path}, skipped")
         return None
     from jointnas.recipes.cost import space_costs
+    from jointnas.recipes.zero_cost import PROXIES
 
+    labels = ZERO_COST.get(name)
+    zc = None
+    if labels is not None and labels.is_file():
+        free = read_table(labels)
+        zc = lambda est: est.pretrain(free, targets=PROXIES)  # noqa: E731
     return Dataset(name, space, table, target,
-                   lambda est: est.pretrain(n=n_pool, costs=space_costs))
+                   lambda est: est.pretrain(n=n_pool, costs=space_costs), zc)
 
 
 def baseline(name: str, seed: int) -> Any:
@@ -145,19 +158,23 @@ def evaluate(ds: Dataset, ns: list[int], seeds: list[int], methods: list[str],
     secs: dict[tuple[str, int], list[float]] = {}
     y_all = ds.table[ds.target].to_numpy(dtype=np.float64)
     x_all = ds.space.encode(ds.table)
+    if ds.pretrain_zc is None and "jointnas-zc" in methods:
+        methods = [m for m in methods if m != "jointnas-zc"]
+        print(f"  [{ds.name}] jointnas-zc skipped: no zero-cost labels (bench_zero_cost.py)")
     for seed in seeds:
-        pretrained = None
-        if "jointnas" in methods:
-            t0 = time.perf_counter()
-            pretrained = ds.pretrain(AccuracyPredictor(ds.space, seed=seed, **params))
-            secs.setdefault(("pretrain", 0), []).append(time.perf_counter() - t0)
+        pretrained = {}
+        for method, fn in (("jointnas", ds.pretrain), ("jointnas-zc", ds.pretrain_zc)):
+            if method in methods:
+                t0 = time.perf_counter()
+                pretrained[method] = fn(AccuracyPredictor(ds.space, seed=seed, **params))
+                secs.setdefault((f"pretrain {method}", 0), []).append(time.perf_counter() - t0)
         order = np.random.default_rng(seed).permutation(len(ds.table))
         for n in ns:
             train, test = order[:n], order[n:]
             for method in methods:
                 t0 = time.perf_counter()
                 if method.startswith("jointnas"):
-                    est = (copy.deepcopy(pretrained) if method == "jointnas"
+                    est = (copy.deepcopy(pretrained[method]) if method in pretrained
                            else AccuracyPredictor(ds.space, seed=seed, **params))
                     est.fit(ds.table.iloc[train], target=ds.target)
                     fit_s = time.perf_counter() - t0
@@ -180,6 +197,7 @@ def evaluate(ds: Dataset, ns: list[int], seeds: list[int], methods: list[str],
 def print_table(ds: Dataset, ns: list[int], methods: list[str], taus: dict, secs: dict,
                 p10: dict | None = None) -> None:
     """Mean (std) tau and P@10 per method and N, the noise ceiling, then the targets."""
+    methods = [m for m in methods if (m, ns[0]) in taus]  # rows that ran on this dataset
     print(f"\n### {ds.name}: Kendall tau of {ds.target} on the remaining rows "
           f"({len(ds.table)} rows, mean (std) over seeds)")
     print(f"| method | " + " | ".join(f"N={n}" for n in ns) + " | fit s @ N=" + str(ns[-1]) + " |")
@@ -202,13 +220,14 @@ def print_table(ds: Dataset, ns: list[int], methods: list[str], taus: dict, secs
         gaps = [np.mean(taus[("jointnas", n)]) - max(np.mean(taus[(b, n)]) for b in base) for n in ns]
         print("jointnas - best baseline: " + ", ".join(f"N={n}: {g:+.3f}" for n, g in zip(ns, gaps))
               + ("  (target >= +0.03: " + ("met" if min(gaps) >= 0.03 else "MISSED") + ")"))
-    if "jointnas" in methods and "jointnas-nopre" in methods:
-        n0 = ns[0]
-        gain = np.mean(taus[("jointnas", n0)]) - np.mean(taus[("jointnas-nopre", n0)])
-        print(f"pretraining gain at N={n0}: {gain:+.3f}  (target >= +0.05: "
-              + ("met" if gain >= 0.05 else "MISSED") + ")")
-    if ("pretrain", 0) in secs:
-        print(f"pretraining time: {np.mean(secs[('pretrain', 0)]):.1f} s")
+    for method, what in (("jointnas", "FLOPs/params"), ("jointnas-zc", "zero-cost proxies")):
+        if (method, ns[0]) in taus and ("jointnas-nopre", ns[0]) in taus:
+            n0 = ns[0]
+            gain = np.mean(taus[(method, n0)]) - np.mean(taus[("jointnas-nopre", n0)])
+            print(f"pretraining gain ({what}) at N={n0}: {gain:+.3f}  (target >= +0.05: "
+                  + ("met" if gain >= 0.05 else "MISSED") + ")")
+        if (f"pretrain {method}", 0) in secs:
+            print(f"pretraining time ({what}): {np.mean(secs[(f'pretrain {method}', 0)]):.1f} s")
 
 
 def measure_speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int,

@@ -17,10 +17,12 @@ def test_evaluate_and_report_every_method(capsys):
     table["acc"] = (table["width"] / 8 + (table["op"] == "c") * 0.5
                     - (np.log10(table["lr"].astype(float)) + 1.5) ** 2 * 0.2)
     table["params"] = table["width"] * 1e3 + 10.0
+    table["proxy"] = -table["width"] * 2.0  # a free label of any sign
     ds = bench.Dataset("toy", space, table, "acc",
-                       lambda est: est.pretrain(table, targets=("params",)))
+                       lambda est: est.pretrain(table, targets=("params",)),
+                       lambda est: est.pretrain(table, targets=("params", "proxy")))
     table["acc_2"] = table["acc"] + np.random.default_rng(0).normal(0, 0.05, len(table))
-    methods = ["jointnas", "jointnas-nopre", "ridge", "rf", "ridge-rank", "gp-rank"]
+    methods = ["jointnas", "jointnas-zc", "jointnas-nopre", "ridge", "rf", "ridge-rank", "gp-rank"]
     fast = dict(hidden=16, embed=8, epochs=20, frozen_epochs=5, pretrain_epochs=2, n_models=2)
     taus, p10, secs = bench.evaluate(ds, [20, 40], [0, 1], methods, fast)
     for m in methods:
@@ -33,4 +35,6 @@ def test_evaluate_and_report_every_method(capsys):
     out = capsys.readouterr().out
     assert "### toy: Kendall tau of acc" in out and "P@10 (fraction" in out
     assert "noise ceiling: Kendall tau between two training seeds over the 80 pairs" in out
-    assert "jointnas - best baseline: N=20:" in out and "pretraining gain at N=20:" in out
+    assert "jointnas - best baseline: N=20:" in out
+    assert "pretraining gain (FLOPs/params) at N=20:" in out
+    assert "pretraining gain (zero-cost proxies) at N=20:" in out

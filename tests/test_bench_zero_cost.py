@@ -25,3 +25,5 @@ def test_proxies_are_cached_by_arch_and_correlated(tmp_path):
     lines = bench.correlation_lines(first, table)
     assert lines[0].startswith("| proxy | Spearman, all 5 pairs") and "3 pairs, 2-seed mean" in lines[0]
     assert len(lines) == 2 + len(bench.PROXIES)
+    lines = bench.correlation_lines(first, table, residual=np.arange(5.0))
+    assert "beyond the recipe" in lines[0] and lines[1].count("---") == 8

@@ -47,10 +47,10 @@ def _at(where: str | os.PathLike) -> Iterator[None]:
         raise exc.at(str(where))
 
 
-def _names(text: str) -> tuple[str, ...]:
+def _names(text: str, flag: str = "--targets") -> tuple[str, ...]:
     names = tuple(t.strip() for t in text.split(",") if t.strip())
     if not names:
-        raise ConfigError(f"--targets {text!r} names no column")
+        raise ConfigError(f"{flag} {text!r} names no column")
     return names
 
 
@@ -161,6 +161,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transform", choices=("rank", "standard"), default=None,
                    help=f"target transform (default: the encoder file's, else "
                         f"{_DEFAULTS['target_transform']})")
+    p.add_argument("--features", help="comma list of extra numeric columns fed to the head "
+                                      "(e.g. zero-cost proxies); tables scored later need them")
     _common_args(p)
     p.add_argument("--out", required=True, help="predictor file to write (.pt)")
 
@@ -171,7 +173,8 @@ def _train(args: argparse.Namespace) -> int:
     space = read_space(args.space)
     est = _load(args.encoder, space) if args.encoder else AccuracyPredictor(space)
     overrides = {"seed": args.seed, "progress": not args.quiet, "n_models": args.n_models,
-                 "target_transform": args.transform}
+                 "target_transform": args.transform,
+                 "features": _names(args.features, "--features") if args.features else None}
     est.set_params(**{k: v for k, v in overrides.items() if v is not None})
     with _at(args.table):
         table = read_table(args.table)

@@ -35,7 +35,7 @@ from ..errors import NotFittedError, PredictorError
 from . import metrics
 from .inputs import CostsFn, cost_targets, usable_targets
 from .networks import AccuracyHead, Encoder, Member, ProxyHead, init_weights
-from .training import (TRANSFORMS, TargetTransform, batch_size_for, fit_member,
+from .training import (TRANSFORMS, TargetTransform, apply_transform, batch_size_for, fit_member,
                        pretrain_encoder, standardize_labels, unstandardize_labels)
 
 # Rows per inference chunk. On a CPU, 4096 keeps a layer's activations (4096 x 96 floats)
@@ -82,6 +82,8 @@ class AccuracyPredictor:
             arch embedding is dropped, so the accuracy head learns recipe effects from
             the recipe rather than from architecture details (inference scales the
             embedding by ``1 - arch_dropout``; no effect on arch-only spaces).
+        features: extra numeric columns of the tables (e.g. zero-cost proxies) fed to
+            the head beside the recipe; :meth:`fit` and :meth:`predict` then need them.
         valid_fraction: fraction of rows each member holds out for early stopping (a
             different fold per member); 0 trains on all rows for all epochs.
         patience: epochs without validation improvement before stopping.
@@ -97,7 +99,7 @@ class AccuracyPredictor:
                  recon_weight: float = 1.0, scratch_encoder: bool = True, batch_size: int = 128,
                  lr: float = 6e-3, weight_decay: float = 1e-2, huber_delta: float = 0.1,
                  arch_dropout: float = 0.5, valid_fraction: float = 0.0, patience: int = 20,
-                 seed: int | None = None,
+                 features: Sequence[str] = (), seed: int | None = None,
                  device: str = "cpu", progress: bool = False) -> None:
         self.space = space
         self.hidden = hidden
@@ -118,6 +120,7 @@ class AccuracyPredictor:
         self.arch_dropout = arch_dropout
         self.valid_fraction = valid_fraction
         self.patience = patience
+        self.features = features
         self.seed = seed
         self.device = device
         self.progress = progress
@@ -239,7 +242,8 @@ class AccuracyPredictor:
         y_np = transform.fit(values)
         dev = torch.device(self.device)
         xa = torch.from_numpy(self.space.encode_arch(rows)).to(dev)
-        xr = torch.from_numpy(self.space.encode_recipe(rows)).to(dev)
+        self._fit_features(rows)
+        xr = torch.from_numpy(self._recipe_inputs(rows)).to(dev)
         y = torch.from_numpy(y_np.astype(np.float32)).to(dev)
         bs = batch_size_for(len(y), self.batch_size)
         epochs = self.epochs + (self.frozen_epochs if self.is_pretrained else 0)
@@ -424,8 +428,32 @@ class AccuracyPredictor:
         count = 2 if (self.is_pretrained and self.scratch_encoder) else 1
         return [self._new_encoder() for _ in range(count)]
 
+    def _fit_features(self, rows: pd.DataFrame) -> None:
+        """Learn the scaling of the ``features`` columns (see :meth:`_recipe_inputs`)."""
+        names = list(self.features)
+        if not names:
+            self.feature_scaling_ = None
+            return
+        values = _feature_values(rows, names, "the fit table")
+        _, transforms, mean, std = standardize_labels(values)
+        self.feature_scaling_ = (tuple(transforms), mean, std)
+
+    def _recipe_inputs(self, configs: Configs) -> np.ndarray:
+        """The head's second input: the recipe encoding, then the ``features`` columns
+        scaled like free labels (``log`` or signed log, z-scored with the fit rows'
+        statistics; a missing value becomes the fit mean, 0)."""
+        xr = self.space.encode_recipe(configs)
+        scaling = getattr(self, "feature_scaling_", None)
+        if not self.features or scaling is None:
+            return xr
+        values = _feature_values(configs, list(self.features), "the candidates")
+        transforms, mean, std = scaling
+        moved = np.column_stack([apply_transform(values[:, j], t) for j, t in enumerate(transforms)])
+        scaled = np.nan_to_num((moved - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.concatenate([xr, scaled.astype(xr.dtype)], axis=1)
+
     def _new_head(self, n_encoders: int) -> AccuracyHead:
-        recipe_dim = self.space.width - self.space.arch_width
+        recipe_dim = self.space.width - self.space.arch_width + len(self.features)
         return AccuracyHead(self.embed * n_encoders, recipe_dim, self.hidden, self.head_depth,
                             recipe_embed=self.embed, arch_dropout=self.arch_dropout)
 
@@ -444,7 +472,7 @@ class AccuracyPredictor:
                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """Encode all configs at once, then yield tensor chunks for inference."""
         xa = self.space.encode_arch(configs)
-        xr = self.space.encode_recipe(configs) if recipe else None
+        xr = self._recipe_inputs(configs) if recipe else None
         dev = torch.device(self.device)
         chunk = _CHUNK.get(dev.type, _CHUNK["cpu"])
         for start in range(0, len(xa), chunk):
@@ -456,6 +484,23 @@ class AccuracyPredictor:
         # progress=True shows bars on a terminal only (tqdm's disable=None)
         return tqdm(total=total, desc=desc, unit="step", disable=None if self.progress else True,
                     leave=False)
+
+
+def _feature_values(configs: Configs, names: list[str], what: str) -> np.ndarray:
+    """The ``names`` columns of a table (or of config dicts) as floats, NaN where missing.
+
+    Raises:
+        PredictorError: a feature column absent from ``what``.
+    """
+    frame = configs if isinstance(configs, pd.DataFrame) else pd.DataFrame(list(configs))
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise PredictorError(f"feature column(s) {', '.join(missing)} missing in {what} "
+                             f"(the predictor's features: {', '.join(names)})")
+    values = frame[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64,
+                                                                          copy=True)
+    values[~np.isfinite(values)] = np.nan
+    return values
 
 
 _PARAMS = [p for p in inspect.signature(AccuracyPredictor.__init__).parameters if p != "self"]

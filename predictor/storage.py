@@ -67,6 +67,7 @@ def save_predictor(est: Any, path: str | os.PathLike) -> None:
             "target": est.target_,
             "n_train": est.n_train_,
             "n_skipped": est.n_skipped_,
+            "features": _scaling_blob(getattr(est, "feature_scaling_", None)),
         }
     if blob["encoder"] is None and blob["members"] is None:
         raise PredictorError("nothing to save: call pretrain() or fit() first")
@@ -143,6 +144,18 @@ def _restore(est: Any, blob: dict[str, Any]) -> None:
         est.target_ = fitted.get("target")  # None in files that did not store it
         est.n_train_ = int(fitted["n_train"])
         est.n_skipped_ = int(fitted["n_skipped"])
+        scaling = fitted.get("features")  # absent in files from before features
+        est.feature_scaling_ = (None if not scaling else (
+            tuple(scaling["transforms"]), scaling["mean"].numpy().astype(np.float64),
+            scaling["std"].numpy().astype(np.float64)))
+
+
+def _scaling_blob(scaling: Any) -> dict[str, Any] | None:
+    if scaling is None:
+        return None
+    transforms, mean, std = scaling
+    return {"transforms": list(transforms), "mean": torch.from_numpy(np.asarray(mean, np.float64)),
+            "std": torch.from_numpy(np.asarray(std, np.float64))}
 
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_predictor", "save_predictor"]

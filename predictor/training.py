@@ -139,7 +139,8 @@ def label_transform(values: np.ndarray) -> str:
     return "log" if finite.size and (finite > 0).all() else "signed_log"
 
 
-def _forward(values: np.ndarray, transform: str) -> np.ndarray:
+def apply_transform(values: np.ndarray, transform: str) -> np.ndarray:
+    """One label column moved by ``transform`` (:data:`LABEL_TRANSFORMS`) before z-scoring."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if transform == "log":
             return np.log(values)
@@ -163,7 +164,7 @@ def standardize_labels(values: np.ndarray, transforms: Sequence[str] | None = No
     """
     values = np.asarray(values, dtype=np.float64)
     transforms = list(transforms or [label_transform(values[:, j]) for j in range(values.shape[1])])
-    moved = np.column_stack([_forward(values[:, j], t) for j, t in enumerate(transforms)])
+    moved = np.column_stack([apply_transform(values[:, j], t) for j, t in enumerate(transforms)])
     moved[~np.isfinite(moved)] = np.nan
     mean = np.nanmean(moved, axis=0)
     std = np.nanstd(moved, axis=0)
@@ -360,6 +361,7 @@ def fit_member(encoders: list[Encoder], head: AccuracyHead, xa: torch.Tensor, xr
     return member.eval()
 
 
-__all__ = ["LABEL_TRANSFORMS", "TRANSFORMS", "TargetTransform", "batch_size_for", "fit_member",
+__all__ = ["LABEL_TRANSFORMS", "TRANSFORMS", "TargetTransform", "apply_transform", "batch_size_for",
+           "fit_member",
            "label_transform", "masked_mse", "pretrain_encoder", "standardize_labels", "train_loop",
            "unstandardize_labels"]

@@ -402,3 +402,25 @@ def test_pretraining_on_a_label_that_is_the_accuracy_beats_pretraining_on_noise(
             taus[label] = metrics.kendall_tau(test["acc"], est.predict(test))
         gains.append(taus["free_acc"] - taus["noise"])
     assert np.mean(gains) > 0.1, gains
+
+
+def test_feature_columns_are_extra_inputs_that_round_trip(small, tmp_path):
+    def table(n: int, seed: int) -> pd.DataFrame:
+        frame = synthetic(small, n, seed)
+        hidden = np.random.default_rng(seed + 100).normal(size=n)  # not in the space
+        return frame.assign(acc=frame["acc"] + 0.3 * hidden, proxy=np.exp(hidden))
+
+    train, test = table(120, 0), table(200, 1)
+    plain = AccuracyPredictor(small, seed=0, **FAST).fit(train)
+    fed = AccuracyPredictor(small, seed=0, features=("proxy",), **FAST).fit(train)
+    tau_plain = metrics.kendall_tau(test["acc"], plain.predict(test))
+    tau_fed = metrics.kendall_tau(test["acc"], fed.predict(test))
+    assert tau_fed > tau_plain + 0.2, (tau_fed, tau_plain)
+    assert fed.feature_scaling_[0] == ("log",)
+    fed.save(tmp_path / "fed.pt")
+    again = AccuracyPredictor.load(tmp_path / "fed.pt")
+    assert np.allclose(again.predict(test), fed.predict(test))
+    with pytest.raises(PredictorError, match="feature column.s. proxy missing in the candidates"):
+        fed.predict(test.drop(columns="proxy"))
+    partly = test.assign(proxy=np.where(np.arange(len(test)) % 2, test["proxy"], np.nan))
+    assert np.isfinite(fed.predict(partly)).all()  # a missing value is the fit mean

@@ -275,3 +275,15 @@ def test_score_passes_the_users_columns_through_unchanged(files, tmp_path):
     assert [c[note_col] for c in cells] == ["NA" if i % 2 else "" for i in range(len(keys))]
     original = [line.split(",") for line in text[1:]]
     assert [c[:len(original[0])] for c in cells] == original  # every input cell as written
+
+
+def test_train_with_feature_columns_needs_them_to_score(files, tmp_path, capsys):
+    table = read_table(files / "train.csv").assign(proxy=lambda t: t["width"] * 3.0)
+    write_table(table, tmp_path / "train.csv")
+    out = tmp_path / "pred.pt"
+    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(tmp_path / "train.csv"),
+                 "--features", "proxy", "--n-models", "1", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["score", "--predictor", str(out), "--table", str(files / "test.csv"),
+                 "--out", str(tmp_path / "s.csv")]) == 2
+    one_line_error(capsys, "feature column(s) proxy missing in the candidates", "test.csv")

@@ -31,8 +31,8 @@ from tqdm.auto import tqdm
 
 from ..data.space import SearchSpace
 from ..data.space_io import read_space, write_yaml
-from ..data.tables import write_table
-from ..errors import SearchError
+from ..data.tables import read_table, write_table
+from ..errors import ConfigError, SearchError
 from .candidates import CandidateSet, row_keys
 from .early_stop import EarlyStop, accuracy_at, choose_epoch, plot_tau
 from .evaluators import EvalResult, TableEvaluator, make_evaluator
@@ -93,9 +93,44 @@ class CoarseSearch:
     def candidates(self) -> CandidateSet:
         """The pool: the table's rows for a table evaluator, else a feasible Sobol pool."""
         if isinstance(self.evaluator, TableEvaluator):
+            if self.settings.zero_cost:
+                raise ConfigError("zero_cost is computed for a Sobol pool of the train evaluator; "
+                                  "a table evaluator's table can carry proxy columns instead "
+                                  "(name them in predictor: {features: [...]})")
             return CandidateSet(self.space, pool=self.evaluator.pool(), limits=self.limits)
         pool = draw_pool(self.space, self.settings.pool, seed=self.settings.seed, limits=self.limits)
+        if self.settings.zero_cost:
+            pool = self._with_zero_cost(pool)
         return CandidateSet(self.space, pool=pool, limits=self.limits)
+
+    def _with_zero_cost(self, pool: pd.DataFrame) -> pd.DataFrame:
+        """The pool with its architectures' zero-cost proxies, computed once per run.
+
+        Cached in ``zero_cost.csv`` of the run folder (the pool's architecture columns
+        and the proxies); a cache of another pool, space or proxy list is recomputed.
+        """
+        from ..recipes.zero_cost import check_proxies, zero_cost_scores
+
+        names = check_proxies(self.settings.zero_cost, "zero_cost")
+        arch = pool[list(self.space.arch_names)].reset_index(drop=True)
+        path = self.run_dir / "zero_cost.csv"
+        cached = read_table(path) if path.is_file() else None
+        if (cached is not None and len(cached) == len(arch) and set(names) <= set(cached.columns)
+                and cached[arch.columns].astype(str).equals(arch.astype(str))):
+            scores = cached[names]
+        else:
+            bundle = self.evaluator.bundle() if hasattr(self.evaluator, "bundle") else None
+            self._say(f"zero-cost proxies {', '.join(names)} of {len(arch):,} pool architectures")
+            start = time.perf_counter()
+            scores = zero_cost_scores(self.space, arch, bundle, proxies=names,
+                                      seed=self.settings.seed, progress=self.progress,
+                                      workers=max(1, self.settings.workers))
+            self._say(f"zero-cost proxies: {time.perf_counter() - start:.1f} s "
+                      f"({scores['zero_cost_seconds'].mean() * 1e3:.0f} ms per architecture)")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_table(pd.concat([arch, scores], axis=1), path)
+        new = [n for n in names if n not in pool.columns]  # flops, params: the pool has them
+        return pd.concat([pool.reset_index(drop=True), scores[new].reset_index(drop=True)], axis=1)
 
     # -- the run --------------------------------------------------------------------------
     def run(self, resume: bool = False, retry_failed: bool = False,
@@ -120,9 +155,10 @@ class CoarseSearch:
         self.evaluator.check()  # and a dataset that cannot fit the space
         imported = (None if warm_start is None
                     else self._warm_results(warm_start, warm_start_where))  # and a bad table
+        predictor = {**s.predictor, **({"features": tuple(s.zero_cost)} if s.zero_cost else {})}
         strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
                                    selection=s.selection,  # and bad predictor settings here
-                                   pretrain_targets=s.pretrain_targets, predictor_params=s.predictor)
+                                   pretrain_targets=s.pretrain_targets, predictor_params=predictor)
         store = self.open_store()
         store.requeue_interrupted()  # pairs a Ctrl-C stopped are evaluated again, once
         if resume:

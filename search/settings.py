@@ -66,6 +66,9 @@ class SearchSettings:
         workers: local worker processes (0: evaluate in the coordinator process).
         predictor: keyword arguments of the accuracy predictor.
         pretrain_targets: cost columns for encoder pretraining (default by space kind).
+        zero_cost: zero-cost proxies (e.g. ``[nwot, synflow]``) computed for every pool
+            pair's architecture before the search (timed, cached in the run folder as
+            ``zero_cost.csv``) and fed to the predictor as extra inputs (``features``).
         final_eval: after the search, train the best and the default pair in full.
     """
 
@@ -90,6 +93,7 @@ class SearchSettings:
     workers: int = 0
     predictor: dict[str, Any] = field(default_factory=dict)
     pretrain_targets: list[str] | None = None
+    zero_cost: list[str] | None = None
     final_eval: bool = False
 
     def __post_init__(self) -> None:

@@ -16,6 +16,10 @@ from jointnas.search.coarse import CoarseSearch
 from jointnas.search.early_stop import choose_epoch, tau_by_epoch
 from jointnas.search.evaluators import TableEvaluator
 from jointnas.search.settings import load_settings
+from jointnas.data import read_space
+from jointnas.predictor import AccuracyPredictor
+
+from conftest import CONFIGS
 
 TINY_PREDICTOR = {"n_models": 1, "epochs": 30, "frozen_epochs": 10, "pretrain_epochs": 3,
                   "hidden": 32, "embed": 16}
@@ -282,3 +286,31 @@ def test_config_paths_are_relative_to_the_config_file(tmp_path):
     settings = load_settings(folder / "search.yaml")
     assert settings.space == str(folder / "s.yaml")
     assert settings.evaluator["checkpoint"] == str(folder / "ckpt" / "super.pt")
+
+
+def test_zero_cost_proxies_are_computed_once_cached_and_fed_to_the_predictor(tmp_path, monkeypatch):
+    """A coarse run on MNIST-1D with proxies as predictor inputs (pairs trained 1 epoch)."""
+    from jointnas.recipes import zero_cost
+    from jointnas.search.settings import SearchSettings
+
+    space = read_space(CONFIGS / "mnist1d.yaml")
+    small = SearchSpace.from_dict({**{k: v for k, v in space.to_dict().items() if k != "default"}, "recipe": [
+        {"name": "lr", "type": "float", "low": 0.01, "high": 0.1, "log": True},
+        {"name": "epochs", "type": "int", "low": 1, "high": 1}]})
+    small.to_yaml(str(tmp_path / "s.yaml"))
+    settings = SearchSettings(space=str(tmp_path / "s.yaml"), name="zc", runs_dir=str(tmp_path),
+                              evaluator={"type": "train", "dataset": "mnist1d"}, pool=64,
+                              batch=4, iterations=2, early_stop=False, predictor=TINY_PREDICTOR,
+                              zero_cost=["synflow", "params"])
+    result = CoarseSearch(settings, progress=False).run()
+    cache = read_table(tmp_path / "zc" / "zero_cost.csv")
+    assert len(result.samples) == 8 and {"synflow", "params"} <= set(cache.columns)
+    calls = []
+    monkeypatch.setattr(zero_cost, "zero_cost_scores", lambda *a, **k: calls.append(1))
+    pool = CoarseSearch(settings, progress=False).candidates().pool
+    assert not calls and pool["synflow"].tolist() == cache["synflow"].tolist()
+    predictor = AccuracyPredictor.load(tmp_path / "zc" / "predictor.pt")
+    assert predictor.features == ("synflow", "params")
+    with pytest.raises(ConfigError, match="zero-cost proxy 'zen'"):
+        CoarseSearch(SearchSettings(**{**settings.__dict__, "zero_cost": ["zen"]}),
+                     progress=False).candidates()

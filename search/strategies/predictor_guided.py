@@ -67,7 +67,9 @@ class PredictorGuided(Strategy):
         pretrain_targets: cost columns the encoder is pretrained on (``flops, params``
             computed analytically on model spaces; pool columns such as ``params_m``
             on tabular pools); empty to skip pretraining.
-        predictor_params: keyword arguments of :class:`AccuracyPredictor`.
+        predictor_params: keyword arguments of :class:`AccuracyPredictor`. Its
+            ``features`` (e.g. zero-cost proxies) are read from the finite pool's columns,
+            for the pairs scored and the pairs measured alike.
     """
 
     name = "predictor"
@@ -86,6 +88,12 @@ class PredictorGuided(Strategy):
             pretrain_targets = ("flops", "params") if self.space.model is not None else ()
         self.pretrain_targets = tuple(pretrain_targets)
         self.predictor_params = dict(predictor_params or {})
+        self.features = tuple(self.predictor_params.get("features", ()))
+        pool = candidates.pool
+        missing = [f for f in self.features if pool is None or f not in pool.columns]
+        if missing:
+            raise ConfigError(f"predictor features {', '.join(missing)} must be columns of the "
+                              "candidates' pool")
         try:  # bad predictor settings fail here, before anything is trained
             AccuracyPredictor(self.space).set_params(**self.predictor_params).check_params()
         except (ValueError, PredictorError) as exc:
@@ -122,8 +130,21 @@ class PredictorGuided(Strategy):
                 self._pretrain()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # failed rows are expected here
-            self.predictor.fit(self.history_frame(), target="score")
+            self.predictor.fit(self._with_features(self.history_frame()), target="score")
         return self.predictor
+
+    def _with_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the pool's feature columns of its pairs (NaN outside the pool)."""
+        if not self.features or frame.empty:
+            return frame
+        pool = self.candidates.pool
+        positions = self.candidates.positions(frame[list(self.space.names)])
+        inside = positions >= 0
+        for name in self.features:
+            values = np.full(len(frame), np.nan)
+            values[inside] = pd.to_numeric(pool[name]).to_numpy(dtype=np.float64)[positions[inside]]
+            frame[name] = values
+        return frame
 
     def _pretrain(self) -> None:
         pool = self.candidates.pool
@@ -137,7 +158,7 @@ class PredictorGuided(Strategy):
     def scoring_pool(self) -> pd.DataFrame:
         """The finite pool, or a fixed feasible Sobol pool of ``pool_size`` configs."""
         if self.candidates.pool is not None:
-            return self.candidates.pool[list(self.space.names)]
+            return self.candidates.pool[[*self.space.names, *self.features]]
         if self._scored is None:
             stream = SobolStream(self.candidates, None if self.seed is None else self.seed + 1)
             self._scored = stream.next(self.pool_size, set()).reset_index(drop=True)

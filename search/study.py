@@ -305,9 +305,12 @@ class RunStore:
         see the class doc. Other storages have no heartbeat and re-queue nothing.
         """
         if self.has_heartbeat:
+            retried = lambda: {t.system_attrs.get("failed_trial") for t in self.trials()}  # noqa: E731
+            before = retried()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # marked experimental since Optuna 2.9
-                return len(optuna.storages.fail_stale_trials(self.study) or [])
+                optuna.storages.fail_stale_trials(self.study)
+            return len(retried() - before - {None})
         if not self.beats:
             return 0
         now, count, running = time.monotonic(), 0, self.trials((TrialState.RUNNING,))
@@ -422,10 +425,15 @@ class RunStore:
     def results(self, space: SearchSpace) -> pd.DataFrame:
         """One row per evaluated trial: variables, metrics, curve and bookkeeping.
 
-        Trials superseded by a retry, stale copies and empty trials are left out.
+        Left out: trials superseded by an evaluated retry (``retry_of``), trials re-queued
+        as silent (``requeued_from``, or Optuna's ``failed_trial`` after a stale
+        heartbeat), even when their worker lived on and wrote a result, and empty trials.
         """
-        trials = [t for t in self.trials(FINISHED) if "status" in t.user_attrs]
+        every = self.trials()
+        trials = [t for t in every if t.state in FINISHED and "status" in t.user_attrs]
         retried = {t.user_attrs.get("retry_of") for t in trials if "retry_of" in t.user_attrs}
+        retried |= {t.user_attrs.get("requeued_from") for t in every}
+        retried |= {t.system_attrs.get("failed_trial") for t in every}
         rows = []
         for t in trials:
             if t.number in retried:

@@ -473,3 +473,34 @@ def test_progress_counts_each_pair_once_however_often_it_was_requeued(tmp_path):
     assert _pairs_of(store, 1) == (2, 2)
     assert store.requeue_running() == 1
     assert _pairs_of(store, 1) == (2, 2) and len(store.trials()) == 3
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_result_written_just_before_its_pair_was_requeued_is_not_counted(tmp_path, kind,
+                                                                          monkeypatch):
+    """The worker lived, wrote its result, and lost the trial to a heartbeat re-queue
+    before telling it: only the re-queued copy's result counts."""
+    from jointnas.data import Float, SearchSpace
+    from jointnas.search import study as study_module
+    from jointnas.search.evaluators import EvalResult
+
+    monkeypatch.setattr(study_module, "HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(study_module, "GRACE_S", 1.0)
+    space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name="late")
+    url = (f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite"
+           else f"journal:{tmp_path / 'journal.log'}")
+    store = RunStore(url, "late")
+    store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1, "pool_index": 0}])
+    trial = store.study.ask()
+    for key, value in EvalResult(val_acc=0.9, curve=[0.9], status="ok").to_dict().items():
+        trial.set_user_attr(key, value)
+    if kind == "sqlite":  # Optuna's own heartbeat, then its retry callback
+        store.storage.record_heartbeat(trial._trial_id)
+    watcher = RunStore(url, "late", create=False)
+    watcher.fail_stale()  # the journal notes the beat first
+    time.sleep(3.5)  # over the grace (2 s for SQLite, whose clock counts whole seconds)
+    assert watcher.fail_stale() == 1
+    assert watcher.results(space).empty  # the copy is still queued; the late result is not one
+    assert store.work(space, lambda c, m, cb: EvalResult(val_acc=0.6, curve=[0.6], status="ok"),
+                      stop=lambda: True) == 1
+    assert watcher.results(space)["val_acc"].tolist() == [0.6]

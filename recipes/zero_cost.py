@@ -220,7 +220,10 @@ def zero_cost_scores(space: SearchSpace, archs: Sequence[Mapping[str, Any]] | pd
     needs_data = [n for n in net_names if n != "synflow"]
     if needs_data and bundle is None:
         raise ConfigError(f"zero-cost proxies {', '.join(needs_data)} need a dataset")
-    batch = minibatch(bundle, batch_size, seed) if needs_data else (None, None)
+    x, y = minibatch(bundle, batch_size, seed) if needs_data else (None, None)
+    # numpy, not tensors: torch shares tensors with other processes through file
+    # descriptors, which run out when many chunks are queued at once
+    batch = (None, None) if x is None else (x.numpy(), y.numpy())
     job = (space.to_dict(), net_names, batch, seed)
     chunks = [configs[i:i + CHUNK] for i in range(0, len(configs), CHUNK)]
     rows: list[dict[str, float]] = []
@@ -261,6 +264,8 @@ def _score_chunk(job: tuple, chunk: list[dict[str, Any]]) -> list[dict[str, floa
 
     space_dict, names, (x, y), seed = job
     space = SearchSpace.from_dict(space_dict)
+    if x is not None:
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     rows = []

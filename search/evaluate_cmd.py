@@ -29,6 +29,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    "schedule still follows the pair's own epochs)")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's, at most 8)")
     p.add_argument("--save", metavar="MODEL_PT", help="save the trained model to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal only)")
 
 
 def _pair(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], str]:
@@ -62,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     full = TrainingRecipe.from_config(recipe, where=label).epochs
     epochs = min(full, args.epochs or full)
     with tqdm(total=epochs, unit="epoch", desc=f"training {label}", leave=False,
-              disable=None) as bar:  # a bar on a terminal only
+              disable=True if args.quiet else None) as bar:  # a bar on a terminal only
         def on_epoch(epoch: int, acc: float) -> None:
             bar.set_postfix(val_acc=f"{acc:.4f}")
             bar.update()

@@ -263,6 +263,25 @@ def test_evaluate_cli_without_cuda_fails_before_any_progress(capsys):
     assert err.count("\n") == 1 and err.startswith("error: device 'cuda' requested but CUDA"), err
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_evaluate_cli_shows_its_bar_on_a_terminal_unless_quiet(monkeypatch, capsys, quiet):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    argv = ["evaluate", "--space", str(CONFIGS / "mnist1d.yaml"), "--default", "--epochs", "1",
+            "--dataset", "mnist1d", "--device", "cpu", "--threads", "1",
+            *(["--quiet"] if quiet else [])]
+    assert run_cli("search", "test", [EVALUATE], argv) == 0
+    assert ("training default" in err.getvalue()) is not quiet
+    assert "threads   1" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("old, new, fragments", [
     ("choices: [sgd, adamw, rmsprop]", "choices: [sgd, adam]",
      ["recipe variable 'optimizer': choice 'adam' not allowed (allowed: sgd, adamw, rmsprop)"]),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..errors import DatasetError
 
@@ -34,6 +34,15 @@ if TYPE_CHECKING:  # pragma: no cover
 DATASETS: tuple[str, ...] = ("digits", "mnist1d", "mnist5k", "mnist", "fashion-mnist", "cifar10",
                              "imagefolder")
 """Names accepted by :func:`load_dataset`."""
+
+EMBEDDED_SHAPES: dict[str, tuple[int, ...]] = {"digits": (1, 8, 8), "mnist1d": (1, 40),
+                                              "mnist5k": (1, 28, 28)}
+"""Input shape of each dataset that ships with the package (mnist1d at its default options)."""
+
+
+def embedded_dataset_for(in_shape: Sequence[int]) -> str | None:
+    """The embedded dataset whose inputs have ``in_shape`` (a space's model), if one does."""
+    return next((name for name, shape in EMBEDDED_SHAPES.items() if tuple(in_shape) == shape), None)
 
 MNIST1D_OPTIONS: dict[str, int] = {"num_samples": 3000, "val_size": 1000, "test_size": 1000,
                                    "generation_seed": 42}

@@ -275,11 +275,12 @@ def test_evaluate_cli_shows_its_bar_on_a_terminal_unless_quiet(monkeypatch, caps
     err = Terminal()
     monkeypatch.setattr(sys, "stderr", err)
     argv = ["evaluate", "--space", str(CONFIGS / "mnist1d.yaml"), "--default", "--epochs", "1",
-            "--dataset", "mnist1d", "--device", "cpu", "--threads", "1",
+            "--device", "cpu", "--threads", "1",  # the dataset: mnist1d, which fits the space
             *(["--quiet"] if quiet else [])]
     assert run_cli("search", "test", [EVALUATE], argv) == 0
     assert ("training default" in err.getvalue()) is not quiet
-    assert "threads   1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "threads   1" in printed and "on mnist1d (seed 0)" in printed
 
 
 @pytest.mark.parametrize("old, new, fragments", [

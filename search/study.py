@@ -159,8 +159,9 @@ def _redact(url: str) -> str:
 class RunStore:
     """One run's study: results store, work queue and metadata.
 
-    On the journal file, which has no heartbeat of its own, a worker writes the time
-    into its trial's ``beat`` attribute every ``HEARTBEAT_S`` while it evaluates. Any
+    On every shared storage (the journal file has no heartbeat of its own; see
+    :attr:`beats` for RDB storages), a worker writes the time into its trial's ``beat``
+    attribute every ``HEARTBEAT_S`` while it evaluates. Any
     process that sees a running trial's beat unchanged for ``GRACE_S`` on its own clock
     (machines' clocks need not agree) fails it and queues it again. Failing is a
     compare-and-set (the journal refuses a second finish of one trial), so exactly one
@@ -223,8 +224,14 @@ class RunStore:
 
     @property
     def beats(self) -> bool:
-        """Whether workers beat in a user attribute (storages shared without a heartbeat)."""
-        return isinstance(self.storage, optuna.storages.JournalStorage)
+        """Whether workers beat in a user attribute: on every storage processes share.
+
+        The journal has no heartbeat of its own. On RDB storages Optuna's heartbeat only
+        watches trials it has recorded a beat for, so a process killed between claiming
+        a trial and its first heartbeat would leave the trial running for ever; the
+        attribute beat, judged from the moment a watcher first sees the trial, covers it.
+        """
+        return not isinstance(self.storage, optuna.storages.InMemoryStorage)
 
     def running(self) -> int:
         """Trials marked running (by a live worker, or by a process that is gone)."""
@@ -301,19 +308,22 @@ class RunStore:
     def fail_stale(self) -> int:
         """Re-queue trials whose worker stopped sending heartbeats; returns how many.
 
-        RDB storages: Optuna fails them and its retry callback re-queues them. Journal:
-        see the class doc. Other storages have no heartbeat and re-queue nothing.
+        RDB storages: Optuna fails them and its retry callback re-queues them. Then, on
+        every shared storage, the attribute beats (see the class doc). Failing a trial
+        is a compare-and-set, so of the two watches (and of many processes) one wins.
+        In-memory storages have no other process and re-queue nothing.
         """
+        count = 0
         if self.has_heartbeat:
             retried = lambda: {t.system_attrs.get("failed_trial") for t in self.trials()}  # noqa: E731
             before = retried()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # marked experimental since Optuna 2.9
                 optuna.storages.fail_stale_trials(self.study)
-            return len(retried() - before - {None})
+            count = len(retried() - before - {None})
         if not self.beats:
-            return 0
-        now, count, running = time.monotonic(), 0, self.trials((TrialState.RUNNING,))
+            return count
+        now, running = time.monotonic(), self.trials((TrialState.RUNNING,))
         self._beats = {t.number: self._beats.get(t.number, (None, now)) for t in running}
         for t in running:
             beat = t.user_attrs.get("beat")

@@ -26,16 +26,10 @@ from jointnas.data import read_table
 from jointnas.search.study import RunStore, TrialState
 
 from test_coarse import toy_space
-from test_coarse_reliability import make_run
+from test_coarse_reliability import default_sigint, make_run
 
 BATCH, ITERATIONS = 8, 3
 ENV = {**os.environ, "JOINTNAS_HEARTBEAT_S": "0.5"}  # a silent pair is re-queued after 1.5 s
-
-
-def _default_sigint() -> None:
-    """Let the child take SIGINT: a driver started in the background (no job control)
-    inherits SIGINT ignored, and so would every process it starts."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -58,7 +52,7 @@ class Chaos:
         err = open(self.folder / f"{role}.err", "a")
         return subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", *cmd], env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=err, cwd=self.folder,
-                                preexec_fn=_default_sigint)
+                                preexec_fn=default_sigint)
 
     def study_ready(self) -> bool:
         try:

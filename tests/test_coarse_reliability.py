@@ -30,9 +30,15 @@ def make_run(folder: Path, **extra) -> Path:
     return path
 
 
+def default_sigint() -> None:
+    """Children take SIGINT even when the test runner was started with it ignored (a
+    background job without job control passes SIGINT on as ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def coarse(config: Path, *flags: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", "coarse", "--config",
-                             str(config), "--quiet", *flags],
+                             str(config), "--quiet", *flags], preexec_fn=default_sigint,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -211,7 +217,8 @@ def test_ctrl_c_then_rerun_loses_nothing_and_prints_no_traceback(tmp_path, worke
     url = f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}"
     proc = subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", "coarse", "--config",
                              str(config), "--quiet"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 120
     before = []
     while time.monotonic() < deadline and len(before) < 3:
@@ -310,9 +317,12 @@ def test_journal_rerun_after_kill_requeues_the_silent_pair_by_heartbeat(tmp_path
     assert len(samples) == 12 and not samples.duplicated(subset=list(toy_space().names)).any()
 
 
-def test_journal_beats_keep_a_slow_pair_and_silence_requeues_it_once(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_beats_keep_a_slow_pair_and_silence_requeues_it_once(tmp_path, monkeypatch, kind):
     """A live worker's pair is never taken from it; a silent one is re-queued by exactly
-    one of the processes that notice."""
+    one of the processes that notice. On SQLite the silent trial has no Optuna heartbeat
+    at all (its process died between claiming it and its first beat), which Optuna's
+    own watch never re-queues."""
     from jointnas.data import Float, SearchSpace
     from jointnas.search import study as study_module
     from jointnas.search.evaluators import EvalResult
@@ -320,7 +330,8 @@ def test_journal_beats_keep_a_slow_pair_and_silence_requeues_it_once(tmp_path, m
     monkeypatch.setattr(study_module, "HEARTBEAT_S", 0.1)
     monkeypatch.setattr(study_module, "GRACE_S", 0.3)
     space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name="beat")
-    url = f"journal:{tmp_path / 'journal.log'}"
+    url = (f"journal:{tmp_path / 'journal.log'}" if kind == "journal"
+           else f"sqlite:///{tmp_path / 'study.db'}")
     store, watcher = RunStore(url, "beat"), RunStore(url, "beat", create=False)
     store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1}])
 
@@ -411,7 +422,8 @@ def test_a_remote_workers_ctrl_c_is_requeued_by_the_running_coordinator(tmp_path
     for _ in range(2):
         workers.append(subprocess.Popen(
             [sys.executable, "-m", "jointnas.search.cli", "worker", "--storage", url, "--study",
-             "toy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+             "toy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=default_sigint))
     by_pid = {str(w.pid): w for w in workers}
     victim = None
     while victim is None and time.monotonic() < deadline + 60:

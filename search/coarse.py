@@ -413,8 +413,13 @@ def _plain_settings(settings: SearchSettings) -> dict[str, Any]:
     return data
 
 
-def run_worker(storage: str, study: str, poll: float = 1.0) -> int:
+def run_worker(storage: str, study: str, poll: float = 1.0, progress: bool = False) -> int:
     """Join a run from any machine: evaluate its queued pairs until the coordinator finishes.
+
+    Args:
+        storage, study: the run's storage URL and study name.
+        poll: seconds between looks at an empty queue.
+        progress: a bar counting the pairs this worker evaluated (on a terminal only).
 
     Returns:
         How many pairs this worker evaluated.
@@ -429,5 +434,11 @@ def run_worker(storage: str, study: str, poll: float = 1.0) -> int:
     space = SearchSpace.from_dict(space_dict)
     evaluator = make_evaluator(space, settings["evaluator"])
     evaluator.check()
-    return store.work(space, lambda c, m, cb: evaluator.evaluate(c, max_epochs=m, on_epoch=cb),
-                      stop=lambda: bool(store.meta("finished")), poll=poll)
+    with tqdm(desc=f"worker on {study}", unit="pair", disable=None if progress else True) as bar:
+        def evaluate(config, max_epochs, on_epoch) -> EvalResult:
+            result = evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
+            bar.update(1)
+            bar.set_postfix(acc=f"{result.val_acc:.3f}", status=result.status)
+            return result
+
+        return store.work(space, evaluate, stop=lambda: bool(store.meta("finished")), poll=poll)

@@ -125,10 +125,11 @@ def _add_worker_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", required=True, help="the coordinator's storage URL")
     p.add_argument("--study", required=True, help="the run name (study name)")
     p.add_argument("--poll", type=positive_float, default=1.0, help="seconds between queue checks")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal only)")
 
 
 def _run_worker(args: argparse.Namespace) -> int:
-    done = run_worker(args.storage, args.study, poll=args.poll)
+    done = run_worker(args.storage, args.study, poll=args.poll, progress=not args.quiet)
     print(f"worker evaluated {done} pair(s)")
     return 0
 

@@ -516,3 +516,26 @@ def test_a_result_written_just_before_its_pair_was_requeued_is_not_counted(tmp_p
     assert store.work(space, lambda c, m, cb: EvalResult(val_acc=0.6, curve=[0.6], status="ok"),
                       stop=lambda: True) == 1
     assert watcher.results(space)["val_acc"].tolist() == [0.6]
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_worker_shows_a_bar_of_its_pairs_on_a_terminal_unless_quiet(tmp_path, monkeypatch, quiet):
+    import io
+
+    from jointnas.search.cli import main as search_main
+    from jointnas.search.coarse import CoarseSearch
+    from jointnas.search.settings import load_settings
+
+    config = make_run(tmp_path, batch=2, iterations=1)
+    settings = load_settings(config)
+    CoarseSearch(settings, progress=False).run()  # a finished run: the worker finds no pair
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert search_main(["worker", "--storage", settings.storage_url, "--study", "toy",
+                        "--poll", "0.05", *(["--quiet"] if quiet else [])]) == 0
+    assert ("worker on toy" in err.getvalue()) is not quiet

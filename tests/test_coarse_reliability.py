@@ -408,10 +408,13 @@ def test_a_remote_workers_ctrl_c_is_requeued_by_the_running_coordinator(tmp_path
     """`search worker` stopped with Ctrl-C mid-pair: the coordinator re-queues that pair at
     once and the other worker evaluates it; nothing is lost and nothing repeated."""
     url = f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}"
-    config = make_run(tmp_path, workers=0, storage=url)
+    # pairs slow enough that the coordinator, which evaluates too, leaves some to the
+    # workers even when their start (importing torch) is slow on a loaded machine
+    config = make_run(tmp_path, workers=0, storage=url,
+                      evaluator={"type": "table", "table": "toy.csv", "sleep": 3.0})
     coordinator = coarse(config)
     workers = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.2)
         try:

@@ -110,7 +110,7 @@ def _open_rdb(url: str, attempts: int = 6):
                 storage = optuna.storages.RDBStorage(
                     url, engine_kwargs=engine, heartbeat_interval=max(1, round(HEARTBEAT_S)),
                     grace_period=max(2, round(GRACE_S)),
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None))
             if url.startswith("sqlite"):
                 _serialize_sqlite(storage.engine)
             return storage

@@ -256,9 +256,13 @@ class RunStore:
             self.study.tell(trial.number, state=TrialState.FAIL)
         except (ValueError, UpdateFinishedTrialError):
             return False  # already finished: by its worker, or re-queued by another process
-        attrs = {k: v for k, v in trial.user_attrs.items() if k in KEEP_ATTRS}
-        self.study.enqueue_trial(trial_params(trial), user_attrs={**attrs, "requeued_from": trial.number})
+        self._enqueue_again(trial, "requeued_from")
         return True
+
+    def _enqueue_again(self, trial: Any, marker: str) -> None:
+        """Queue ``trial``'s pair once more with its bookkeeping, ``marker`` naming it."""
+        attrs = {k: v for k, v in trial.user_attrs.items() if k in KEEP_ATTRS}
+        self.study.enqueue_trial(trial_params(trial), user_attrs={**attrs, marker: trial.number})
 
     def requeue_interrupted(self) -> int:
         """Queue again the pairs a Ctrl-C stopped mid-evaluation (marked ``interrupted``).
@@ -276,8 +280,7 @@ class RunStore:
     def requeue(self, trials: Sequence[Any]) -> None:
         """Queue finished trials again (e.g. ``--retry-failed``), recording what they retry."""
         for t in trials:
-            attrs = {k: v for k, v in t.user_attrs.items() if k in KEEP_ATTRS}
-            self.study.enqueue_trial(trial_params(t), user_attrs={**attrs, "retry_of": t.number})
+            self._enqueue_again(t, "retry_of")
 
     def import_results(self, space: SearchSpace, configs: Sequence[Config],
                        results: Sequence[EvalResult], attrs: dict[str, Any]) -> None:
@@ -436,14 +439,14 @@ class RunStore:
         """One row per evaluated trial: variables, metrics, curve and bookkeeping.
 
         Left out: trials superseded by an evaluated retry (``retry_of``), trials re-queued
-        as silent (``requeued_from``, or Optuna's ``failed_trial`` after a stale
-        heartbeat), even when their worker lived on and wrote a result, and empty trials.
+        as silent (``requeued_from``, or every trial in the ``retry_history`` of Optuna's
+        copies after a stale heartbeat: its ``failed_trial`` names only the first), even when their worker lived on and wrote a result, and empty trials.
         """
         every = self.trials()
         trials = [t for t in every if t.state in FINISHED and "status" in t.user_attrs]
         retried = {t.user_attrs.get("retry_of") for t in trials if "retry_of" in t.user_attrs}
         retried |= {t.user_attrs.get("requeued_from") for t in every}
-        retried |= {t.system_attrs.get("failed_trial") for t in every}
+        retried |= {n for t in every for n in t.system_attrs.get("retry_history", ())}
         rows = []
         for t in trials:
             if t.number in retried:

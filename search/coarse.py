@@ -160,7 +160,7 @@ class CoarseSearch:
                                    selection=s.selection,  # and bad predictor settings here
                                    pretrain_targets=s.pretrain_targets, predictor_params=predictor)
         store = self.open_store()
-        store.requeue_interrupted()  # pairs a Ctrl-C stopped are evaluated again, once
+        store.requeue_unfinished()  # pairs a Ctrl-C or a kill stopped are evaluated again, once
         if resume:
             store.requeue_running()
         if retry_failed:
@@ -175,7 +175,8 @@ class CoarseSearch:
         self._workers = workers
         try:
             for it in range(1, s.iterations + 1):
-                have = sum(1 for t in store.trials() if t.user_attrs.get("iteration") == it)
+                have = len({t.user_attrs.get("pool_index") for t in store.trials()
+                            if t.user_attrs.get("iteration") == it})  # pairs, not their copies
                 planned = store.meta(f"batch_{it}", have or None)
                 if planned is None:
                     planned = self._batch_size(store)
@@ -248,9 +249,8 @@ class CoarseSearch:
             while not store.out_of_time():
                 if not remote:  # this process evaluates too (again after a re-queue)
                     store.work(self.space, evaluate, stop=lambda: True)
-                store.fail_stale()
                 total, left = _pairs_of(store, it)  # counted before the re-queue: a pair that
-                if store.requeue_interrupted():  # a worker's Ctrl-C ends meanwhile is not lost
+                if store.fail_stale():  # a worker's Ctrl-C or death ends meanwhile is not lost
                     continue
                 bar.total, bar.n = total, total - left  # each pair once, however often re-queued
                 bar.refresh()

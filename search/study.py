@@ -8,7 +8,7 @@ space, the settings, the early-stop epoch) are study user attributes, so any mac
 that can reach the storage can join or resume the run.
 
 Storage URLs: ``sqlite:///path.db`` and ``postgresql://...`` (RDB storage with
-Optuna's heartbeats: trials of a dead worker are re-queued by its retry callback),
+Optuna's heartbeats: trials of a dead worker are failed, then re-queued by jointnas),
 ``journal:path.log`` (Optuna's journal file storage, for shared filesystems; Optuna
 has no heartbeat for it, so workers beat in a trial user attribute, see
 :class:`RunStore`), and ``memory`` (in-process, for benchmarks).
@@ -109,8 +109,7 @@ def _open_rdb(url: str, attempts: int = 6):
                 warnings.simplefilter("ignore")  # heartbeat_interval is marked experimental
                 storage = optuna.storages.RDBStorage(
                     url, engine_kwargs=engine, heartbeat_interval=max(1, round(HEARTBEAT_S)),
-                    grace_period=max(2, round(GRACE_S)),
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None))
+                    grace_period=max(2, round(GRACE_S)))  # stale trials fail; fail_stale re-queues
             if url.startswith("sqlite"):
                 _serialize_sqlite(storage.engine)
             return storage
@@ -163,9 +162,15 @@ class RunStore:
     :attr:`beats` for RDB storages), a worker writes the time into its trial's ``beat``
     attribute every ``HEARTBEAT_S`` while it evaluates. Any
     process that sees a running trial's beat unchanged for ``GRACE_S`` on its own clock
-    (machines' clocks need not agree) fails it and queues it again. Failing is a
-    compare-and-set (the journal refuses a second finish of one trial), so exactly one
-    process re-queues it.
+    (machines' clocks need not agree) fails it. Failing is a compare-and-set (every
+    storage refuses a second finish of one trial), so one process wins.
+
+    Exactly once: what to redo is read from the trials' states, never from a marker
+    that a kill could keep from being written. A pair (iteration, pool position) whose
+    latest trial ended without a result, with nothing of it waiting or running, is
+    queued again (:meth:`requeue_unfinished`, run by every watcher); of two copies
+    queued at one moment, the later is skipped when popped. So a Ctrl-C or a kill -9
+    at any instant, of any process, neither loses a pair nor evaluates it twice.
 
     Args:
         storage: an opened storage (:func:`open_storage`) or a URL.
@@ -238,49 +243,80 @@ class RunStore:
         return len(self.trials((TrialState.RUNNING,)))
 
     def requeue_running(self) -> int:
-        """Re-queue trials left running by a process that is gone (local resume).
+        """Re-queue the pairs left running by a process that is gone (local resume).
 
-        Each is marked failed with ``requeued`` and queued again with its params and
-        attributes, so it is evaluated once more and its stale copy is ignored.
+        Each running trial is failed, then queued again (:meth:`requeue_unfinished`).
+        Returns how many pairs were queued again.
         """
-        return sum(self._requeue_claimed(t) for t in self.trials((TrialState.RUNNING,)))
+        for t in self.trials((TrialState.RUNNING,)):
+            self._fail_claimed(t)
+        return self.requeue_unfinished()
 
-    def _requeue_claimed(self, trial: Any) -> bool:
-        """Fail a running trial and queue its pair again, unless another process did first.
+    def _fail_claimed(self, trial: Any) -> bool:
+        """Fail a running trial, unless it finished or another process failed it first.
 
         Telling a finished trial is refused by every storage (the journal and the RDB
-        storages check the state as they write), so of two processes that both saw the
-        trial running, exactly one re-queues it.
+        storages check the state as they write), so of many processes that saw the
+        trial running, exactly one fails it. A result its worker stored in full before
+        (``status`` is written last) stands; otherwise the pair is queued again.
         """
         try:
             self.study.tell(trial.number, state=TrialState.FAIL)
         except (ValueError, UpdateFinishedTrialError):
-            return False  # already finished: by its worker, or re-queued by another process
-        self._enqueue_again(trial, "requeued_from")
+            return False  # already finished: by its worker, or by another process
         return True
 
-    def _enqueue_again(self, trial: Any, marker: str) -> None:
-        """Queue ``trial``'s pair once more with its bookkeeping, ``marker`` naming it."""
-        attrs = {k: v for k, v in trial.user_attrs.items() if k in KEEP_ATTRS}
-        self.study.enqueue_trial(trial_params(trial), user_attrs={**attrs, marker: trial.number})
+    def requeue_unfinished(self) -> int:
+        """Queue again every pair whose evaluation ended without a result; returns how many.
 
-    def requeue_interrupted(self) -> int:
-        """Queue again the pairs a Ctrl-C stopped mid-evaluation (marked ``interrupted``).
-
-        An interrupted evaluation is never a result: each such trial is queued once more
-        with its params and attributes (``retry_of`` names it), unless that was done
-        already. Returns how many were queued.
+        A pair (iteration, pool position) is unfinished when nothing of it waits or runs
+        and its latest trial failed without a result: a Ctrl-C stopped it, or a process
+        was killed between failing a silent trial and queueing its copy (two writes, so
+        state must tell what to redo, not a marker). Its latest trial is queued once
+        more (``retry_of`` names it). Two processes may both do so at one moment; the
+        later copy is then skipped when popped (:meth:`work`), so a pair is still
+        evaluated once.
         """
-        retried = {t.user_attrs.get("retry_of") for t in self.trials()}
-        todo = [t for t in self.trials((TrialState.FAIL,))
-                if t.user_attrs.get("interrupted") and t.number not in retried]
+        every = self.trials()
+        superseded = _superseded(every)
+        latest: dict[tuple, Any] = {}
+        busy = set()
+        for t in every:
+            key = pair_key(t)
+            if key is None or t.user_attrs.get("duplicate"):
+                continue
+            if t.state in PENDING:
+                busy.add(key)
+            if t.number not in superseded:
+                latest[key] = t
+        todo = [t for key, t in latest.items() if key not in busy
+                and t.state in FINISHED and "status" not in t.user_attrs]
         self.requeue(todo)
         return len(todo)
+
+    def _taken(self, number: int, key: tuple) -> bool:
+        """Whether pair ``key``, popped as trial ``number``, is done or held by another trial.
+
+        Another trial of the pair holds it when it has a result that is not being
+        redone, or is waiting or running with a lower number (of two copies queued at
+        once, the first is the one evaluated).
+        """
+        every = self.trials()
+        superseded = _superseded(every)
+        for t in every:
+            if t.number == number or pair_key(t) != key or t.user_attrs.get("duplicate"):
+                continue
+            if "status" in t.user_attrs and t.state in FINISHED and t.number not in superseded:
+                return True
+            if t.state in PENDING and t.number < number:
+                return True
+        return False
 
     def requeue(self, trials: Sequence[Any]) -> None:
         """Queue finished trials again (e.g. ``--retry-failed``), recording what they retry."""
         for t in trials:
-            self._enqueue_again(t, "retry_of")
+            attrs = {k: v for k, v in t.user_attrs.items() if k in KEEP_ATTRS}
+            self.study.enqueue_trial(trial_params(t), user_attrs={**attrs, "retry_of": t.number})
 
     def import_results(self, space: SearchSpace, configs: Sequence[Config],
                        results: Sequence[EvalResult], attrs: dict[str, Any]) -> None:
@@ -309,23 +345,21 @@ class RunStore:
         return deadline is not None and now >= deadline
 
     def fail_stale(self) -> int:
-        """Re-queue trials whose worker stopped sending heartbeats; returns how many.
+        """Re-queue the pairs of workers that stopped beating, or stopped without a result.
 
-        RDB storages: Optuna fails them and its retry callback re-queues them. Then, on
-        every shared storage, the attribute beats (see the class doc). Failing a trial
-        is a compare-and-set, so of the two watches (and of many processes) one wins.
-        In-memory storages have no other process and re-queue nothing.
+        RDB storages: Optuna's heartbeat fails the trials it watches. On every shared
+        storage, the attribute beats (see the class doc) fail the rest, each failing a
+        compare-and-set so that of many processes one wins. Then every pair left
+        without a result is queued again (:meth:`requeue_unfinished`). In-memory
+        storages have no other process and re-queue nothing. Returns how many pairs
+        were queued again.
         """
-        count = 0
         if self.has_heartbeat:
-            retried = lambda: {t.system_attrs.get("failed_trial") for t in self.trials()}  # noqa: E731
-            before = retried()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # marked experimental since Optuna 2.9
                 optuna.storages.fail_stale_trials(self.study)
-            count = len(retried() - before - {None})
         if not self.beats:
-            return count
+            return 0
         now, running = time.monotonic(), self.trials((TrialState.RUNNING,))
         self._beats = {t.number: self._beats.get(t.number, (None, now)) for t in running}
         for t in running:
@@ -334,8 +368,8 @@ class RunStore:
             if beat != seen or since == now:
                 self._beats[t.number] = (beat, now)
             elif now - since >= GRACE_S:
-                count += self._requeue_claimed(t)
-        return count
+                self._fail_claimed(t)
+        return self.requeue_unfinished()
 
     def _beat(self, trial: optuna.Trial) -> Callable[[], None]:
         """Start beating in ``trial``'s ``beat`` attribute; returns the function that stops it."""
@@ -386,6 +420,10 @@ class RunStore:
             if not trial.user_attrs.get(MARK):
                 trial.set_user_attr("empty", True)  # popped nothing: another worker won the race
                 raise optuna.TrialPruned()
+            key = pair_key(trial)
+            if key is not None and self._taken(trial.number, key):
+                trial.set_user_attr("duplicate", True)  # a second copy of a re-queued pair
+                raise optuna.TrialPruned()
             stop_beat = self._beat(trial)
             try:
                 config = {name: _suggest(trial, name, d) for name, d in dists.items()}
@@ -397,8 +435,11 @@ class RunStore:
                 raise
             finally:
                 stop_beat()
-            for key, value in result.to_dict().items():
-                trial.set_user_attr(key, _jsonable(value))
+            record = result.to_dict()
+            status = record.pop("status")
+            for name, value in record.items():
+                trial.set_user_attr(name, _jsonable(value))
+            trial.set_user_attr("status", status)  # last: a trial with a status has all its metrics
             done += 1
             if result.status != "ok" or not math.isfinite(result.val_acc):
                 raise EvaluationFailed(result.message or result.status)
@@ -422,34 +463,38 @@ class RunStore:
             except (UpdateFinishedTrialError, ValueError, AssertionError):
                 # Optuna refuses to write a trial another process finished; depending on the
                 # moment it raises one of these (an AssertionError from its own bookkeeping)
-                if not (claimed and self._finished_elsewhere(claimed[0])):
+                trial = self._finished_elsewhere(claimed[0]) if claimed else None
+                if trial is None:
                     raise
-                warnings.warn(f"pair {claimed[0]} was re-queued while this worker evaluated it "
-                              f"(no heartbeat reached the storage for {GRACE_S:g} s: an "
-                              "overloaded or suspended machine); its result is dropped and the "
-                              "re-queued copy counts", stacklevel=2)
+                fate = ("its result was stored in full and counts" if "status" in trial.user_attrs
+                        else "its result is dropped and the pair is evaluated again")
+                warnings.warn(f"pair {claimed[0]} was failed by another process while this worker "
+                              f"evaluated it (no heartbeat reached the storage for {GRACE_S:g} s: "
+                              f"an overloaded or suspended machine); {fate}", stacklevel=2)
 
-    def _finished_elsewhere(self, number: int) -> bool:
-        """Whether trial ``number``, which this process claimed, was finished by another."""
+    def _finished_elsewhere(self, number: int) -> Any:
+        """Trial ``number``, which this process claimed, if another process finished it."""
         trial = self.study.get_trials(deepcopy=False)[number]
-        return trial.number == number and trial.state.is_finished()
+        return trial if trial.number == number and trial.state.is_finished() else None
 
     # -- results -----------------------------------------------------------------------------
     def results(self, space: SearchSpace) -> pd.DataFrame:
-        """One row per evaluated trial: variables, metrics, curve and bookkeeping.
+        """One row per evaluated pair: variables, metrics, curve and bookkeeping.
 
-        Left out: trials superseded by an evaluated retry (``retry_of``), trials re-queued
-        as silent (``requeued_from``, or every trial in the ``retry_history`` of Optuna's
-        copies after a stale heartbeat: its ``failed_trial`` names only the first), even when their worker lived on and wrote a result, and empty trials.
+        A trial with a result is left out when an evaluated retry redoes it
+        (``retry_of``, e.g. ``--retry-failed``), or when studies of earlier versions
+        queued a copy of it (``requeued_from``, Optuna's ``retry_history``). Trials
+        without a result (interrupted, failed as silent, empty, duplicate copies) have
+        no row.
         """
         every = self.trials()
         trials = [t for t in every if t.state in FINISHED and "status" in t.user_attrs]
-        retried = {t.user_attrs.get("retry_of") for t in trials if "retry_of" in t.user_attrs}
-        retried |= {t.user_attrs.get("requeued_from") for t in every}
-        retried |= {n for t in every for n in t.system_attrs.get("retry_history", ())}
+        hidden = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+        hidden |= {t.user_attrs["requeued_from"] for t in every if "requeued_from" in t.user_attrs}
+        hidden |= {n for t in every for n in t.system_attrs.get("retry_history", ())}
         rows = []
         for t in trials:
-            if t.number in retried:
+            if t.number in hidden:
                 continue
             row = {name: t.params.get(name) for name in space.names}
             row.update({k: v for k, v in t.user_attrs.items() if k not in (MARK, "extra")})
@@ -459,6 +504,25 @@ class RunStore:
 
 
 KEEP_ATTRS = (MARK, "iteration", "max_epochs", "pool_index")
+
+
+def pair_key(trial: Any) -> tuple | None:
+    """A trial's pair in its run, ``(iteration, pool_index)``; ``None`` outside a pool."""
+    attrs = trial.user_attrs
+    if not attrs.get(MARK) or "iteration" not in attrs or "pool_index" not in attrs:
+        return None
+    return attrs["iteration"], attrs["pool_index"]
+
+
+def _superseded(trials: Sequence[Any]) -> set[int]:
+    """Numbers of the trials another trial redoes (``retry_of``, ``requeued_from``, or
+    Optuna's ``retry_history`` after a stale heartbeat, whose ``failed_trial`` names
+    only the first of a chain)."""
+    out: set[int] = set()
+    for t in trials:
+        out.update(t.user_attrs[k] for k in ("retry_of", "requeued_from") if k in t.user_attrs)
+        out.update(t.system_attrs.get("retry_history", ()))
+    return out
 
 
 class EvaluationFailed(Exception):

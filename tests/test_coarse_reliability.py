@@ -311,7 +311,8 @@ def test_journal_rerun_after_kill_requeues_the_silent_pair_by_heartbeat(tmp_path
     _, stderr = rerun.communicate(timeout=240)
     assert rerun.returncode == 0 and "Traceback" not in stderr, stderr[-2000:]
     store = RunStore(url, "toy", create=False)
-    requeued = [t for t in store.trials() if "requeued_from" in t.user_attrs]
+    requeued = [t for t in store.trials() if "retry_of" in t.user_attrs
+                and not t.user_attrs.get("duplicate")]
     assert len(requeued) == left
     samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(samples) == 12 and not samples.duplicated(subset=list(toy_space().names)).any()
@@ -333,7 +334,7 @@ def test_beats_keep_a_slow_pair_and_silence_requeues_it_once(tmp_path, monkeypat
     url = (f"journal:{tmp_path / 'journal.log'}" if kind == "journal"
            else f"sqlite:///{tmp_path / 'study.db'}")
     store, watcher = RunStore(url, "beat"), RunStore(url, "beat", create=False)
-    store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1}])
+    store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1, "pool_index": 0}])
 
     def slow(config, max_epochs, on_epoch):
         for _ in range(10):  # 1 s, over three grace periods, watched all along
@@ -344,7 +345,7 @@ def test_beats_keep_a_slow_pair_and_silence_requeues_it_once(tmp_path, monkeypat
     assert store.work(space, slow, stop=lambda: True) == 1
     assert [t.user_attrs["val_acc"] for t in evaluated(watcher)] == [0.5]
 
-    store.enqueue([{"x": 0.1, "lr": 0.3}], [{"iteration": 1}])
+    store.enqueue([{"x": 0.1, "lr": 0.3}], [{"iteration": 1, "pool_index": 1}])
     trial = store.study.ask()  # claimed by a worker that then goes silent
     assert trial.params == {} and store.running() == 1
     others = [RunStore(url, "beat", create=False) for _ in range(3)]
@@ -364,7 +365,7 @@ def test_an_interrupt_while_a_pair_is_being_claimed_requeues_the_whole_pair(tmp_
 
     space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name="half")
     store = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "half")
-    store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1}])
+    store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1, "pool_index": 0}])
     real, calls = study_module._suggest, []
 
     def interrupted_suggest(trial, name, dist):
@@ -382,11 +383,76 @@ def test_an_interrupt_while_a_pair_is_being_claimed_requeues_the_whole_pair(tmp_
     assert failed.user_attrs["interrupted"] and set(failed.params) == {"x"}  # half a pair
     assert study_module.trial_params(failed) == {"x": 0.5, "lr": 0.2}
     monkeypatch.setattr(study_module, "_suggest", real)
-    assert store.requeue_interrupted() == 1 and store.requeue_interrupted() == 0
+    assert store.requeue_unfinished() == 1 and store.requeue_unfinished() == 0
     seen = []
     store.work(space, lambda c, m, cb: seen.append(c) or evaluate(c, m, cb), stop=lambda: True,
                poll=0.01)
     assert seen == [{"x": 0.5, "lr": 0.2}]
+
+
+def _one_pair_store(tmp_path, name):
+    from jointnas.data import Float, SearchSpace
+
+    space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name=name)
+    store = RunStore(f"sqlite:///{tmp_path / 'study.db'}", name)
+    store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1, "pool_index": 3}])
+    return space, store
+
+
+def _measure(config, max_epochs, on_epoch):
+    from jointnas.search.evaluators import EvalResult
+
+    return EvalResult(curve=[config["x"]], val_acc=config["x"])
+
+
+def test_a_kill_between_failing_a_pair_and_queueing_it_again_loses_nothing(tmp_path):
+    """Failing a silent trial and queueing its copy are two writes; a kill -9 between
+    them leaves a failed trial without a result and no copy. Any watcher queues it."""
+    space, store = _one_pair_store(tmp_path, "gap")
+    trial = store.study.ask()
+    store.study.tell(trial.number, state=TrialState.FAIL)  # ...and the process is killed here
+    watcher = RunStore(store.storage, "gap", create=False)
+    assert watcher.fail_stale() == 1 and watcher.fail_stale() == 0
+    assert store.work(space, _measure, stop=lambda: True, poll=0.01) == 1
+    assert store.results(space)["x"].tolist() == [0.5]
+    assert watcher.requeue_unfinished() == 0
+
+
+def test_two_copies_of_a_pair_queued_at_once_are_evaluated_once(tmp_path):
+    """Two watchers that looked at the same moment both queue the unfinished pair: the
+    later copy is skipped when popped, by whichever worker pops it."""
+    from jointnas.search.coarse import _pairs_of
+
+    space, store = _one_pair_store(tmp_path, "twice")
+    store.study.tell(store.study.ask().number, state=TrialState.FAIL)
+    failed = store.trials((TrialState.FAIL,))
+    store.requeue(failed)
+    store.requeue(failed)  # the other watcher, which read before the first copy existed
+    assert _pairs_of(store, 1) == (1, 1)
+    seen = []
+    count = store.work(space, lambda c, m, cb: seen.append(c) or _measure(c, m, cb),
+                       stop=lambda: True, poll=0.01)
+    assert count == 1 and len(seen) == 1 and len(store.results(space)) == 1
+    assert [t.user_attrs.get("duplicate") for t in store.trials((TrialState.PRUNED,))] == [True]
+    assert store.requeue_unfinished() == 0 and _pairs_of(store, 1) == (1, 0)
+
+
+def test_a_ctrl_c_while_a_result_is_being_written_requeues_the_pair(tmp_path):
+    """The evaluation finished, the interrupt lands while its metrics are stored: half a
+    result is no result, and the pair is evaluated again."""
+    space, store = _one_pair_store(tmp_path, "half-written")
+
+    class Interrupted:
+        status, val_acc = "ok", 0.5
+
+        def to_dict(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.work(space, lambda c, m, cb: Interrupted(), stop=lambda: True, poll=0.01)
+    assert store.results(space).empty and store.requeue_unfinished() == 1
+    assert store.work(space, _measure, stop=lambda: True, poll=0.01) == 1
+    assert store.results(space)["x"].tolist() == [0.5]
 
 
 def test_when_every_local_worker_dies_the_coordinator_says_so_instead_of_waiting(tmp_path):
@@ -452,7 +518,7 @@ def test_a_remote_workers_ctrl_c_is_requeued_by_the_running_coordinator(tmp_path
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_a_worker_whose_pair_was_requeued_meanwhile_drops_its_result_and_goes_on(tmp_path, kind):
     """A live worker that the heartbeat took for dead (an overloaded machine) must not die
-    when it finishes: the re-queued copy counts, its own result is dropped with a warning."""
+    when it finishes: its result is dropped with a warning and the pair evaluated again."""
     from jointnas.data import Float, SearchSpace
     from jointnas.search.evaluators import EvalResult
 
@@ -460,7 +526,8 @@ def test_a_worker_whose_pair_was_requeued_meanwhile_drops_its_result_and_goes_on
     url = (f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite"
            else f"journal:{tmp_path / 'journal.log'}")
     store, other = RunStore(url, "lost"), None
-    store.enqueue([{"x": 0.5, "lr": 0.2}, {"x": 0.7, "lr": 0.4}], [{"iteration": 1}] * 2)
+    store.enqueue([{"x": 0.5, "lr": 0.2}, {"x": 0.7, "lr": 0.4}],
+                  [{"iteration": 1, "pool_index": i} for i in range(2)])
     seen = []
 
     def evaluate(config, max_epochs, on_epoch):
@@ -468,11 +535,11 @@ def test_a_worker_whose_pair_was_requeued_meanwhile_drops_its_result_and_goes_on
         if not seen:  # the first pair is taken from this worker while it trains
             other = RunStore(url, "lost", create=False)
             (mine,) = other.trials((TrialState.RUNNING,))
-            assert other._requeue_claimed(mine)
+            assert other._fail_claimed(mine) and not other._fail_claimed(mine)
         seen.append(config["x"])
         return EvalResult(val_acc=config["x"], curve=[config["x"]], status="ok")
 
-    with pytest.warns(UserWarning, match="re-queued while this worker evaluated it"):
+    with pytest.warns(UserWarning, match="failed by another process.*evaluated again"):
         store.work(space, evaluate, stop=lambda: True)
     results = store.results(space)
     assert sorted(results["x"]) == [0.5, 0.7] and sorted(seen) == [0.5, 0.5, 0.7]
@@ -490,11 +557,13 @@ def test_progress_counts_each_pair_once_however_often_it_was_requeued(tmp_path):
     assert _pairs_of(store, 1) == (2, 2) and len(store.trials()) == 3
 
 
+@pytest.mark.parametrize("complete", [True, False])
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
-def test_a_result_written_just_before_its_pair_was_requeued_is_not_counted(tmp_path, kind,
-                                                                          monkeypatch):
-    """The worker lived, wrote its result, and lost the trial to a heartbeat re-queue
-    before telling it: only the re-queued copy's result counts."""
+def test_a_pair_failed_as_silent_keeps_a_complete_result_and_is_redone_otherwise(
+        tmp_path, kind, complete, monkeypatch):
+    """The worker lived and lost its trial to a heartbeat watcher before telling it. A
+    result it had stored in full (``status`` is written last) counts, once; half a
+    result does not, and the pair is evaluated again, once."""
     from jointnas.data import Float, SearchSpace
     from jointnas.search import study as study_module
     from jointnas.search.evaluators import EvalResult
@@ -507,18 +576,22 @@ def test_a_result_written_just_before_its_pair_was_requeued_is_not_counted(tmp_p
     store = RunStore(url, "late")
     store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1, "pool_index": 0}])
     trial = store.study.ask()
-    for key, value in EvalResult(val_acc=0.9, curve=[0.9], status="ok").to_dict().items():
+    written = EvalResult(val_acc=0.9, curve=[0.9], status="ok").to_dict()
+    if not complete:
+        del written["status"]
+    for key, value in written.items():
         trial.set_user_attr(key, value)
-    if kind == "sqlite":  # Optuna's own heartbeat, then its retry callback
+    if kind == "sqlite":  # Optuna's own heartbeat fails it
         store.storage.record_heartbeat(trial._trial_id)
     watcher = RunStore(url, "late", create=False)
     watcher.fail_stale()  # the journal notes the beat first
     time.sleep(3.5)  # over the grace (2 s for SQLite, whose clock counts whole seconds)
-    assert watcher.fail_stale() == 1
-    assert watcher.results(space).empty  # the copy is still queued; the late result is not one
+    assert watcher.fail_stale() == (0 if complete else 1)
+    assert store.running() == 0
     assert store.work(space, lambda c, m, cb: EvalResult(val_acc=0.6, curve=[0.6], status="ok"),
-                      stop=lambda: True) == 1
-    assert watcher.results(space)["val_acc"].tolist() == [0.6]
+                      stop=lambda: True) == (0 if complete else 1)
+    assert watcher.results(space)["val_acc"].tolist() == [0.9 if complete else 0.6]
+    assert watcher.fail_stale() == 0 and watcher.pending() == 0
 
 
 @pytest.mark.parametrize("quiet", [False, True])

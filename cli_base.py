@@ -110,10 +110,20 @@ def add_device_argument(p: argparse.ArgumentParser, default: str | None = DEVICE
                         f"cuda:N{where}")
 
 
-def run_cli(prog: str, description: str, commands: Sequence[Command],
+def run_cli(prog: str, description: str,
+            commands: Sequence[Command] | Callable[[], Sequence[Command]],
             argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, run the chosen command and map user errors to exit status 2."""
-    parser = build_parser(prog, description, commands)
+    """Parse ``argv``, run the chosen command and map user errors to exit status 2.
+
+    ``commands`` may be a function that imports them: a Ctrl-C while they load (torch
+    takes seconds) then exits 130 like one during the command, without a traceback.
+    """
+    try:
+        listed = commands() if callable(commands) else commands
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    parser = build_parser(prog, description, listed)
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)

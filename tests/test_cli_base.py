@@ -10,7 +10,7 @@ import pytest
 
 from jointnas.cli_base import DEVICE_DEFAULT, build_parser
 from jointnas.predictor.cli import main as predictor_main
-from jointnas.search.cli import COMMANDS, main as search_main
+from jointnas.search.cli import commands, main as search_main
 
 from conftest import CONFIGS
 
@@ -73,7 +73,7 @@ def _help(main, command: str, capsys) -> str:
 @pytest.mark.parametrize("command", ["evaluate", "ensemble", "supernet", "enas"])
 def test_every_training_command_defaults_to_the_same_device(command, capsys):
     extra = ["--default"] if command == "evaluate" else []
-    args = build_parser("search", "", COMMANDS).parse_args([command, "--space", "s.yaml", *extra])
+    args = build_parser("search", "", commands()).parse_args([command, "--space", "s.yaml", *extra])
     assert args.device == DEVICE_DEFAULT == "auto"
     assert f"(default: {DEVICE_DEFAULT})" in _help(search_main, command, capsys)
 
@@ -82,7 +82,7 @@ def test_ensemble_help_shows_one_spelling_and_the_old_ones_still_work(capsys):
     text = _help(search_main, "ensemble", capsys)
     assert "--size" in text and "--candidates" in text
     assert "--n " not in text and "--N " not in text
-    parser = build_parser("search", "", COMMANDS)
+    parser = build_parser("search", "", commands())
     old = parser.parse_args(["ensemble", "--space", "c.yaml", "--n", "2", "--N", "3"])
     new = parser.parse_args(["ensemble", "--space", "c.yaml", "--size", "2", "--candidates", "3"])
     assert (old.n, old.N) == (new.n, new.N) == (2, 3)

@@ -615,3 +615,15 @@ def test_worker_shows_a_bar_of_its_pairs_on_a_terminal_unless_quiet(tmp_path, mo
     assert search_main(["worker", "--storage", settings.storage_url, "--study", "toy",
                         "--poll", "0.05", *(["--quiet"] if quiet else [])]) == 0
     assert ("worker on toy" in err.getvalue()) is not quiet
+
+
+def test_a_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(tmp_path):
+    """Torch and scipy take seconds to import: a Ctrl-C then is an ordinary interrupt."""
+    proc = subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", "worker", "--storage",
+                             f"sqlite:///{tmp_path / 'study.db'}", "--study", "none"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
+    time.sleep(0.4)  # the interpreter is up, the command's modules are loading
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]

@@ -121,8 +121,7 @@ def run_cli(prog: str, description: str,
     try:
         listed = commands() if callable(commands) else commands
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     parser = build_parser(prog, description, listed)
     args = parser.parse_args(argv)
     try:
@@ -139,8 +138,13 @@ def run_cli(prog: str, description: str,
         print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    """A Ctrl-C: one line, exit status 130 (128 + SIGINT), as shells report it."""
+    print("interrupted", file=sys.stderr)
+    return 130
 
 
 def environment_error(exc: BaseException) -> str | None:

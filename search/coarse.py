@@ -175,8 +175,7 @@ class CoarseSearch:
         self._workers = workers
         try:
             for it in range(1, s.iterations + 1):
-                have = len({t.user_attrs.get("pool_index") for t in store.trials()
-                            if t.user_attrs.get("iteration") == it})  # pairs, not their copies
+                have, _ = _pairs_of(store, it)  # pairs, not their copies
                 planned = store.meta(f"batch_{it}", have or None)
                 if planned is None:
                     planned = self._batch_size(store)

@@ -289,8 +289,7 @@ class RunStore:
                 busy.add(key)
             if t.number not in superseded:
                 latest[key] = t
-        todo = [t for key, t in latest.items() if key not in busy
-                and t.state in FINISHED and "status" not in t.user_attrs]
+        todo = [t for key, t in latest.items() if key not in busy and "status" not in t.user_attrs]
         self.requeue(todo)
         return len(todo)
 
@@ -489,9 +488,7 @@ class RunStore:
         """
         every = self.trials()
         trials = [t for t in every if t.state in FINISHED and "status" in t.user_attrs]
-        hidden = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
-        hidden |= {t.user_attrs["requeued_from"] for t in every if "requeued_from" in t.user_attrs}
-        hidden |= {n for t in every for n in t.system_attrs.get("retry_history", ())}
+        hidden = _superseded(every, retries=trials)  # a retry hides its target once evaluated
         rows = []
         for t in trials:
             if t.number in hidden:
@@ -514,13 +511,16 @@ def pair_key(trial: Any) -> tuple | None:
     return attrs["iteration"], attrs["pool_index"]
 
 
-def _superseded(trials: Sequence[Any]) -> set[int]:
-    """Numbers of the trials another trial redoes (``retry_of``, ``requeued_from``, or
-    Optuna's ``retry_history`` after a stale heartbeat, whose ``failed_trial`` names
+def _superseded(trials: Sequence[Any], retries: Sequence[Any] | None = None) -> set[int]:
+    """Numbers of the trials another trial redoes: ``retry_of`` (named by ``retries``,
+    default every trial), and in studies of earlier versions ``requeued_from`` or
+    Optuna's ``retry_history`` after a stale heartbeat (whose ``failed_trial`` names
     only the first of a chain)."""
-    out: set[int] = set()
+    out = {t.user_attrs["retry_of"] for t in (trials if retries is None else retries)
+           if "retry_of" in t.user_attrs}
     for t in trials:
-        out.update(t.user_attrs[k] for k in ("retry_of", "requeued_from") if k in t.user_attrs)
+        if "requeued_from" in t.user_attrs:
+            out.add(t.user_attrs["requeued_from"])
         out.update(t.system_attrs.get("retry_history", ()))
     return out
 

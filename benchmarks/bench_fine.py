@@ -180,7 +180,7 @@ def after_coarse(truth: Truth | DigitsTruth, seed: int, budget: int | None = Non
     """
     bench, names = truth.bench, list(truth.space.names)
     scores = bench.scores
-    spec = bench_search.make_specs(["coarse"], bench, predictor or bench_search.PREDICTOR, [batch])[0]
+    spec = bench_search.coarse_spec("coarse", bench, predictor or bench_search.PREDICTOR, batch)
     seen, strategy = bench_search.search(bench, spec, seed, budget or truth.budget, scores)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rows of failed evaluations in the refit

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import multiprocessing
+from concurrent.futures import Future, ThreadPoolExecutor
 import sys
 import time
 import warnings
@@ -37,6 +38,7 @@ from .candidates import CandidateSet, row_keys
 from .early_stop import EarlyStop, accuracy_at, choose_epoch, plot_tau
 from .evaluators import EvalResult, TableEvaluator, make_evaluator
 from .pool import draw_pool
+from .schedule import BATCH
 from .settings import SearchSettings
 from .strategies.predictor_guided import PredictorGuided
 from .study import PENDING, RunStore, trial_params
@@ -54,6 +56,9 @@ class CoarseResult:
     run_dir: Path
     final: pd.DataFrame | None = None
     queued: int = 0  # pairs left queued when the time budget ran out (a resume evaluates them)
+    refits: int = 0  # asynchronous mode: predictor fits that chose pairs
+    fit_seconds: float = 0.0  # their total time (the coordinator's share of the run)
+    wall_seconds: float = 0.0  # first trial start to last trial end
 
 
 class CoarseSearch:
@@ -71,6 +76,7 @@ class CoarseSearch:
         self.limits = {**self.space.constraints, **settings.constraints}
         self.evaluator = make_evaluator(self.space, settings.evaluator)
         self.run_dir = settings.run_dir
+        self.schedule = settings.schedule
         self._workers: list = []  # local worker processes of the current run
 
     # -- setup ---------------------------------------------------------------------------
@@ -98,7 +104,7 @@ class CoarseSearch:
                                   "a table evaluator's table can carry proxy columns instead "
                                   "(name them in predictor: {features: [...]})")
             return CandidateSet(self.space, pool=self.evaluator.pool(), limits=self.limits)
-        pool = draw_pool(self.space, self.settings.pool, seed=self.settings.seed, limits=self.limits)
+        pool = draw_pool(self.space, self.schedule.pool, seed=self.settings.seed, limits=self.limits)
         if self.settings.zero_cost:
             pool = self._with_zero_cost(pool)
         return CandidateSet(self.space, pool=pool, limits=self.limits)
@@ -152,11 +158,12 @@ class CoarseSearch:
         s = self.settings
         self._say(f"{s.name}: drawing the pool and checking the dataset")
         candidates = self.candidates()  # infeasible constraints fail here, before any storage
+        self._candidates = candidates
         self.evaluator.check()  # and a dataset that cannot fit the space
         imported = (None if warm_start is None
                     else self._warm_results(warm_start, warm_start_where))  # and a bad table
         predictor = {**s.predictor, **({"features": tuple(s.zero_cost)} if s.zero_cost else {})}
-        strategy = PredictorGuided(candidates, seed=s.seed, n_init=s.batch, explore=s.explore,
+        strategy = PredictorGuided(candidates, seed=s.seed, n_init=self.schedule.start, explore=s.explore,
                                    selection=s.selection,  # and bad predictor settings here
                                    pretrain_targets=s.pretrain_targets, predictor_params=predictor)
         store = self.open_store()
@@ -174,26 +181,10 @@ class CoarseSearch:
         workers = self._start_workers() if s.workers else []
         self._workers = workers
         try:
-            for it in range(1, s.iterations + 1):
-                have, _ = _pairs_of(store, it)  # pairs, not their copies
-                planned = store.meta(f"batch_{it}", have or None)
-                if planned is None:
-                    planned = self._batch_size(store)
-                    if planned == 0:
-                        break
-                    store.set_meta(f"batch_{it}", planned)  # before enqueuing: a kill mid-way is topped up
-                if have < planned:
-                    measured = len(self.samples(store))
-                    self._say(f"iteration {it}: choosing {planned - have} pair(s) of "
-                              f"{len(candidates):,}" + (f" with the predictor fit on {measured} "
-                                                       "measured" if it > 1 else " (Sobol start)"))
-                    self._enqueue(store, strategy, it, planned - have)
-                self._evaluate(store, it, bool(workers))
-                if store.out_of_time():
-                    break
-                if it == 1 and s.early_stop and store.meta("early_stop") is None:
-                    self._choose_early_stop(store)
-                self.write_samples(store)
+            if self.schedule.mode == BATCH:
+                self._run_batches(store, strategy, candidates, bool(workers))
+            else:
+                self._run_async(store, strategy, candidates, bool(workers))
         finally:
             store.set_meta("finished", True)
             for proc in workers:
@@ -202,13 +193,49 @@ class CoarseSearch:
                     proc.terminate()
         return self._finish(store, strategy)
 
+    def _run_batches(self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet,
+                     remote: bool) -> None:
+        """FBNetV3's loop: ``iterations`` rounds of ``batch`` pairs, a refit between rounds."""
+        for it in range(1, self.schedule.iterations + 1):
+            if not self._start_round(store, strategy, candidates, it, self._batch_size(store)):
+                break
+            self._evaluate(store, it, remote)
+            if store.out_of_time():
+                break
+            if it == 1:
+                self._after_start(store)
+            self.write_samples(store)
+
+    def _start_round(self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet,
+                     it: int, size: int) -> bool:
+        """Queue round ``it`` (topping up one a kill cut short); false when nothing is left."""
+        have, _ = _pairs_of(store, it)  # pairs, not their copies
+        planned = store.meta(f"batch_{it}", have or None)
+        if planned is None:
+            if size == 0:
+                return False
+            planned = size
+            store.set_meta(f"batch_{it}", planned)  # before enqueuing: a kill mid-way is topped up
+        if have < planned:
+            measured = len(self.samples(store))
+            self._say(f"iteration {it}: choosing {planned - have} pair(s) of {len(candidates):,}"
+                      + (f" with the predictor fit on {measured} measured" if it > 1
+                         else " (Sobol start)"))
+            self._enqueue(store, it, self._choose(store, strategy, planned - have))
+        return True
+
+    def _after_start(self, store: RunStore) -> None:
+        """After the full-schedule start set: choose the early-stop epoch once."""
+        if self.settings.early_stop and store.meta("early_stop") is None:
+            self._choose_early_stop(store)
+
     def _batch_size(self, store: RunStore) -> int:
-        s = self.settings
+        """Pairs the next batch-mode round gets: the batch, or what the budget leaves."""
         if store.out_of_time():
             return 0
-        n = s.batch
-        if s.budget_trials is not None:
-            n = min(n, s.budget_trials - len(store.results(self.space)) - store.pending())
+        n = self.schedule.refit_every
+        if self.schedule.budget is not None:
+            n = min(n, self.schedule.budget - len(store.results(self.space)) - store.pending())
         return max(n, 0)
 
     def early_stop(self, store: RunStore) -> EarlyStop | None:
@@ -216,21 +243,139 @@ class CoarseSearch:
         data = store.meta("early_stop")
         return EarlyStop(**data) if data else None
 
-    def _enqueue(self, store: RunStore, strategy: PredictorGuided, it: int, n: int) -> None:
-        samples = self.samples(store)
+    def _choose(self, store: RunStore, strategy: PredictorGuided, n: int) -> list[int]:
+        """Pool positions of the next ``n`` pairs, from a predictor fit on the finished ones."""
+        return self._choose_from(strategy, n, self.samples(store), self._every(store))
+
+    def _choose_from(self, strategy: PredictorGuided, n: int, samples: pd.DataFrame,
+                     every: pd.DataFrame) -> list[int]:
+        """Pool positions of ``n`` pairs not in ``every``, from a fit on ``samples``.
+
+        Every pair already queued, running or finished (``every``) counts as chosen. The
+        fit sees the finished pairs in a stable order (not trial numbers, which a re-queue
+        changes), so the same results give the same choice after a resume.
+        """
         strategy.history.clear()
+        strategy.proposed.clear()  # what the study holds, not what earlier plans ranked
         done = samples[samples["status"] == "ok"] if len(samples) else samples
         if len(done):
             strategy.tell(self.space.configs(done), done[TARGET].to_numpy(dtype=float))
-        every = [trial_params(t) for t in store.trials()]
-        if every:
-            strategy.proposed.update(int(k) for k in row_keys(self.space, self.space.frame(every)))
+        if len(every):
+            strategy.proposed.update(int(k) for k in row_keys(self.space, every))
         configs = strategy.ask(n)
+        return [int(p) for p in strategy.candidates.positions(self.space.frame(configs))]
+
+    def _every(self, store: RunStore) -> pd.DataFrame:
+        """The params of every pair in the study (queued, running or finished)."""
+        every = [trial_params(t) for t in store.trials()]
+        return self.space.frame(every) if every else pd.DataFrame(columns=list(self.space.names))
+
+    def _enqueue(self, store: RunStore, it: int, positions: list[int]) -> None:
+        """Queue pool rows as round ``it`` (after round 1: trained up to the early stop)."""
+        if not positions:
+            return
+        pool = self._candidates.pool
+        configs = self.space.configs(pool.iloc[positions])
         stop = self.early_stop(store)
         max_epochs = stop.epoch if (it > 1 and stop is not None) else None
-        positions = strategy.candidates.positions(self.space.frame(configs))
         store.enqueue(configs, [{"iteration": it, "max_epochs": max_epochs, "pool_index": int(p)}
                                 for p in positions])
+
+    # -- asynchronous mode -------------------------------------------------------------
+    def _run_async(self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet,
+                   remote: bool) -> None:
+        """The start set in full, then a refit after every ``refit_every`` finished pairs.
+
+        Pairs of fit ``k`` are round ``k + 1`` (the start set is round 1). Each fit is
+        stored (``plans`` meta: how many results it saw, the pool rows it ranked first,
+        its seconds) before any of its pairs is queued, so a resumed run continues the
+        same plan, and the queue is topped up from the latest plan whenever fewer pairs
+        than the workers can take are waiting or running. With workers, the fit runs in
+        a thread while they train the pairs of the previous plan.
+        """
+        plan = self.schedule
+        chosen, _ = _pair_count(store)
+        size = plan.start if plan.budget is None else min(plan.start, plan.budget - chosen)
+        if not self._start_round(store, strategy, candidates, 1, max(size, 0)) and not chosen:
+            return
+        self._evaluate(store, 1, remote)
+        if store.out_of_time():
+            return
+        self._after_start(store)
+        self.write_samples(store)
+        local = 2 * len(self._workers)
+        bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=not self.progress)
+
+        def evaluate(config, max_epochs, on_epoch) -> EvalResult:
+            result = self.evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
+            bar.set_postfix(acc=f"{result.val_acc:.3f}", status=result.status)
+            return result
+
+        fitting: Future | None = None
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refit") if remote else None
+        try:
+            while not store.out_of_time():
+                if store.fail_stale():
+                    continue
+                samples = self.samples(store)
+                chosen, pending = _pair_count(store)
+                # pairs kept waiting or running: as many waiting as are running (workers
+                # that joined from elsewhere too), so a worker that finishes finds one
+                depth = max(1, local, 2 * store.running())
+                bar.n = len(samples)
+                bar.refresh()
+                if plan.budget is not None and chosen >= plan.budget and not pending:
+                    break
+                plans = store.meta("plans") or []
+                if fitting is not None and fitting.done():
+                    plans = self._store_plan(store, plans, fitting.result())
+                    fitting = None
+                taken = set(candidates.positions(self._every(store)).tolist())
+                queue = [p for p in (plans[-1]["pool"] if plans else []) if p not in taken]
+                after = plans[-1]["after"] if plans else -1
+                if fitting is None and (not plans or len(samples) >= after + plan.refit_every
+                                        or (not queue and len(samples) > after)):
+                    args = (strategy, plan.refit_every + 2 * depth, samples, self._every(store))
+                    if pool is None:
+                        self._store_plan(store, plans, self._plan(*args))
+                        continue
+                    fitting = pool.submit(self._plan, *args)
+                room = depth - pending
+                if plan.budget is not None:
+                    room = min(room, plan.budget - chosen)
+                if room > 0 and queue:
+                    self._enqueue(store, len(plans) + 1, queue[:room])
+                    continue
+                if not queue and not pending and fitting is None:
+                    break  # the pool is used up
+                if not remote and pending:
+                    store.work(self.space, evaluate, stop=lambda: True)
+                else:
+                    self._check_workers()
+                    time.sleep(0.5)
+        finally:
+            bar.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self.write_samples(store)
+
+    def _plan(self, strategy: PredictorGuided, n: int, samples: pd.DataFrame,
+              every: pd.DataFrame) -> dict[str, Any]:
+        """One refit: the ``n`` pool rows it ranks first among those not yet chosen."""
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # failed rows in the fit
+            positions = self._choose_from(strategy, n, samples, every)
+        return {"after": len(samples), "pool": positions,
+                "seconds": round(time.perf_counter() - started, 3)}
+
+    def _store_plan(self, store: RunStore, plans: list, new: dict[str, Any]) -> list:
+        """Append a fit's plan to the ``plans`` meta (before any of its pairs is queued)."""
+        plans = [*plans, new]
+        store.set_meta("plans", plans)
+        self.write_samples(store)
+        self._say(f"refit {len(plans)} on {new['after']} measured pairs ({new['seconds']:.1f} s)")
+        return plans
 
     def _evaluate(self, store: RunStore, it: int, remote: bool) -> None:
         """Evaluate the iteration's queue here (or wait for the workers) until it is done."""
@@ -341,8 +486,11 @@ class CoarseSearch:
             best = self.space.configs(pd.DataFrame([top]))[0]
             write_yaml(best, self.run_dir / "best.yaml")
         final = self._final_eval(best) if self.settings.final_eval and best else None
+        plans = store.meta("plans") or []
         return CoarseResult(samples=samples, best=best, early_stop=self.early_stop(store),
-                            run_dir=self.run_dir, final=final, queued=store.pending())
+                            run_dir=self.run_dir, final=final, queued=store.pending(),
+                            refits=len(plans), fit_seconds=sum(p["seconds"] for p in plans),
+                            wall_seconds=store.wall_seconds())
 
     def _say(self, message: str) -> None:
         """One line on stderr for a step without a progress bar (nothing with progress off)."""
@@ -394,6 +542,13 @@ def _pairs_of(store: RunStore, it: int) -> tuple[int, int]:
     """Pairs of iteration ``it`` and those still waiting or running (by pool position)."""
     trials = [t for t in store.trials() if t.user_attrs.get("iteration") == it]
     key = lambda t: t.user_attrs.get("pool_index", -1 - t.number)  # noqa: E731
+    return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
+
+
+def _pair_count(store: RunStore) -> tuple[int, int]:
+    """Pairs of the run (imported ones included) and those still waiting or running."""
+    trials = [t for t in store.trials() if t.user_attrs.get("iteration") is not None]
+    key = lambda t: (t.user_attrs["iteration"], t.user_attrs.get("pool_index", -1 - t.number))  # noqa: E731
     return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
 
 

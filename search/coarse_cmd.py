@@ -28,9 +28,16 @@ def _add_coarse_arguments(p: argparse.ArgumentParser) -> None:
                    f"{', '.join(DATASETS)} (default digits)")
     p.add_argument("--root", help="dataset root folder")
     add_device_argument(p, default=None, note=f"the config's evaluator device, else {DEVICE_DEFAULT}")
-    p.add_argument("--pool", type=positive_int, help="Sobol pool size (default 20000)")
-    p.add_argument("--batch", type=positive_int, help="pairs trained per iteration (default 48)")
-    p.add_argument("--iterations", type=positive_int, help="iterations (default 4)")
+    p.add_argument("--pool", type=positive_int,
+                   help="Sobol pool size (default: 100 per pair of the budget, 20k to 200k)")
+    p.add_argument("--start", type=positive_int,
+                   help="space-filling pairs trained in full first (default: by the budget)")
+    p.add_argument("--refit-every", type=positive_int,
+                   help="finished pairs between predictor refits (default: by the budget)")
+    p.add_argument("--batch", type=positive_int,
+                   help="batch mode (FBNetV3's rounds): pairs per iteration (default 48)")
+    p.add_argument("--iterations", type=positive_int,
+                   help="batch mode: iterations (default 4)")
     p.add_argument("--threshold", type=float, help="early-stop Kendall tau threshold (default 0.9)")
     p.add_argument("--no-early-stop", action="store_true", help="train every pair in full")
     p.add_argument("--max-flops", type=positive_float, help="upper limit on FLOPs")
@@ -55,6 +62,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     over: dict[str, Any] = {
         "space": args.space, "name": args.name, "runs_dir": args.runs_dir, "storage": args.storage,
         "pool": args.pool, "batch": args.batch, "iterations": args.iterations,
+        "start": args.start, "refit_every": args.refit_every,
         "threshold": args.threshold, "seed": args.seed, "explore": args.explore,
         "selection": args.selection,
         "workers": args.workers,
@@ -94,6 +102,10 @@ def print_summary(result: CoarseResult) -> None:
     if result.queued:
         print(f"time budget spent: {result.queued} queued pair(s) left; run the same command "
               "again to continue")
+    if result.refits:
+        share = result.fit_seconds / result.wall_seconds if result.wall_seconds else 0.0
+        print(f"predictor refits: {result.refits}, {result.fit_seconds:.1f} s of fitting "
+              f"({share:.0%} of the {result.wall_seconds:.0f} s from first to last pair)")
     if result.early_stop:
         e = result.early_stop
         print(f"early stop at epoch {e.epoch} (Kendall tau >= {e.threshold:g} over {e.runs} full runs; "

@@ -16,6 +16,7 @@ from typing import Any
 from ..data.space_io import load_yaml
 from ..errors import ConfigError
 from .early_stop import HOLD, MIN_RUNS
+from .schedule import Schedule, resolve
 
 EVALUATOR_KEYS = {
     "train": ("type", "dataset", "dataset_options", "root", "device", "seed", "num_threads"),
@@ -45,9 +46,15 @@ class SearchSettings:
         storage: Optuna storage URL; default ``sqlite:///<run>/study.db``.
         evaluator: ``{type: train, dataset, root, device, seed}`` or
             ``{type: table, table, target}``.
-        pool: Sobol pool size (ignored by the table evaluator, whose table is the pool).
-        batch: pairs trained per iteration.
-        iterations: coarse iterations.
+        pool: Sobol pool size (ignored by the table evaluator, whose table is the pool;
+            default: by the budget, see :func:`~jointnas.search.schedule.budget_rule`).
+        start: asynchronous mode: space-filling pairs trained in full before the first
+            predictor fit (default: by the budget).
+        refit_every: asynchronous mode: finished pairs between predictor refits
+            (default: by the budget).
+        batch: batch mode (FBNetV3's synchronous rounds): pairs trained per iteration
+            (default 48 when ``iterations`` is given).
+        iterations: batch mode: coarse iterations (default 4 when ``batch`` is given).
         threshold: Kendall tau the early-stop epoch must reach.
         early_stop: choose an early-stop epoch in iteration 1.
         early_stop_min_runs: full-schedule runs the choice needs (fewer: no early stop,
@@ -60,7 +67,8 @@ class SearchSettings:
             (ensemble members take turns adding their best remaining pair; the default: on
             NAS-Bench-Graph it reached the true top 0.1% in fewer queries than ``mean`` on
             the tables where ``mean`` was slowest) or ``mean`` (top pairs by ensemble mean).
-        budget_trials: stop after this many evaluated pairs (``None``: no limit).
+        budget_trials: stop after this many evaluated pairs (``None``: batch mode runs
+            its iterations; asynchronous mode runs 200 pairs, or until ``budget_hours``).
         budget_hours: stop after this many hours of this invocation: no trial starts later
             (trials still queued stay queued, and a resume evaluates them).
         workers: local worker processes (0: evaluate in the coordinator process).
@@ -77,9 +85,11 @@ class SearchSettings:
     runs_dir: str = "runs"
     storage: str | None = None
     evaluator: dict[str, Any] = field(default_factory=lambda: {"type": "train", "dataset": "digits"})
-    pool: int = 20000
-    batch: int = 48
-    iterations: int = 4
+    pool: int | None = None
+    start: int | None = None
+    refit_every: int | None = None
+    batch: int | None = None
+    iterations: int | None = None
     threshold: float = 0.9
     early_stop: bool = True
     early_stop_min_runs: int = MIN_RUNS
@@ -111,8 +121,10 @@ class SearchSettings:
 
     def check(self) -> None:
         """Validate values (one-line ConfigError naming the key and what is allowed)."""
-        for key in ("pool", "batch", "iterations", "early_stop_hold"):
+        for key in ("pool", "start", "refit_every", "batch", "iterations", "early_stop_hold"):
             value = getattr(self, key)
+            if value is None and key != "early_stop_hold":
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{key}={value!r} must be a positive integer")
         runs = self.early_stop_min_runs
@@ -144,6 +156,12 @@ class SearchSettings:
                               f"(allowed: {', '.join(EVALUATOR_KEYS[kind])})")
         if kind == "table" and "table" not in self.evaluator:
             raise ConfigError("evaluator.table: the table evaluator needs a table file")
+        resolve(self)  # batch and asynchronous keys together, a start set above the budget
+
+    @property
+    def schedule(self) -> Schedule:
+        """How the run spends its pairs (mode, start set, refit cadence, pool)."""
+        return resolve(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for the run's metadata."""

@@ -477,6 +477,14 @@ class RunStore:
         return trial if trial.number == number and trial.state.is_finished() else None
 
     # -- results -----------------------------------------------------------------------------
+    def wall_seconds(self) -> float:
+        """Seconds from the first trial's start to the last one's end (0 before any)."""
+        trials = [t for t in self.trials(FINISHED) if t.datetime_start and t.datetime_complete]
+        if not trials:
+            return 0.0
+        first = min(t.datetime_start for t in trials)
+        return (max(t.datetime_complete for t in trials) - first).total_seconds()
+
     def results(self, space: SearchSpace) -> pd.DataFrame:
         """One row per evaluated pair: variables, metrics, curve and bookkeeping.
 

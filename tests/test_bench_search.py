@@ -53,6 +53,8 @@ def test_quick_benchmark_writes_every_strategy_and_early_stop(tmp_path):
     assert "### early stop on toy" in text and "epochs saved on the rest of the pool" in text
     assert "| threshold 0.9 | threshold 0.8 | threshold 0.7 |" in text and "threshold 0.7: >= 50% saved" in text
     assert "coarse vs random" in text and "; vs tpe" in text
+    assert "| coarse, batch mode 48 | 48 |" in text  # the paper's mode beside the default
+    assert "| coarse | 5+2, 8+2, 8+2 |" in text  # start + refit cadence coarse's rule gives 5/10/20
 
 
 def test_random_median_matches_simulation():

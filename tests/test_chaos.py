@@ -5,8 +5,11 @@ A driver runs ``search coarse --workers 0`` (the coordinator evaluates too) and
 every few seconds sends SIGKILL or SIGINT to one of them, then starts it again (the coordinator without ``--resume``, as
 a user would, so the heartbeat must re-queue the pairs of the dead). At the end every
 pool pair the run chose is stored exactly once, none is lost, and samples.csv equals
-the study. The default suite runs one short round per storage; ``make chaos`` runs
-``CHAOS_RUNS`` (default 20) rounds per storage with 4 workers.
+the study. Both schedules are driven: FBNetV3's rounds (batch mode) and the
+asynchronous default (a refit after every 4 finished pairs, the queue topped up from the
+latest stored plan). The default suite runs one short round per storage in batch mode
+and one on SQLite asynchronously; ``make chaos`` runs ``CHAOS_RUNS`` (default 20) rounds
+per storage and schedule with 4 workers.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ from test_coarse import toy_space
 from test_coarse_reliability import default_sigint, make_run
 
 BATCH, ITERATIONS = 8, 3
+PAIRS = BATCH * ITERATIONS
+SCHEDULES = {  # the same 24 pairs in FBNetV3's rounds, or asynchronously with a refit every 4
+    "batch": {"batch": BATCH, "iterations": ITERATIONS},
+    "async": {"batch": None, "iterations": None, "budget_trials": PAIRS, "start": BATCH, "refit_every": 4},
+}
 ENV = {**os.environ, "JOINTNAS_HEARTBEAT_S": "0.5"}  # a silent pair is re-queued after 1.5 s
 
 
@@ -112,7 +120,7 @@ def check_exactly_once(chaos: Chaos) -> None:
     store = RunStore(chaos.url, chaos.name, create=False)
     key = lambda t: (t.user_attrs["iteration"], t.user_attrs["pool_index"])  # noqa: E731
     chosen = {key(t) for t in store.trials()}
-    assert len(chosen) == BATCH * ITERATIONS, chaos.log
+    assert len(chosen) == PAIRS, chaos.log
     complete = [key(t) for t in store.trials((TrialState.COMPLETE,))]
     assert sorted(complete) == sorted(set(complete)), f"a pair completed twice: {chaos.log}"
     results = store.results(space)
@@ -128,11 +136,11 @@ def check_exactly_once(chaos: Chaos) -> None:
 
 
 def chaos_round(folder: Path, storage: str, seed: int, workers: int, kills: int,
-                sleep: float = 0.5) -> Chaos:
+                sleep: float = 0.5, mode: str = "batch") -> Chaos:
     name = f"chaos{seed}"
     url = {"sqlite": f"sqlite:///{folder / 'runs' / name / 'study.db'}",
            "journal": f"journal:{folder / 'journal.log'}"}.get(storage, storage)
-    make_run(folder, name=name, storage=url, batch=BATCH, iterations=ITERATIONS, seed=seed,
+    make_run(folder, name=name, storage=url, seed=seed, **SCHEDULES[mode],
              evaluator={"type": "table", "table": "toy.csv", "sleep": sleep})
     chaos = Chaos(folder, url, name, workers=workers, seed=seed, kills=kills)
     code = chaos.run()
@@ -145,28 +153,30 @@ def storage_url(kind: str, request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("postgres_url") if kind == "postgresql" else kind
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "journal", "postgresql"])
-def test_chaos_short_round_stores_every_pair_exactly_once(tmp_path, kind, request):
-    chaos = chaos_round(tmp_path, storage_url(kind, request), seed=1, workers=2, kills=3)
+@pytest.mark.parametrize("kind, mode", [("sqlite", "batch"), ("journal", "batch"),
+                                        ("postgresql", "batch"), ("sqlite", "async")])
+def test_chaos_short_round_stores_every_pair_exactly_once(tmp_path, kind, mode, request):
+    chaos = chaos_round(tmp_path, storage_url(kind, request), seed=1, workers=2, kills=3, mode=mode)
     assert len(chaos.log) >= 3
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["batch", "async"])
 @pytest.mark.parametrize("kind", ["sqlite", "journal", "postgresql"])
-def test_chaos_many_rounds_store_every_pair_exactly_once(tmp_path, kind, request):
+def test_chaos_many_rounds_store_every_pair_exactly_once(tmp_path, kind, mode, request):
     url = storage_url(kind, request)
     rounds = int(os.environ.get("CHAOS_RUNS", "20"))
     log: list[str] = []
     for seed in range(rounds):
         folder = tmp_path / f"round{seed}"
         folder.mkdir()
-        chaos = chaos_round(folder, url, seed=100 + seed, workers=4, kills=6, sleep=1.5)
+        chaos = chaos_round(folder, url, seed=100 + seed, workers=4, kills=6, sleep=1.5, mode=mode)
         signals = sum(line.startswith("SIG") for line in chaos.log)
         log += chaos.log
-        print(f"{kind} round {seed + 1}/{rounds}: ok after {signals} signals: "
+        print(f"{kind} {mode} round {seed + 1}/{rounds}: ok after {signals} signals: "
               f"{'; '.join(chaos.log)}", flush=True)
     interrupted = [line for line in log if line.startswith("SIGINT") and line.endswith("exit 130")]
     killed = [line for line in log if line.startswith("SIGKILL") and line.endswith("exit -9")]
-    print(f"{kind}: {rounds} rounds, {len(killed)} SIGKILLs and {len(interrupted)} SIGINTs that "
+    print(f"{kind} {mode}: {rounds} rounds, {len(killed)} SIGKILLs and {len(interrupted)} SIGINTs that "
           "ended a process mid-run (exit -9 / 130)", flush=True)
     assert killed and interrupted, "the signals must land"

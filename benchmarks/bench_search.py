@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -361,6 +363,30 @@ def final_ranking(bench: Bench, spec: Spec, seed: int, budget: int, scores: np.n
     return float(rank[returned]), float(tau)
 
 
+def table_block(name: str, args: argparse.Namespace, strategies: list[str], predictor: dict[str, Any],
+                coarse_batches: list[int], seeds: list[int], budgets: list[int], cap: int,
+                thresholds: list[float]) -> list[str]:
+    """Every row of one table, and its early-stop section when it has curves."""
+    torch.set_num_threads(args.threads)
+    load_all()
+    if args.table is not None and name == args.table.stem:
+        bench = table_bench(name, args.table, args.space)
+    elif name in JOINT_TABLES:
+        bench = table_bench(name, *JOINT_TABLES[name])
+    else:
+        bench = nasbench_graph(name)
+    if bench is None:
+        return []
+    block = run_table(bench, make_specs(strategies, bench, predictor, coarse_batches), seeds, budgets, cap)
+    es_batch = args.es_batch or min(budget_rule(cap)["start"], len(bench.pool) // 2)
+    if epoch_columns(bench.pool) and len(bench.pool) >= es_batch + 10:
+        spec = coarse_spec("coarse", bench, predictor, es_batch)
+        block += early_stop_section(bench, spec, seeds, es_batch, thresholds, 2 * es_batch)
+    if args.jobs <= 1:
+        print("\n".join(block), flush=True)
+    return block
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print markdown tables and write them to ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -386,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"markdown file written at the end (default: {OUT.relative_to(ROOT)}, "
                              "and only for a run with every other option at its default)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="tables run in parallel processes (the results are the same)")
     parser.add_argument("--quick", action="store_true", help="3 seeds, 2 datasets (smoke run)")
     args = parser.parse_args(argv)
     out = report_path(parser, args, OUT)
@@ -418,21 +446,16 @@ def main(argv: list[str] | None = None) -> int:
              f"Predictor (predictor and coarse rows): AccuracyPredictor({settings}), other arguments at "
              "their defaults.", ""]
     print("\n".join(lines), flush=True)
-    for name in names:
-        if args.table is not None and name == args.table.stem:
-            bench = table_bench(name, args.table, args.space)
-        elif name in JOINT_TABLES:
-            bench = table_bench(name, *JOINT_TABLES[name])
-        else:
-            bench = nasbench_graph(name)
-        if bench is None:
-            continue
-        block = run_table(bench, make_specs(strategies, bench, predictor, coarse_batches), seeds, budgets, cap)
-        es_batch = args.es_batch or min(budget_rule(cap)["start"], len(bench.pool) // 2)
-        if epoch_columns(bench.pool) and len(bench.pool) >= es_batch + 10:
-            spec = coarse_spec("coarse", bench, predictor, es_batch)
-            block += early_stop_section(bench, spec, seeds, es_batch, thresholds, 2 * es_batch)
-        print("\n".join(block), flush=True)
+    jobs = [(name, args, strategies, predictor, coarse_batches, seeds, budgets, cap, thresholds)
+            for name in names]
+    if args.jobs > 1:  # tables in parallel processes, reported in the order asked
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            blocks = list(pool.map(table_block, *zip(*jobs)))
+    else:
+        blocks = [table_block(*job) for job in jobs]
+    for block in blocks:
+        if args.jobs > 1:
+            print("\n".join(block), flush=True)
         lines += block
     write_report(lines, out, started)
     return 0

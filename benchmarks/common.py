@@ -88,10 +88,11 @@ def quartiles(values: list[float]) -> str:
 
 def report_path(parser: argparse.ArgumentParser, args: argparse.Namespace, default: Path) -> Path | None:
     """``--out`` if given; else ``default`` for a run with every option at its default
-    (it refreshes the committed results); else ``None`` (a partial run only prints)."""
+    (``--jobs`` aside: it changes only the speed), which refreshes the committed results;
+    else ``None`` (a partial run only prints)."""
     if args.out is not None:
         return args.out
-    full = all(getattr(args, k) == parser.get_default(k) for k in vars(args) if k != "out")
+    full = all(getattr(args, k) == parser.get_default(k) for k in vars(args) if k not in ("out", "jobs"))
     return default if full else None
 
 

@@ -57,7 +57,7 @@ class CoarseResult:
     final: pd.DataFrame | None = None
     queued: int = 0  # pairs left queued when the time budget ran out (a resume evaluates them)
     refits: int = 0  # asynchronous mode: predictor fits that chose pairs
-    fit_seconds: float = 0.0  # their total time (the coordinator's share of the run)
+    fit_seconds: float = 0.0  # their total time and the pretraining's (the coordinator's share)
     wall_seconds: float = 0.0  # first trial start to last trial end
 
 
@@ -298,25 +298,32 @@ class CoarseSearch:
         size = plan.start if plan.budget is None else min(plan.start, plan.budget - chosen)
         if not self._start_round(store, strategy, candidates, 1, max(size, 0)) and not chosen:
             return
-        self._evaluate(store, 1, remote)
-        if store.out_of_time():
-            return
-        self._after_start(store)
-        self.write_samples(store)
-        local = 2 * len(self._workers)
-        bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=not self.progress)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refit") if remote else None
+        fitting: Future | None = None
+        pretraining: Future | None = None
+        bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=True)
 
         def evaluate(config, max_epochs, on_epoch) -> EvalResult:
             result = self.evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
             bar.set_postfix(acc=f"{result.val_acc:.3f}", status=result.status)
             return result
 
-        fitting: Future | None = None
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refit") if remote else None
         try:
+            if pool is not None and strategy.predictor is None:  # pretraining needs no results:
+                pretraining = pool.submit(_timed, strategy.prepare)  # overlap it with the start set
+            self._evaluate(store, 1, remote)
+            if store.out_of_time():
+                return
+            self._after_start(store)
+            self.write_samples(store)
+            bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=not self.progress)
+            local = 2 * len(self._workers)
             while not store.out_of_time():
                 if store.fail_stale():
                     continue
+                if pretraining is not None and pretraining.done():
+                    store.set_meta("pretrain_seconds", pretraining.result())
+                    pretraining = None
                 samples = self.samples(store)
                 chosen, pending = _pair_count(store)
                 # pairs kept waiting or running: as many waiting as are running (workers
@@ -356,7 +363,7 @@ class CoarseSearch:
         finally:
             bar.close()
             if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=False, cancel_futures=True)
         self.write_samples(store)
 
     def _plan(self, strategy: PredictorGuided, n: int, samples: pd.DataFrame,
@@ -489,7 +496,8 @@ class CoarseSearch:
         plans = store.meta("plans") or []
         return CoarseResult(samples=samples, best=best, early_stop=self.early_stop(store),
                             run_dir=self.run_dir, final=final, queued=store.pending(),
-                            refits=len(plans), fit_seconds=sum(p["seconds"] for p in plans),
+                            refits=len(plans), fit_seconds=sum(p["seconds"] for p in plans)
+                            + (store.meta("pretrain_seconds") or 0.0),
                             wall_seconds=store.wall_seconds())
 
     def _say(self, message: str) -> None:
@@ -543,6 +551,13 @@ def _pairs_of(store: RunStore, it: int) -> tuple[int, int]:
     trials = [t for t in store.trials() if t.user_attrs.get("iteration") == it]
     key = lambda t: t.user_attrs.get("pool_index", -1 - t.number)  # noqa: E731
     return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
+
+
+def _timed(step: Any) -> float:
+    """Seconds ``step()`` took."""
+    started = time.perf_counter()
+    step()
+    return round(time.perf_counter() - started, 3)
 
 
 def _pair_count(store: RunStore) -> tuple[int, int]:

@@ -428,7 +428,7 @@ class RunStore:
                 config = {name: _suggest(trial, name, d) for name, d in dists.items()}
                 trial.set_user_attr("worker", WORKER_ID)
                 max_epochs = trial.user_attrs.get("max_epochs")
-                result = evaluate(config, max_epochs, lambda epoch, acc: trial.report(acc, epoch))
+                result = evaluate(config, max_epochs, _throttled(trial.report))
             except KeyboardInterrupt:  # Optuna fails the trial; mark it for re-queueing
                 trial.set_user_attr("interrupted", True)
                 raise
@@ -506,6 +506,27 @@ class RunStore:
             row["trial"] = t.number
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+REPORT_EVERY_S = 1.0  # live per-epoch accuracy is written at most this often per trial
+
+
+def _throttled(report: Callable[[float, int], None]) -> Callable[[int, float], None]:
+    """``on_epoch(epoch, acc)`` that reports to Optuna at most every :data:`REPORT_EVERY_S`.
+
+    The full curve is stored with the result; the reports are for watching a run live,
+    and a pair whose epochs take milliseconds (a table lookup) would otherwise write one
+    transaction per epoch.
+    """
+    last = [-math.inf]
+
+    def on_epoch(epoch: int, acc: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= REPORT_EVERY_S:
+            last[0] = now
+            report(acc, epoch)
+
+    return on_epoch
 
 
 KEEP_ATTRS = (MARK, "iteration", "max_epochs", "pool_index")

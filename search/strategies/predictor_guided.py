@@ -121,13 +121,20 @@ class PredictorGuided(Strategy):
         order = np.argsort(-score, kind="stable")[:n]
         return pool.iloc[order]
 
-    def refit(self) -> AccuracyPredictor:
-        """Fit a predictor on the history (pretraining its encoder on first use)."""
+    def prepare(self) -> AccuracyPredictor:
+        """The predictor, its encoder pretrained on the free labels (done once, before the
+        first fit; needs no results, so a run can do it while its first pairs train)."""
         if self.predictor is None:
             params = {"seed": self.seed, **self.predictor_params}
-            self.predictor = AccuracyPredictor(self.space, **params)
+            predictor = AccuracyPredictor(self.space, **params)
+            self.predictor = predictor
             if self.pretrain_targets:
                 self._pretrain()
+        return self.predictor
+
+    def refit(self) -> AccuracyPredictor:
+        """Fit a predictor on the history (pretraining its encoder on first use)."""
+        self.prepare()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # failed rows are expected here
             self.predictor.fit(self._with_features(self.history_frame()), target="score")

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 import sys
 import time
 import warnings
@@ -286,12 +286,12 @@ class CoarseSearch:
                    remote: bool) -> None:
         """The start set in full, then a refit after every ``refit_every`` finished pairs.
 
-        Pairs of fit ``k`` are round ``k + 1`` (the start set is round 1). Each fit is
-        stored (``plans`` meta: how many results it saw, the pool rows it ranked first,
-        its seconds) before any of its pairs is queued, so a resumed run continues the
-        same plan, and the queue is topped up from the latest plan whenever fewer pairs
-        than the workers can take are waiting or running. With workers, the fit runs in
-        a thread while they train the pairs of the previous plan.
+        Pairs of fit ``k`` are round ``k + 1`` (the start set is round 1). Each fit ranks
+        every pair still to choose and is stored (``plan_k`` meta: the pool rows in its
+        order; ``plans``: how many results it saw, its seconds) before any of its pairs
+        is queued, so a resumed run continues the same plan. The queue is topped up from
+        the latest plan whenever fewer pairs are waiting than running. With local
+        workers, the fit runs in a thread while they train the previous plan's pairs.
         """
         plan = self.schedule
         chosen, _ = _pair_count(store)
@@ -338,11 +338,16 @@ class CoarseSearch:
                     plans = self._store_plan(store, plans, fitting.result())
                     fitting = None
                 taken = set(candidates.positions(self._every(store)).tolist())
-                queue = [p for p in (plans[-1]["pool"] if plans else []) if p not in taken]
+                ranked = store.meta(f"plan_{len(plans)}", []) if plans else []
+                queue = [p for p in ranked if p not in taken]
                 after = plans[-1]["after"] if plans else -1
                 if fitting is None and (not plans or len(samples) >= after + plan.refit_every
                                         or (not queue and len(samples) > after)):
-                    args = (strategy, plan.refit_every + 2 * depth, samples, self._every(store))
+                    # rank every pair still to choose (a fit slower than the workers leaves
+                    # them the older plan's next best, not an empty queue)
+                    size = (plan.budget - chosen if plan.budget is not None
+                            else 10 * plan.refit_every) + 2 * depth
+                    args = (strategy, size, samples, self._every(store))
                     if pool is None:
                         self._store_plan(store, plans, self._plan(*args))
                         continue
@@ -359,7 +364,10 @@ class CoarseSearch:
                     store.work(self.space, evaluate, stop=lambda: True)
                 else:
                     self._check_workers()
-                    time.sleep(0.5)
+                    if fitting is not None:
+                        wait([fitting], timeout=0.5)  # a finished fit is queued at once
+                    else:
+                        time.sleep(0.25)
         finally:
             bar.close()
             if pool is not None:
@@ -377,7 +385,9 @@ class CoarseSearch:
                 "seconds": round(time.perf_counter() - started, 3)}
 
     def _store_plan(self, store: RunStore, plans: list, new: dict[str, Any]) -> list:
-        """Append a fit's plan to the ``plans`` meta (before any of its pairs is queued)."""
+        """Store a fit's ranking (``plan_K``), then its summary in ``plans``, before any
+        of its pairs is queued."""
+        store.set_meta(f"plan_{len(plans) + 1}", new.pop("pool"))
         plans = [*plans, new]
         store.set_meta("plans", plans)
         self.write_samples(store)
@@ -408,7 +418,7 @@ class CoarseSearch:
                 if not left:
                     break
                 self._check_workers()
-                time.sleep(1.0)
+                time.sleep(0.25)
         finally:
             bar.close()
 
@@ -582,7 +592,7 @@ def _plain_settings(settings: SearchSettings) -> dict[str, Any]:
     return data
 
 
-def run_worker(storage: str, study: str, poll: float = 1.0, progress: bool = False) -> int:
+def run_worker(storage: str, study: str, poll: float = 0.5, progress: bool = False) -> int:
     """Join a run from any machine: evaluate its queued pairs until the coordinator finishes.
 
     Args:

@@ -136,7 +136,7 @@ def _run_coarse(args: argparse.Namespace) -> int:
 def _add_worker_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", required=True, help="the coordinator's storage URL")
     p.add_argument("--study", required=True, help="the run name (study name)")
-    p.add_argument("--poll", type=positive_float, default=1.0, help="seconds between queue checks")
+    p.add_argument("--poll", type=positive_float, default=0.5, help="seconds between queue checks")
     p.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal only)")
 
 

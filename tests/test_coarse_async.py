@@ -31,7 +31,9 @@ def toy(tmp_path):
 
 
 def stored_plans(folder, name="toy"):
-    return RunStore(f"sqlite:///{folder / 'runs' / name / 'study.db'}", name).meta("plans")
+    """Each refit's summary with its ranking of the pool (``pool``)."""
+    store = RunStore(f"sqlite:///{folder / 'runs' / name / 'study.db'}", name)
+    return [{**p, "pool": store.meta(f"plan_{k}")} for k, p in enumerate(store.meta("plans"), 1)]
 
 
 def test_async_run_refits_after_every_few_finished_pairs(toy):
@@ -45,7 +47,8 @@ def test_async_run_refits_after_every_few_finished_pairs(toy):
     assert samples["iteration"].value_counts().sort_index().tolist() == [8, 4, 4, 4]
     for k, p in enumerate(plans, start=2):  # each round's pairs are its fit's first choices
         rows = samples[samples["iteration"] == k]
-        assert len(p["pool"]) >= 4 and len(rows) == 4
+        assert sorted(rows["pool_index"]) == sorted(p["pool"][:4])
+        assert len(p["pool"]) == 20 - p["after"] + 2  # the rest of the budget, ranked
     stop = json.loads((folder / "runs" / "toy" / "early_stop.json").read_text())
     later = samples[samples["iteration"] > 1]
     assert (later["max_epochs"] == stop["epoch"]).all()

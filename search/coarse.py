@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import threading
 import sys
 import time
 import warnings
@@ -298,9 +298,8 @@ class CoarseSearch:
         size = plan.start if plan.budget is None else min(plan.start, plan.budget - chosen)
         if not self._start_round(store, strategy, candidates, 1, max(size, 0)) and not chosen:
             return
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refit") if remote else None
-        fitting: Future | None = None
-        pretraining: Future | None = None
+        fitting: _Task | None = None
+        pretraining: _Task | None = None
         bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=True)
 
         def evaluate(config, max_epochs, on_epoch) -> EvalResult:
@@ -309,8 +308,8 @@ class CoarseSearch:
             return result
 
         try:
-            if pool is not None and strategy.predictor is None:  # pretraining needs no results:
-                pretraining = pool.submit(_timed, strategy.prepare)  # overlap it with the start set
+            if remote and strategy.predictor is None:  # pretraining needs no results:
+                pretraining = _Task(_timed, strategy.prepare)  # overlap it with the start set
             self._evaluate(store, 1, remote)
             if store.out_of_time():
                 return
@@ -341,37 +340,37 @@ class CoarseSearch:
                 ranked = store.meta(f"plan_{len(plans)}", []) if plans else []
                 queue = [p for p in ranked if p not in taken]
                 after = plans[-1]["after"] if plans else -1
-                if fitting is None and (not plans or len(samples) >= after + plan.refit_every
-                                        or (not queue and len(samples) > after)):
+                if fitting is None and pretraining is None and (
+                        not plans or len(samples) >= after + plan.refit_every
+                        or (not queue and len(samples) > after)):
                     # rank every pair still to choose (a fit slower than the workers leaves
                     # them the older plan's next best, not an empty queue)
                     size = (plan.budget - chosen if plan.budget is not None
                             else 10 * plan.refit_every) + 2 * depth
                     args = (strategy, size, samples, self._every(store))
-                    if pool is None:
+                    if not remote:
                         self._store_plan(store, plans, self._plan(*args))
                         continue
-                    fitting = pool.submit(self._plan, *args)
+                    fitting = _Task(self._plan, *args)
                 room = depth - pending
                 if plan.budget is not None:
                     room = min(room, plan.budget - chosen)
                 if room > 0 and queue:
                     self._enqueue(store, len(plans) + 1, queue[:room])
                     continue
-                if not queue and not pending and fitting is None:
+                if not queue and not pending and fitting is None and pretraining is None:
                     break  # the pool is used up
                 if not remote and pending:
                     store.work(self.space, evaluate, stop=lambda: True)
                 else:
                     self._check_workers()
-                    if fitting is not None:
-                        wait([fitting], timeout=0.5)  # a finished fit is queued at once
+                    busy = fitting or pretraining
+                    if busy is not None:
+                        busy.wait(0.25)  # a finished fit is used at once
                     else:
                         time.sleep(0.25)
         finally:
             bar.close()
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
         self.write_samples(store)
 
     def _plan(self, strategy: PredictorGuided, n: int, samples: pd.DataFrame,
@@ -561,6 +560,38 @@ def _pairs_of(store: RunStore, it: int) -> tuple[int, int]:
     trials = [t for t in store.trials() if t.user_attrs.get("iteration") == it]
     key = lambda t: t.user_attrs.get("pool_index", -1 - t.number)  # noqa: E731
     return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
+
+
+class _Task:
+    """A step in a daemon thread: the coordinator goes on meanwhile, and a Ctrl-C does
+    not wait for it (a half-done fit is simply redone by the next run)."""
+
+    def __init__(self, step: Any, *args: Any) -> None:
+        self._box: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, args=(step, args), daemon=True,
+                                        name="coarse-fit")
+        self._thread.start()
+
+    def _run(self, step: Any, args: tuple) -> None:
+        try:
+            self._box["value"] = step(*args)
+        except BaseException as exc:  # handed to the coordinator by result()
+            self._box["error"] = exc
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the step to end."""
+        self._thread.join(timeout)
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> Any:
+        """The step's return value; raises what it raised."""
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["value"]
+
 
 
 def _timed(step: Any) -> float:

@@ -121,3 +121,16 @@ def test_iterations_with_an_async_key_in_the_config_is_refused(toy):
         load_settings(folder / "search.yaml", refit_every=0)
     with pytest.raises(ConfigError, match="iterations choose the batch mode"):
         load_settings(folder / "search.yaml", iterations=2)
+
+
+def test_async_run_with_local_workers_fits_in_the_background(toy):
+    folder, space = toy
+    settings = load_settings(folder / "search.yaml", workers=2, budget_trials=16,
+                             evaluator={"type": "table", "table": str(folder / "toy.csv"), "sleep": 0.2})
+    result = CoarseSearch(settings, progress=False).run()
+    samples = read_table(folder / "runs" / "toy" / "samples.csv")
+    assert len(samples) == 16 and not samples.duplicated(subset=list(space.names)).any()
+    assert sorted(samples["iteration"].unique())[0] == 1 and (samples["iteration"] == 1).sum() == 8
+    store = RunStore(settings.storage_url, "toy")
+    assert store.meta("pretrain_seconds") > 0  # pretrained while the start set trained
+    assert result.refits == len(store.meta("plans")) >= 1

@@ -37,6 +37,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing
 import sys
@@ -185,9 +186,52 @@ def fit_budgets(budgets: list[int], cap: int, n: int) -> tuple[list[int], int, s
                               f"cap {small[-1]})")
 
 
-def run_search(bench: Bench, spec: Spec, seed: int, cap: int, scores: np.ndarray) -> np.ndarray:
-    """Pool rows in the order the strategy queried them (at most ``cap``), scored by ``scores``."""
-    return search(bench, spec, seed, cap, scores)[0]
+CACHE = ROOT / "benchmarks" / "results" / "cache" / "search.jsonl"  # finished runs, for a resume
+SPENT = [0.0]  # search seconds of the runs made or read back so far (the s/run column)
+
+
+def run_search(bench: Bench, spec: Spec, seed: int, cap: int, scores: np.ndarray,
+               cache: Path | None = None) -> np.ndarray:
+    """Pool rows in the order the strategy queried them (at most ``cap``), scored by ``scores``.
+
+    With ``cache`` (a JSON-lines file), a run already stored there under the same table,
+    strategy, arguments, seed and cap is read back instead of repeated, and a new run is
+    appended as soon as it ends: a stopped benchmark resumes where it was.
+    """
+    if cache is None:
+        started = time.perf_counter()
+        rows = search(bench, spec, seed, cap, scores)[0]
+        SPENT[0] += time.perf_counter() - started
+        return rows
+    key = json.dumps([bench.name, len(scores), float(np.nansum(scores)), spec.label, spec.strategy,
+                      spec.batch, spec.kwargs, seed, cap], sort_keys=True, default=str)
+    done = _cached(cache)
+    if key not in done:
+        started = time.perf_counter()
+        rows = search(bench, spec, seed, cap, scores)[0]
+        entry = {"key": key, "rows": rows.tolist(), "seconds": time.perf_counter() - started}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with cache.open("a") as f:  # one short line per run: appends from parallel jobs stay whole
+            f.write(json.dumps(entry) + "\n")
+        done[key] = entry
+    SPENT[0] += done[key]["seconds"]  # a read-back run counts the time it took when it ran
+    return np.asarray(done[key]["rows"], dtype=np.int64)
+
+
+def _cached(cache: Path, _memo: dict = {}) -> dict[str, dict]:  # noqa: B006 (one memo per process)
+    """The runs stored in ``cache`` (re-read when the file grew)."""
+    size = cache.stat().st_size if cache.is_file() else 0
+    if _memo.get("size") != size:
+        entries = {}
+        if size:
+            for line in cache.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:  # a line cut by a kill
+                    continue
+                entries[entry["key"]] = entry
+        _memo.update(size=size, entries=entries)
+    return _memo["entries"]
 
 
 def search(bench: Bench, spec: Spec, seed: int, cap: int, scores: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -215,7 +259,7 @@ def random_median(n: int, m: int) -> int:
 
 
 def run_table(bench: Bench, specs: list[Spec], seeds: list[int], budgets: list[int],
-              cap: int) -> list[str]:
+              cap: int, cache: Path | None = None) -> list[str]:
     """Run every spec on one table and return its markdown lines.
 
     Strategies see ``bench.scores`` (one run); ranks and the top 0.1% come from
@@ -237,22 +281,22 @@ def run_table(bench: Bench, specs: list[Spec], seeds: list[int], budgets: list[i
              "|---" * (len(budgets) + 6) + "|"]
     found: dict[str, tuple[float, float]] = {}
     for spec in specs:
-        t0 = time.perf_counter()
+        t0 = SPENT[0]
         best = {b: [] for b in budgets}
         hits = []
         try:
             for seed in seeds:
-                rows = run_search(bench, spec.at(cap), seed, cap, scores)
+                rows = run_search(bench, spec.at(cap), seed, cap, scores, cache)
                 for b in budgets:  # a by-budget row runs again for each smaller budget
                     seen = rows if b == cap or not spec.by_budget else run_search(
-                        bench, spec.at(b), seed, b, scores)
+                        bench, spec.at(b), seed, b, scores, cache)
                     best[b].append(float(rank[seen[:b]].min()))
                 hit = np.flatnonzero(top[rows])
                 hits.append(float(hit[0] + 1) if len(hit) else math.inf)
         except Exception as exc:  # a strategy that cannot run here is reported, not fatal
             lines.append(f"| {spec.label} | {spec.describe(budgets)} | error: {type(exc).__name__}: {exc} |")
             continue
-        secs = (time.perf_counter() - t0) / len(seeds)
+        secs = (SPENT[0] - t0) / len(seeds)
         med = float(np.median(hits))  # seeds that missed count as inf
         q = f"> {cap}" if not np.isfinite(med) else f"{med:g}"
         ratio = f"< {rand / cap:.1f}" if not np.isfinite(med) else f"{rand / med:.1f}"
@@ -377,7 +421,9 @@ def table_block(name: str, args: argparse.Namespace, strategies: list[str], pred
         bench = nasbench_graph(name)
     if bench is None:
         return []
-    block = run_table(bench, make_specs(strategies, bench, predictor, coarse_batches), seeds, budgets, cap)
+    cache = None if args.no_cache else CACHE
+    block = run_table(bench, make_specs(strategies, bench, predictor, coarse_batches), seeds, budgets,
+                      cap, cache)
     es_batch = args.es_batch or min(budget_rule(cap)["start"], len(bench.pool) // 2)
     if epoch_columns(bench.pool) and len(bench.pool) >= es_batch + 10:
         spec = coarse_spec("coarse", bench, predictor, es_batch)
@@ -412,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"markdown file written at the end (default: {OUT.relative_to(ROOT)}, "
                              "and only for a run with every other option at its default)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help=f"run everything again (default: reuse the runs in {CACHE.relative_to(ROOT)}, "
+                             "which every finished run is appended to, so a stopped benchmark resumes)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="tables run in parallel processes (the results are the same)")
     parser.add_argument("--quick", action="store_true", help="3 seeds, 2 datasets (smoke run)")

@@ -88,11 +88,13 @@ def quartiles(values: list[float]) -> str:
 
 def report_path(parser: argparse.ArgumentParser, args: argparse.Namespace, default: Path) -> Path | None:
     """``--out`` if given; else ``default`` for a run with every option at its default
-    (``--jobs`` aside: it changes only the speed), which refreshes the committed results;
+    (``--jobs`` and ``--no-cache`` aside: they change only the speed), which refreshes the
+    committed results;
     else ``None`` (a partial run only prints)."""
     if args.out is not None:
         return args.out
-    full = all(getattr(args, k) == parser.get_default(k) for k in vars(args) if k not in ("out", "jobs"))
+    full = all(getattr(args, k) == parser.get_default(k) for k in vars(args)
+               if k not in ("out", "jobs", "no_cache"))
     return default if full else None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace
@@ -42,7 +43,7 @@ def test_quick_benchmark_writes_every_strategy_and_early_stop(tmp_path):
     table, space = synthetic_table(tmp_path)
     out = tmp_path / "search.md"
     code = bench.main(["--quick", "--table", str(table), "--space", str(space), "--budgets", "5,10,20",
-                       "--es-batch", "16", "--out", str(out), "--set", "epochs=5", "--set", "frozen_epochs=2",
+                       "--es-batch", "16", "--out", str(out), "--no-cache", "--set", "epochs=5", "--set", "frozen_epochs=2",
                        "--set", "pretrain_epochs=1", "--set", "n_models=1", "--set", "hidden=16"])
     assert code == 0
     text = out.read_text()
@@ -78,3 +79,19 @@ def test_ranks_are_judged_by_the_seed_mean_where_a_second_seed_exists(tmp_path):
     lines = bench_search.run_table(bench, bench_search.make_specs(["random"], bench, {}, [8]),
                                    [0], [5, 10], 10)
     assert "truth = mean of 2 seeds on the 10 rows trained twice" in lines[0]
+
+
+def test_a_stopped_benchmark_resumes_from_its_cache(tmp_path, monkeypatch):
+    bench_search = load_benchmark("bench_search")
+    path, yaml = synthetic_table(tmp_path)
+    bench = bench_search.table_bench("toy", path, yaml)
+    specs = bench_search.make_specs(["random", "evolution"], bench, {}, [8])
+    cache = tmp_path / "cache.jsonl"
+    first = bench_search.run_table(bench, specs, [0, 1], [5, 10], 10, cache)
+    assert len(cache.read_text().splitlines()) == 4  # 2 strategies x 2 seeds
+    with cache.open("a") as f:
+        f.write('{"key": "cut by a kil')  # a line a kill cut short is ignored
+    monkeypatch.setattr(bench_search, "search", lambda *a: pytest.fail("a stored run ran again"))
+    again = bench_search.run_table(bench, specs, [0, 1], [5, 10], 10, cache)
+    strip = lambda lines: [line.rsplit("|", 2)[0] for line in lines]  # noqa: E731 (s/run aside)
+    assert strip(again) == strip(first)

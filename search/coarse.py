@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import sys
 import time
 import warnings
@@ -38,6 +37,7 @@ from .candidates import CandidateSet, row_keys
 from .early_stop import EarlyStop, accuracy_at, choose_epoch, plot_tau
 from .evaluators import EvalResult, TableEvaluator, make_evaluator
 from .pool import draw_pool
+from .refits import AsyncMode
 from .schedule import BATCH
 from .settings import SearchSettings
 from .strategies.predictor_guided import PredictorGuided
@@ -61,7 +61,7 @@ class CoarseResult:
     wall_seconds: float = 0.0  # first trial start to last trial end
 
 
-class CoarseSearch:
+class CoarseSearch(AsyncMode):
     """Run (or resume) one coarse search.
 
     Args:
@@ -281,118 +281,6 @@ class CoarseSearch:
         store.enqueue(configs, [{"iteration": it, "max_epochs": max_epochs, "pool_index": int(p)}
                                 for p in positions])
 
-    # -- asynchronous mode -------------------------------------------------------------
-    def _run_async(self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet,
-                   remote: bool) -> None:
-        """The start set in full, then a refit after every ``refit_every`` finished pairs.
-
-        Pairs of fit ``k`` are round ``k + 1`` (the start set is round 1). Each fit ranks
-        every pair still to choose and is stored (``plan_k`` meta: the pool rows in its
-        order; ``plans``: how many results it saw, its seconds) before any of its pairs
-        is queued, so a resumed run continues the same plan. The queue is topped up from
-        the latest plan whenever fewer pairs are waiting than running. With local
-        workers, the fit runs in a thread while they train the previous plan's pairs.
-        """
-        plan = self.schedule
-        chosen, _ = _pair_count(store)
-        size = plan.start if plan.budget is None else min(plan.start, plan.budget - chosen)
-        if not self._start_round(store, strategy, candidates, 1, max(size, 0)) and not chosen:
-            return
-        fitting: _Task | None = None
-        pretraining: _Task | None = None
-        bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=True)
-
-        def evaluate(config, max_epochs, on_epoch) -> EvalResult:
-            result = self.evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
-            bar.set_postfix(acc=f"{result.val_acc:.3f}", status=result.status)
-            return result
-
-        try:
-            if remote and strategy.predictor is None:  # pretraining needs no results:
-                pretraining = _Task(_timed, strategy.prepare)  # overlap it with the start set
-            self._evaluate(store, 1, remote)
-            if store.out_of_time():
-                return
-            self._after_start(store)
-            self.write_samples(store)
-            bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=not self.progress)
-            local = 2 * len(self._workers)
-            while not store.out_of_time():
-                if store.fail_stale():
-                    continue
-                if pretraining is not None and pretraining.done():
-                    store.set_meta("pretrain_seconds", pretraining.result())
-                    pretraining = None
-                samples = self.samples(store)
-                chosen, pending = _pair_count(store)
-                # pairs kept waiting or running: as many waiting as are running (workers
-                # that joined from elsewhere too), so a worker that finishes finds one
-                depth = max(1, local, 2 * store.running())
-                bar.n = len(samples)
-                bar.refresh()
-                if plan.budget is not None and chosen >= plan.budget and not pending:
-                    break
-                plans = store.meta("plans") or []
-                if fitting is not None and fitting.done():
-                    plans = self._store_plan(store, plans, fitting.result())
-                    fitting = None
-                taken = set(candidates.positions(self._every(store)).tolist())
-                ranked = store.meta(f"plan_{len(plans)}", []) if plans else []
-                queue = [p for p in ranked if p not in taken]
-                after = plans[-1]["after"] if plans else -1
-                if fitting is None and pretraining is None and (
-                        not plans or len(samples) >= after + plan.refit_every
-                        or (not queue and len(samples) > after)):
-                    # rank every pair still to choose (a fit slower than the workers leaves
-                    # them the older plan's next best, not an empty queue)
-                    size = (plan.budget - chosen if plan.budget is not None
-                            else 10 * plan.refit_every) + 2 * depth
-                    args = (strategy, size, samples, self._every(store))
-                    if not remote:
-                        self._store_plan(store, plans, self._plan(*args))
-                        continue
-                    fitting = _Task(self._plan, *args)
-                room = depth - pending
-                if plan.budget is not None:
-                    room = min(room, plan.budget - chosen)
-                if room > 0 and queue:
-                    self._enqueue(store, len(plans) + 1, queue[:room])
-                    continue
-                if not queue and not pending and fitting is None and pretraining is None:
-                    break  # the pool is used up
-                if not remote and pending:
-                    store.work(self.space, evaluate, stop=lambda: True)
-                else:
-                    self._check_workers()
-                    busy = fitting or pretraining
-                    if busy is not None:
-                        busy.wait(0.25)  # a finished fit is used at once
-                    else:
-                        time.sleep(0.25)
-        finally:
-            bar.close()
-        self.write_samples(store)
-
-    def _plan(self, strategy: PredictorGuided, n: int, samples: pd.DataFrame,
-              every: pd.DataFrame) -> dict[str, Any]:
-        """One refit: the ``n`` pool rows it ranks first among those not yet chosen."""
-        started = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # failed rows in the fit
-            positions = self._choose_from(strategy, n, samples, every)
-        return {"after": len(samples), "pool": positions,
-                "seconds": round(time.perf_counter() - started, 3)}
-
-    def _store_plan(self, store: RunStore, plans: list, new: dict[str, Any]) -> list:
-        """Store a fit's ranking (``plan_K``), then its summary in ``plans``, before any
-        of its pairs is queued."""
-        store.set_meta(f"plan_{len(plans) + 1}", new.pop("pool"))
-        plans = [*plans, new]
-        store.set_meta("plans", plans)
-        self.write_samples(store)
-        self._say(f"refit {len(plans)} on {new['after']} measured pairs ({new['seconds']:.1f} s)")
-        return plans
-
     def _evaluate(self, store: RunStore, it: int, remote: bool) -> None:
         """Evaluate the iteration's queue here (or wait for the workers) until it is done."""
         total, left = _pairs_of(store, it)
@@ -559,52 +447,6 @@ def _pairs_of(store: RunStore, it: int) -> tuple[int, int]:
     """Pairs of iteration ``it`` and those still waiting or running (by pool position)."""
     trials = [t for t in store.trials() if t.user_attrs.get("iteration") == it]
     key = lambda t: t.user_attrs.get("pool_index", -1 - t.number)  # noqa: E731
-    return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
-
-
-class _Task:
-    """A step in a daemon thread: the coordinator goes on meanwhile, and a Ctrl-C does
-    not wait for it (a half-done fit is simply redone by the next run)."""
-
-    def __init__(self, step: Any, *args: Any) -> None:
-        self._box: dict[str, Any] = {}
-        self._thread = threading.Thread(target=self._run, args=(step, args), daemon=True,
-                                        name="coarse-fit")
-        self._thread.start()
-
-    def _run(self, step: Any, args: tuple) -> None:
-        try:
-            self._box["value"] = step(*args)
-        except BaseException as exc:  # handed to the coordinator by result()
-            self._box["error"] = exc
-
-    def wait(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for the step to end."""
-        self._thread.join(timeout)
-
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def result(self) -> Any:
-        """The step's return value; raises what it raised."""
-        self._thread.join()
-        if "error" in self._box:
-            raise self._box["error"]
-        return self._box["value"]
-
-
-
-def _timed(step: Any) -> float:
-    """Seconds ``step()`` took."""
-    started = time.perf_counter()
-    step()
-    return round(time.perf_counter() - started, 3)
-
-
-def _pair_count(store: RunStore) -> tuple[int, int]:
-    """Pairs of the run (imported ones included) and those still waiting or running."""
-    trials = [t for t in store.trials() if t.user_attrs.get("iteration") is not None]
-    key = lambda t: (t.user_attrs["iteration"], t.user_attrs.get("pool_index", -1 - t.number))  # noqa: E731
     return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
 
 

@@ -22,6 +22,7 @@ from .evaluators import EvalResult
 from .strategies.predictor_guided import PredictorGuided
 from .study import PENDING, RunStore
 
+
 class AsyncMode:
     """Coarse search's asynchronous mode, mixed into
     :class:`~jointnas.search.coarse.CoarseSearch` (it uses the search's storage helpers)."""

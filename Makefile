@@ -39,7 +39,7 @@ chaos: $(STAMP)
 
 # Each benchmark prints its tables; `bench` covers the FBNetV3 pipeline, `bench-systems`
 # the supernet, REINFORCE/ENAS and EdgeNES studies (tens of minutes each on 2 cores).
-BENCHES := bench_cost bench_train bench_zero_cost bench_predictor bench_search bench_fine
+BENCHES := bench_cost bench_train bench_zero_cost bench_predictor bench_search bench_fine bench_workers
 SYSTEM_BENCHES := bench_supernet bench_reinforce bench_ensemble
 
 bench: $(STAMP)

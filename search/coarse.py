@@ -332,12 +332,12 @@ class CoarseSearch(AsyncMode):
         if stop is None:
             warnings.warn(f"early stop: {len(first)} full-schedule run(s) finished in iteration "
                           f"1, the choice needs {s.early_stop_min_runs} (early_stop_min_runs): "
-                          "later pairs train their full schedule (raise batch, or set "
-                          "early_stop: false to say so)", stacklevel=2)
+                          "later pairs train their full schedule (raise start, or batch in "
+                          "batch mode, or set early_stop: false to say so)", stacklevel=2)
             return
         store.set_meta("early_stop", stop.__dict__)
-        stop.save(self.run_dir / "early_stop.json")
-        plot_tau(stop, self.run_dir / "tau_by_epoch.png")
+        stop.save(self.run_dir / "early_stop.json")  # its plot is drawn at the end (_finish):
+        # the workers wait for the first refit meanwhile
 
     def _warm_results(self, table: pd.DataFrame, where: str | None) -> tuple[list, list]:
         """Configs and results of a warm-start table, checked whole (errors name ``where``)."""
@@ -378,6 +378,9 @@ class CoarseSearch(AsyncMode):
 
     def _finish(self, store: RunStore, strategy: PredictorGuided) -> CoarseResult:
         samples = self.write_samples(store)
+        stop = self.early_stop(store)
+        if stop is not None:
+            plot_tau(stop, self.run_dir / "tau_by_epoch.png")
         ok = samples[samples["status"] == "ok"]
         best = None
         if len(ok):

@@ -41,7 +41,7 @@ from .refits import AsyncMode
 from .schedule import BATCH
 from .settings import SearchSettings
 from .strategies.predictor_guided import PredictorGuided
-from .study import PENDING, RunStore, trial_params
+from .study import RunStore, pair_counts, trial_params
 
 TARGET = "acc"  # samples.csv column the predictor learns: accuracy at the early-stop epoch
 
@@ -209,7 +209,7 @@ class CoarseSearch(AsyncMode):
     def _start_round(self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet,
                      it: int, size: int) -> bool:
         """Queue round ``it`` (topping up one a kill cut short); false when nothing is left."""
-        have, _ = _pairs_of(store, it)  # pairs, not their copies
+        have, _ = pair_counts(store, it)  # pairs, not their copies
         planned = store.meta(f"batch_{it}", have or None)
         if planned is None:
             if size == 0:
@@ -283,7 +283,7 @@ class CoarseSearch(AsyncMode):
 
     def _evaluate(self, store: RunStore, it: int, remote: bool) -> None:
         """Evaluate the iteration's queue here (or wait for the workers) until it is done."""
-        total, left = _pairs_of(store, it)
+        total, left = pair_counts(store, it)
         bar = tqdm(total=total, desc=f"iteration {it}", unit="pair", disable=not self.progress)
         bar.update(total - left)
 
@@ -297,7 +297,7 @@ class CoarseSearch(AsyncMode):
             while not store.out_of_time():
                 if not remote:  # this process evaluates too (again after a re-queue)
                     store.work(self.space, evaluate, stop=lambda: True)
-                total, left = _pairs_of(store, it)  # counted before the re-queue: a pair that
+                total, left = pair_counts(store, it)  # counted before the re-queue: a pair that
                 if store.fail_stale():  # a worker's Ctrl-C or death ends meanwhile is not lost
                     continue
                 bar.total, bar.n = total, total - left  # each pair once, however often re-queued
@@ -444,13 +444,6 @@ def _local_worker(storage: str, study: str) -> None:
         run_worker(storage, study)
     except KeyboardInterrupt:
         pass
-
-
-def _pairs_of(store: RunStore, it: int) -> tuple[int, int]:
-    """Pairs of iteration ``it`` and those still waiting or running (by pool position)."""
-    trials = [t for t in store.trials() if t.user_attrs.get("iteration") == it]
-    key = lambda t: t.user_attrs.get("pool_index", -1 - t.number)  # noqa: E731
-    return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
 
 
 def _curve(value: Any) -> list[float]:

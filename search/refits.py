@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .candidates import CandidateSet
 from .evaluators import EvalResult
 from .strategies.predictor_guided import PredictorGuided
-from .study import PENDING, RunStore
+from .study import RunStore, pair_counts
 
 
 class AsyncMode:
@@ -39,29 +39,28 @@ class AsyncMode:
         workers, the fit runs in a thread while they train the previous plan's pairs.
         """
         plan = self.schedule
-        chosen, _ = pair_count(store)
+        chosen, _ = pair_counts(store)
         size = plan.start if plan.budget is None else min(plan.start, plan.budget - chosen)
         if not self._start_round(store, strategy, candidates, 1, max(size, 0)) and not chosen:
             return
         fitting: _Task | None = None
         pretraining: _Task | None = None
-        bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=True)
+        if remote and strategy.predictor is None:  # pretraining needs no results:
+            pretraining = _Task(_timed, strategy.prepare)  # overlap it with the start set
+        self._evaluate(store, 1, remote)
+        if store.out_of_time():
+            return
+        self._after_start(store)
+        self.write_samples(store)
+        bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=not self.progress)
 
         def evaluate(config, max_epochs, on_epoch) -> EvalResult:
             result = self.evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
             bar.set_postfix(acc=f"{result.val_acc:.3f}", status=result.status)
             return result
 
+        local = 2 * len(self._workers)
         try:
-            if remote and strategy.predictor is None:  # pretraining needs no results:
-                pretraining = _Task(_timed, strategy.prepare)  # overlap it with the start set
-            self._evaluate(store, 1, remote)
-            if store.out_of_time():
-                return
-            self._after_start(store)
-            self.write_samples(store)
-            bar = tqdm(total=plan.budget, desc="pairs", unit="pair", disable=not self.progress)
-            local = 2 * len(self._workers)
             while not store.out_of_time():
                 if store.fail_stale():
                     continue
@@ -69,7 +68,7 @@ class AsyncMode:
                     store.set_meta("pretrain_seconds", pretraining.result())
                     pretraining = None
                 samples = self.samples(store)
-                chosen, pending = pair_count(store)
+                chosen, pending = pair_counts(store)
                 # pairs kept waiting or running: as many waiting as are running (workers
                 # that joined from elsewhere too), so a worker that finishes finds one
                 depth = max(1, local, 2 * store.running())
@@ -81,7 +80,8 @@ class AsyncMode:
                 if fitting is not None and fitting.done():
                     plans = self._store_plan(store, plans, fitting.result())
                     fitting = None
-                taken = set(candidates.positions(self._every(store)).tolist())
+                every = self._every(store)
+                taken = set(candidates.positions(every).tolist())
                 ranked = store.meta(f"plan_{len(plans)}", []) if plans else []
                 queue = [p for p in ranked if p not in taken]
                 after = plans[-1]["after"] if plans else -1
@@ -92,7 +92,7 @@ class AsyncMode:
                     # them the older plan's next best, not an empty queue)
                     size = (plan.budget - chosen if plan.budget is not None
                             else 10 * plan.refit_every) + 2 * depth
-                    args = (strategy, size, samples, self._every(store))
+                    args = (strategy, size, samples, every)
                     if not remote:
                         self._store_plan(store, plans, self._plan(*args))
                         continue
@@ -170,16 +170,8 @@ class _Task:
         return self._box["value"]
 
 
-
 def _timed(step: Any) -> float:
     """Seconds ``step()`` took."""
     started = time.perf_counter()
     step()
     return round(time.perf_counter() - started, 3)
-
-
-def pair_count(store: RunStore) -> tuple[int, int]:
-    """Pairs of the run (imported ones included) and those still waiting or running."""
-    trials = [t for t in store.trials() if t.user_attrs.get("iteration") is not None]
-    key = lambda t: (t.user_attrs["iteration"], t.user_attrs.get("pool_index", -1 - t.number))  # noqa: E731
-    return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})

@@ -532,6 +532,15 @@ def _throttled(report: Callable[[float, int], None]) -> Callable[[int, float], N
 KEEP_ATTRS = (MARK, "iteration", "max_epochs", "pool_index")
 
 
+def pair_counts(store: "RunStore", iteration: int | None = None) -> tuple[int, int]:
+    """Pairs of the run (of one ``iteration``, or all: imported ones included) and those
+    still waiting or running; a re-queued pair's copies count once."""
+    trials = [t for t in store.trials() if t.user_attrs.get("iteration") is not None
+              and iteration in (None, t.user_attrs["iteration"])]
+    key = lambda t: (t.user_attrs["iteration"], t.user_attrs.get("pool_index", -1 - t.number))  # noqa: E731
+    return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
+
+
 def pair_key(trial: Any) -> tuple | None:
     """A trial's pair in its run, ``(iteration, pool_index)``; ``None`` outside a pool."""
     attrs = trial.user_attrs

@@ -421,20 +421,20 @@ def test_a_kill_between_failing_a_pair_and_queueing_it_again_loses_nothing(tmp_p
 def test_two_copies_of_a_pair_queued_at_once_are_evaluated_once(tmp_path):
     """Two watchers that looked at the same moment both queue the unfinished pair: the
     later copy is skipped when popped, by whichever worker pops it."""
-    from jointnas.search.coarse import _pairs_of
+    from jointnas.search.study import pair_counts
 
     space, store = _one_pair_store(tmp_path, "twice")
     store.study.tell(store.study.ask().number, state=TrialState.FAIL)
     failed = store.trials((TrialState.FAIL,))
     store.requeue(failed)
     store.requeue(failed)  # the other watcher, which read before the first copy existed
-    assert _pairs_of(store, 1) == (1, 1)
+    assert pair_counts(store, 1) == (1, 1)
     seen = []
     count = store.work(space, lambda c, m, cb: seen.append(c) or _measure(c, m, cb),
                        stop=lambda: True, poll=0.01)
     assert count == 1 and len(seen) == 1 and len(store.results(space)) == 1
     assert [t.user_attrs.get("duplicate") for t in store.trials((TrialState.PRUNED,))] == [True]
-    assert store.requeue_unfinished() == 0 and _pairs_of(store, 1) == (1, 0)
+    assert store.requeue_unfinished() == 0 and pair_counts(store, 1) == (1, 0)
 
 
 def test_a_ctrl_c_while_a_result_is_being_written_requeues_the_pair(tmp_path):
@@ -546,15 +546,15 @@ def test_a_worker_whose_pair_was_requeued_meanwhile_drops_its_result_and_goes_on
 
 
 def test_progress_counts_each_pair_once_however_often_it_was_requeued(tmp_path):
-    from jointnas.search.coarse import _pairs_of
+    from jointnas.search.study import pair_counts
 
     store = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "count")
     store.enqueue([{"x": 0.1}, {"x": 0.2}], [{"iteration": 1, "pool_index": 4},
                                              {"iteration": 1, "pool_index": 9}])
     store.study.ask()  # claimed by a worker that dies
-    assert _pairs_of(store, 1) == (2, 2)
+    assert pair_counts(store, 1) == (2, 2)
     assert store.requeue_running() == 1
-    assert _pairs_of(store, 1) == (2, 2) and len(store.trials()) == 3
+    assert pair_counts(store, 1) == (2, 2) and len(store.trials()) == 3
 
 
 @pytest.mark.parametrize("complete", [True, False])

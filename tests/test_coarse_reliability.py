@@ -97,20 +97,53 @@ def test_two_local_workers_evaluate_each_trial_once(tmp_path):
     check_two_workers(tmp_path, f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}")
 
 
-def test_time_budget_stops_mid_iteration_and_resume_finishes(tmp_path):
+class VirtualClock:
+    """``time`` as the run sees it: the wall clock plus the simulated training so far."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+class SimulatedTraining(VirtualClock):
+    """``time`` as the table evaluator sees it: its sleeps move the run's clock on without
+    waiting, so a time budget cuts a run at the same pair however loaded the machine is."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+
+    def time(self) -> float:
+        return self.clock.time()
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.offset += seconds
+
+
+def test_time_budget_stops_mid_iteration_and_resume_finishes(tmp_path, monkeypatch):
     """--budget in hours is checked before every trial, not only between iterations."""
+    import jointnas.search.coarse as coarse_module
+    import jointnas.search.evaluators as evaluators
+    import jointnas.search.study as study
     from jointnas.search.coarse import CoarseSearch
     from jointnas.search.settings import load_settings
 
-    config = make_run(tmp_path)  # 2 iterations x 6 pairs, 0.3 s per pair
-    started = time.monotonic()
-    result = CoarseSearch(load_settings(config, budget_hours=1.0 / 3600), progress=False).run()
-    assert time.monotonic() - started < 30
+    clock = VirtualClock()
+    monkeypatch.setattr(coarse_module, "time", clock)
+    monkeypatch.setattr(study, "time", clock)
+    monkeypatch.setattr(evaluators, "time", SimulatedTraining(clock))
+    config = make_run(tmp_path, evaluator={"type": "table", "table": "toy.csv", "sleep": 1000})
+    # 2 iterations x 6 pairs of 1000 virtual seconds: pairs start at 0, 1000, 2000, 3000 s
+    result = CoarseSearch(load_settings(config, budget_hours=1.0), progress=False).run()
     first = read_table(tmp_path / "runs" / "toy" / "samples.csv")
-    assert 1 <= len(first) < 6, "the budget must cut the first iteration short"
+    assert len(first) == 4, "the budget must cut the first iteration short"
     store = RunStore(f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}", "toy", create=False)
-    assert store.pending() == 6 - len(first)  # the rest stays queued
-    assert result.queued == 6 - len(first)
+    assert store.pending() == 2  # the rest stays queued
+    assert result.queued == 2
     CoarseSearch(load_settings(config), progress=False).run()
     second = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(second) == 12

@@ -63,8 +63,9 @@ from jointnas.search.settings import SearchSettings
 from jointnas.search.strategies import STRATEGIES, create_strategy, load_all
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (JOINT_TABLES, NBG_COSTS, NBG_TARGET, ROOT,  # noqa: E402
-                    nasbench_graph_table, parse_value, quartiles, report_path, write_report)
+from common import (JOINT_TABLES, NBG_COSTS, NBG_TARGET, ROOT, append_cache,  # noqa: E402
+                    nasbench_graph_table, parse_value, quartiles, read_cache, report_path,
+                    write_report)
 
 OUT = ROOT / "benchmarks" / "results" / "search.md"
 DATASETS = "arxiv,cs,citeseer,cora,digits,mnist1d"
@@ -205,33 +206,15 @@ def run_search(bench: Bench, spec: Spec, seed: int, cap: int, scores: np.ndarray
         return rows
     key = json.dumps([bench.name, len(scores), float(np.nansum(scores)), spec.label, spec.strategy,
                       spec.batch, spec.kwargs, seed, cap], sort_keys=True, default=str)
-    done = _cached(cache)
+    done = read_cache(cache)
     if key not in done:
         started = time.perf_counter()
         rows = search(bench, spec, seed, cap, scores)[0]
         entry = {"key": key, "rows": rows.tolist(), "seconds": time.perf_counter() - started}
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with cache.open("a") as f:  # one short line per run: appends from parallel jobs stay whole
-            f.write(json.dumps(entry) + "\n")
+        append_cache(cache, entry)
         done[key] = entry
     SPENT[0] += done[key]["seconds"]  # a read-back run counts the time it took when it ran
     return np.asarray(done[key]["rows"], dtype=np.int64)
-
-
-def _cached(cache: Path, _memo: dict = {}) -> dict[str, dict]:  # noqa: B006 (one memo per process)
-    """The runs stored in ``cache`` (re-read when the file grew)."""
-    size = cache.stat().st_size if cache.is_file() else 0
-    if _memo.get("size") != size:
-        entries = {}
-        if size:
-            for line in cache.read_text().splitlines():
-                try:
-                    entry = json.loads(line)
-                except ValueError:  # a line cut by a kill
-                    continue
-                entries[entry["key"]] = entry
-        _memo.update(size=size, entries=entries)
-    return _memo["entries"]
 
 
 def search(bench: Bench, spec: Spec, seed: int, cap: int, scores: np.ndarray) -> tuple[np.ndarray, Any]:

@@ -6,6 +6,7 @@ The scripts put ``benchmarks/`` on ``sys.path`` and import this module as ``comm
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -108,3 +109,29 @@ def write_report(lines: list[str], out: Path | None, started: float) -> None:
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
+
+
+_CACHES: dict[Path, tuple[int, dict[str, dict]]] = {}  # path -> (size read, entries), per process
+
+
+def read_cache(cache: Path) -> dict[str, dict]:
+    """The entries of a JSON-lines cache by their ``key`` (re-read when the file grew; a
+    line cut by a kill is skipped)."""
+    size = cache.stat().st_size if cache.is_file() else 0
+    if cache not in _CACHES or _CACHES[cache][0] != size:
+        entries = {}
+        for line in cache.read_text().splitlines() if size else []:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            entries[entry["key"]] = entry
+        _CACHES[cache] = (size, entries)
+    return _CACHES[cache][1]
+
+
+def append_cache(cache: Path, entry: dict[str, Any]) -> None:
+    """Append one entry (with a ``key``) as one line: appends from parallel jobs stay whole."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with cache.open("a") as f:
+        f.write(json.dumps(entry) + "\n")

@@ -92,13 +92,13 @@ def run_key(config: dict[str, Any], seed: int, max_epochs: int | None) -> str:
     return json.dumps([plain, seed, max_epochs], sort_keys=True)
 
 
-def search(job: tuple[str, int, int, str, str]) -> dict[str, Any]:
+def search(job: tuple[str, int, int, str, str, dict]) -> dict[str, Any]:
     """One search: the pair it returns, its search score and the epochs it trained."""
     import torch
 
     from jointnas.data.space_io import read_space
 
-    method, seed, budget, dataset, cache = job
+    method, seed, budget, dataset, cache, coarse = job
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     space = read_space(SPACE)
@@ -107,7 +107,7 @@ def search(job: tuple[str, int, int, str, str]) -> dict[str, Any]:
     sub = fixed_space(space, mode)
     if kind == "tpe":
         return _tpe(sub, seed, budget, dataset, Path(cache), limits) | {"method": method, "seed": seed}
-    return _coarse(sub, seed, budget, dataset, Path(cache), limits) | {"method": method, "seed": seed}
+    return _coarse(sub, seed, budget, dataset, Path(cache), limits, coarse) | {"method": method, "seed": seed}
 
 
 def default_flops(space) -> float:
@@ -119,7 +119,8 @@ def default_flops(space) -> float:
     return float(model_costs(space, pd.DataFrame([space.default]))["flops"].iloc[0])
 
 
-def _coarse(space, seed: int, budget: int, dataset: str, cache: Path, limits: dict) -> dict[str, Any]:
+def _coarse(space, seed: int, budget: int, dataset: str, cache: Path, limits: dict,
+            settings: dict[str, Any]) -> dict[str, Any]:
     from jointnas.search.coarse import CoarseSearch
     from jointnas.search.settings import load_settings
 
@@ -127,7 +128,7 @@ def _coarse(space, seed: int, budget: int, dataset: str, cache: Path, limits: di
         space.to_yaml(Path(tmp) / "space.yaml")
         config = {"space": "space.yaml", "name": "run", "runs_dir": "runs", "seed": seed,
                   "budget_trials": budget, "constraints": limits, "final_eval": False,
-                  "evaluator": {"type": "train", "dataset": dataset}}
+                  "evaluator": {"type": "train", "dataset": dataset}, **settings}
         path = Path(tmp) / "search.yaml"
         path.write_text(yaml.safe_dump(config))
         run = CoarseSearch(load_settings(path), progress=False)
@@ -183,6 +184,24 @@ def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
 
 
+class _InProcess:
+    """``ProcessPoolExecutor``'s ``map`` in this process (``--jobs 0``)."""
+
+    def __enter__(self) -> "_InProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    @staticmethod
+    def map(fn, jobs):
+        return map(fn, jobs)
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor | _InProcess:
+    return ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) if jobs else _InProcess()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the searches, re-train what they return, print and write the tables."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -191,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retrain", type=int, default=3, help="training seeds of each returned pair")
     p.add_argument("--dataset", default="mnist1d")
     p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--jobs", type=int, default=2, help="parallel processes (one CPU thread each)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="parallel processes (one CPU thread each); 0 runs in this process")
+    p.add_argument("--n-models", type=int, default=None,
+                   help="predictor ensemble size of coarse search (default: coarse's)")
+    p.add_argument("--pool", type=int, default=None, help="coarse's pool size (default: its budget rule)")
     p.add_argument("--cache", type=Path, default=CACHE)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
@@ -200,9 +223,11 @@ def main(argv: list[str] | None = None) -> int:
 
     space = read_space(SPACE)
     methods = args.methods.split(",")
-    ctx = get_context("spawn")
-    jobs = [(m, s, args.budget, args.dataset, str(args.cache)) for s in range(args.seeds) for m in methods]
-    with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+    coarse = {k: v for k, v in (("pool", args.pool), ("predictor", args.n_models and {"n_models": args.n_models}))
+              if v}
+    jobs = [(m, s, args.budget, args.dataset, str(args.cache), coarse) for s in range(args.seeds)
+            for m in methods]
+    with _pool(args.jobs) as pool:
         found = list(pool.map(search, jobs))
         pairs = {f"{r['method']}/s{r['seed']}": r["best"] for r in found if r["best"] is not None}
         pairs["default"] = dict(space.default)

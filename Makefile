@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow chaos bench bench-systems bench-gpu venv clean
+.PHONY: demo test lint test-slow chaos bench bench-joint bench-systems bench-gpu venv clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not slow" tests
 
+# ruff (lint and format) and the layer contracts of pyproject.toml (import-linter).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
 # Exit status 5 means no test is marked slow: nothing to run is not a failure.
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m slow tests || [ $$? -eq 5 ]
@@ -44,6 +50,11 @@ SYSTEM_BENCHES := bench_supernet bench_reinforce bench_ensemble
 
 bench: $(STAMP)
 	set -e; for b in $(BENCHES); do echo "== $$b"; $(PY) benchmarks/$$b.py; done
+
+# Joint vs architecture-only vs recipe-only search with real MNIST-1D training (hours on
+# 2 CPU cores; every training run is cached, so a stopped run resumes).
+bench-joint: $(STAMP)
+	$(PY) benchmarks/bench_joint.py
 
 bench-systems: $(STAMP)
 	set -e; for b in $(SYSTEM_BENCHES); do echo "== $$b"; $(PY) benchmarks/$$b.py; done

@@ -17,7 +17,6 @@ from typing import Callable, Sequence
 from ._version import __version__
 from .errors import JointNASError
 
-
 DEVICE_DEFAULT = "auto"
 """The ``--device`` of every command that trains: CUDA when available, else the CPU."""
 
@@ -57,10 +56,14 @@ class HelpFormatter(argparse.HelpFormatter):
 
 def _fill_line(line: str, width: int, indent: str) -> str:
     """One line wrapped to ``width``; an indented line (a list item) hangs its continuations."""
-    margin = line[:len(line) - len(line.lstrip())]
+    margin = line[: len(line) - len(line.lstrip())]
     own = indent + margin
-    return textwrap.fill(line.strip(), width, initial_indent=own,
-                         subsequent_indent=own + ("    " if margin else "")) or indent
+    return (
+        textwrap.fill(
+            line.strip(), width, initial_indent=own, subsequent_indent=own + ("    " if margin else "")
+        )
+        or indent
+    )
 
 
 class _CommandParser(argparse.ArgumentParser):
@@ -70,9 +73,9 @@ class _CommandParser(argparse.ArgumentParser):
     usage (``search [-h] COMMAND ...``) says nothing about the flags of the command.
     """
 
-    def parse_known_args(self, args: Sequence[str] | None = None,
-                         namespace: argparse.Namespace | None = None
-                         ) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
         namespace, extra = super().parse_known_args(args, namespace)
         if extra:
             self.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -85,18 +88,24 @@ def build_parser(prog: str, description: str, commands: Sequence[Command]) -> ar
     parser.add_argument("--version", action="version", version=f"jointnas {__version__}")
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                parser_class=_CommandParser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser)
     for cmd in commands:
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=cmd.epilog,
-                           parents=[shared], formatter_class=HelpFormatter)
+        p = sub.add_parser(
+            cmd.name,
+            help=cmd.help,
+            description=cmd.help,
+            epilog=cmd.epilog,
+            parents=[shared],
+            formatter_class=HelpFormatter,
+        )
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
     return parser
 
 
-def add_device_argument(p: argparse.ArgumentParser, default: str | None = DEVICE_DEFAULT,
-                        note: str = "") -> None:
+def add_device_argument(
+    p: argparse.ArgumentParser, default: str | None = DEVICE_DEFAULT, note: str = ""
+) -> None:
     """The ``--device`` flag, the same for every command (default :data:`DEVICE_DEFAULT`).
 
     Args:
@@ -105,14 +114,19 @@ def add_device_argument(p: argparse.ArgumentParser, default: str | None = DEVICE
         note: what the default is when it is ``None`` (e.g. "the config's, else auto").
     """
     where = f" (default: {note})" if note else ""
-    p.add_argument("--device", default=default,
-                   help=f"torch device: auto (CUDA when available, else cpu), cpu, cuda or "
-                        f"cuda:N{where}")
+    p.add_argument(
+        "--device",
+        default=default,
+        help=f"torch device: auto (CUDA when available, else cpu), cpu, cuda or cuda:N{where}",
+    )
 
 
-def run_cli(prog: str, description: str,
-            commands: Sequence[Command] | Callable[[], Sequence[Command]],
-            argv: Sequence[str] | None = None) -> int:
+def run_cli(
+    prog: str,
+    description: str,
+    commands: Sequence[Command] | Callable[[], Sequence[Command]],
+    argv: Sequence[str] | None = None,
+) -> int:
     """Parse ``argv``, run the chosen command and map user errors to exit status 2.
 
     ``commands`` may be a function that imports them: a Ctrl-C while they load (torch

@@ -73,8 +73,10 @@ def load_failure(exc: BaseException, what: str) -> str:
     """
     text = str(exc)
     if "Unsupported global" in text:
-        return (f"not a jointnas {what} file, or unsafe to load: it holds pickled Python objects "
-                "besides tensors and plain values, which jointnas never unpickles")
+        return (
+            f"not a jointnas {what} file, or unsafe to load: it holds pickled Python objects "
+            "besides tensors and plain values, which jointnas never unpickles"
+        )
     if "Weights only load failed" in text:  # keep torch's detail, never its advice to unpickle
         detail = text.split("WeightsUnpickler error:", 1)[-1] if "WeightsUnpickler error:" in text else ""
         text = next((line for line in detail.splitlines() if line.strip()), "not a torch file")

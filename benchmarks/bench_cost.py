@@ -51,10 +51,13 @@ def cost_rows(space: SearchSpace, n: int, pool: int, seed: int) -> dict[str, Any
     t_fvcore = (time.perf_counter() - start) / n
 
     def scalar() -> list[tuple[int, int]]:
-        return [arch_costs(a, shape, classes) for a in archs]
+        return [arch_costs(a, in_shape=shape, num_classes=classes) for a in archs]
 
     def scalar_two_calls() -> list[tuple[int, int]]:
-        return [(flops(a, shape, classes), params(a, classes, shape)) for a in archs]
+        return [
+            (flops(a, in_shape=shape, num_classes=classes), params(a, in_shape=shape, num_classes=classes))
+            for a in archs
+        ]
 
     analytic = scalar()
     t_scalar = best_time(scalar) / n
@@ -62,21 +65,30 @@ def cost_rows(space: SearchSpace, n: int, pool: int, seed: int) -> dict[str, Any
     vectorized = costs(frame, spec)
     t_vector = best_time(lambda: costs(frame, spec)) / n
     exact = sum(m == a for m, a in zip(measured, analytic))
-    exact_vec = sum(m == (f, p) for m, f, p in zip(measured, vectorized["flops"],
-                                                       vectorized["params"]))
+    exact_vec = sum(m == (f, p) for m, f, p in zip(measured, vectorized["flops"], vectorized["params"]))
     big = space.sample(pool, seed=seed + 1, frame=True)
     t_pool = best_time(lambda: costs(big, spec), repeat=2) / pool
-    return {"space": space.name, "n": n, "exact": exact, "exact_vec": exact_vec,
-            "fvcore": t_fvcore, "scalar": t_scalar, "two": t_two, "vector": t_vector,
-            "pool": t_pool}
+    return {
+        "space": space.name,
+        "n": n,
+        "exact": exact,
+        "exact_vec": exact_vec,
+        "fvcore": t_fvcore,
+        "scalar": t_scalar,
+        "two": t_two,
+        "vector": t_vector,
+        "pool": t_pool,
+    }
 
 
 def encode_rows(space: SearchSpace, n: int) -> list[tuple[str, float]]:
     """``encode`` throughput (configs/s) from a list of dicts and from a DataFrame."""
     as_list = space.sample(n, seed=0)
     as_frame = space.sample(n, seed=0, frame=True)
-    return [("list of dicts", n / best_time(lambda: space.encode(as_list), repeat=2)),
-            ("DataFrame", n / best_time(lambda: space.encode(as_frame), repeat=2))]
+    return [
+        ("list of dicts", n / best_time(lambda: space.encode(as_list), repeat=2)),
+        ("DataFrame", n / best_time(lambda: space.encode(as_frame), repeat=2)),
+    ]
 
 
 def _us(seconds: float) -> str:
@@ -86,34 +98,39 @@ def _us(seconds: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", type=int, default=200,
-                        help="random archs compared with fvcore, split over the spaces")
-    parser.add_argument("--pool", type=int, default=1_000_000,
-                        help="pool size for the vectorized throughput")
+    parser.add_argument(
+        "--archs", type=int, default=200, help="random archs compared with fvcore, split over the spaces"
+    )
+    parser.add_argument("--pool", type=int, default=1_000_000, help="pool size for the vectorized throughput")
     parser.add_argument("--encode", type=int, default=100_000, help="configs encoded")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for fvcore")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     spaces = [read_space(CONFIGS / f"{name}.yaml") for name in SPACES]
 
-    rows = [cost_rows(s, args.archs // len(spaces), args.pool, seed)
-            for seed, s in enumerate(spaces)]
+    rows = [cost_rows(s, args.archs // len(spaces), args.pool, seed) for seed, s in enumerate(spaces)]
     print(f"## analytic costs vs fvcore (torch threads: {args.threads})\n")
-    print("| space | archs | exact scalar | exact vectorized | fvcore (build+trace) "
-          "| arch_costs | flops+params | costs (same archs) "
-          f"| costs ({args.pool:,} pool) | speedup arch_costs | speedup flops+params "
-          "| speedup costs (pool) | costs archs/s |")
+    print(
+        "| space | archs | exact scalar | exact vectorized | fvcore (build+trace) "
+        "| arch_costs | flops+params | costs (same archs) "
+        f"| costs ({args.pool:,} pool) | speedup arch_costs | speedup flops+params "
+        "| speedup costs (pool) | costs archs/s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['space']} | {r['n']} | {r['exact']}/{r['n']} | {r['exact_vec']}/{r['n']} "
-              f"| {_us(r['fvcore'])} | {_us(r['scalar'])} | {_us(r['two'])} "
-              f"| {_us(r['vector'])} | {_us(r['pool'])} | {r['fvcore'] / r['scalar']:,.0f}x "
-              f"| {r['fvcore'] / r['two']:,.0f}x | {r['fvcore'] / r['pool']:,.0f}x "
-              f"| {1 / r['pool']:,.0f} |")
+        print(
+            f"| {r['space']} | {r['n']} | {r['exact']}/{r['n']} | {r['exact_vec']}/{r['n']} "
+            f"| {_us(r['fvcore'])} | {_us(r['scalar'])} | {_us(r['two'])} "
+            f"| {_us(r['vector'])} | {_us(r['pool'])} | {r['fvcore'] / r['scalar']:,.0f}x "
+            f"| {r['fvcore'] / r['two']:,.0f}x | {r['fvcore'] / r['pool']:,.0f}x "
+            f"| {1 / r['pool']:,.0f} |"
+        )
     print("\n(times are means per arch)")
     total = sum(r["n"] for r in rows)
-    print(f"\nexact: {sum(r['exact'] for r in rows)}/{total} scalar, "
-          f"{sum(r['exact_vec'] for r in rows)}/{total} vectorized")
+    print(
+        f"\nexact: {sum(r['exact'] for r in rows)}/{total} scalar, "
+        f"{sum(r['exact_vec'] for r in rows)}/{total} vectorized"
+    )
 
     print(f"\n## SearchSpace.encode throughput ({args.encode:,} configs)\n")
     print("| space | input | configs/s |")

@@ -37,18 +37,25 @@ def _arch(stem: int, activation: str, *stages: tuple) -> dict[str, Any]:
 
 DESIGNS: dict[str, dict[str, Any]] = {
     # the MNIST-1D paper's CNN: three 5-tap convolutions, stride 2 twice, one width
-    "plain-cnn": _arch(32, "relu", (32, 1, 5, 1, False, 1), (32, 1, 5, 1, False, 2),
-                       (32, 1, 5, 1, False, 2)),
+    "plain-cnn": _arch(32, "relu", (32, 1, 5, 1, False, 1), (32, 1, 5, 1, False, 2), (32, 1, 5, 1, False, 2)),
     # MobileNetV2-like: widening stages, expansion 3, two blocks per stage
-    "mobilenet": _arch(16, "relu", (16, 1, 3, 1, False, 1), (32, 2, 3, 3, False, 2),
-                       (64, 2, 3, 3, False, 2)),
+    "mobilenet": _arch(16, "relu", (16, 1, 3, 1, False, 1), (32, 2, 3, 3, False, 2), (64, 2, 3, 3, False, 2)),
     # wide receptive field: the plain CNN with 9-tap depthwise kernels
-    "wide-kernel": _arch(32, "relu", (32, 1, 9, 1, False, 1), (32, 1, 9, 1, False, 2),
-                         (32, 1, 9, 1, False, 2)),
+    "wide-kernel": _arch(
+        32, "relu", (32, 1, 9, 1, False, 1), (32, 1, 9, 1, False, 2), (32, 1, 9, 1, False, 2)
+    ),
 }
 
-_COMMON = {"epochs": 30, "batch_size": 64, "schedule": "cosine", "warmup_epochs": 1,
-           "label_smoothing": 0.0, "dropout": 0.0, "mixup_alpha": 0.0, "ema_decay": 0.0}
+_COMMON = {
+    "epochs": 30,
+    "batch_size": 64,
+    "schedule": "cosine",
+    "warmup_epochs": 1,
+    "label_smoothing": 0.0,
+    "dropout": 0.0,
+    "mixup_alpha": 0.0,
+    "ema_decay": 0.0,
+}
 RECIPES: dict[str, dict[str, Any]] = {
     "adamw": dict(_COMMON, optimizer="adamw", lr=3e-3, momentum=0.9, weight_decay=1e-4),
     "sgd": dict(_COMMON, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4),
@@ -66,8 +73,9 @@ def _run(job: tuple[str, str, int, str, str, dict]) -> tuple[str, str, int, Any]
     torch.set_num_threads(1)
     space = read_space(space_path)
     bundle = load_dataset(dataset, options=options or None)
-    result = train_and_evaluate(DESIGNS[design], RECIPES[recipe], bundle, device="cpu",
-                                seed=seed, space=space, num_threads=1)
+    result = train_and_evaluate(
+        DESIGNS[design], RECIPES[recipe], bundle, device="cpu", seed=seed, space=space, num_threads=1
+    )
     return design, recipe, seed, result
 
 
@@ -81,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--options", default="{}", help='dataset options as JSON, e.g. {"num_samples": 4000}')
     args = p.parse_args(argv)
     options = json.loads(args.options)
-    jobs = [(d, r, s, args.space, args.dataset, options)
-            for d, r, s in itertools.product(DESIGNS, RECIPES, range(args.seeds))]
+    jobs = [
+        (d, r, s, args.space, args.dataset, options)
+        for d, r, s in itertools.product(DESIGNS, RECIPES, range(args.seeds))
+    ]
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as ex:
         results = list(ex.map(_run, jobs))
     print(f"{args.dataset} {options or 'defaults'}, {args.seeds} seeds")
@@ -94,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         val = np.array([r.val_acc for r in runs])
         test = np.array([r.test_acc for r in runs])
         rows.append((val.mean(), design, recipe))
-        print(f"| {design} | {recipe} | {val.mean():.4f} ± {val.std(ddof=1) if len(val) > 1 else 0:.4f} "
-              f"| {test.mean():.4f} ± {test.std(ddof=1) if len(test) > 1 else 0:.4f} "
-              f"| {runs[0].flops:.3g} | {runs[0].params} | {np.mean([r.seconds for r in runs]):.0f} |")
+        print(
+            f"| {design} | {recipe} | {val.mean():.4f} ± {val.std(ddof=1) if len(val) > 1 else 0:.4f} "
+            f"| {test.mean():.4f} ± {test.std(ddof=1) if len(test) > 1 else 0:.4f} "
+            f"| {runs[0].flops:.3g} | {runs[0].params} | {np.mean([r.seconds for r in runs]):.0f} |"
+        )
     best = max(rows)
     print(f"best: {best[1]} with {best[2]} (mean val_acc {best[0]:.4f})")
     return 0

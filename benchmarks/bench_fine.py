@@ -45,8 +45,8 @@ import torch
 from jointnas.data import SearchSpace, read_space
 from jointnas.predictor.estimator import AccuracyPredictor
 from jointnas.recipes.cost import space_costs
-from jointnas.search.display import format_table
 from jointnas.search.candidates import row_keys
+from jointnas.search.display import format_table
 from jointnas.search.evaluators import TableEvaluator
 from jointnas.search.fine import fine_search, table_costs
 from jointnas.search.pool import model_costs
@@ -54,8 +54,15 @@ from jointnas.search.pool import model_costs
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_predictor  # noqa: E402
 import bench_search  # noqa: E402
-from common import (DIGITS, DIGITS_SPACE, NBG_COSTS, NBG_TARGET, nasbench_graph_table,  # noqa: E402
-                    quartiles, recipe_effect)
+from common import (
+    DIGITS,
+    DIGITS_SPACE,
+    NBG_COSTS,
+    NBG_TARGET,
+    nasbench_graph_table,  # noqa: E402
+    quartiles,
+    recipe_effect,
+)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -65,8 +72,13 @@ def synthetic_table(space: SearchSpace, n: int, seed: int = 0) -> pd.DataFrame:
     frame = space.sample_qmc(n, seed=seed, frame=True)
     flops = space_costs(space, frame)["flops"].to_numpy(dtype=float)
     lr = np.log10(frame["lr"].to_numpy(dtype=float))
-    score = (0.3 * np.log10(flops / flops.min()) - 0.15 * (lr + 1.3) ** 2 + 0.002 * frame["epochs"]
-             - 0.5 * frame["dropout"] + 0.1 * (frame["optimizer"] == "sgd"))
+    score = (
+        0.3 * np.log10(flops / flops.min())
+        - 0.15 * (lr + 1.3) ** 2
+        + 0.002 * frame["epochs"]
+        - 0.5 * frame["dropout"]
+        + 0.1 * (frame["optimizer"] == "sgd")
+    )
     noise = np.random.default_rng(seed).normal(0, 0.02, n)
     frame["acc"] = 0.4 + 0.5 / (1 + np.exp(-(score.to_numpy() + noise)))
     return frame
@@ -91,18 +103,41 @@ class Timed:
         return out
 
 
-def run(space: SearchSpace, predictor: AccuracyPredictor, label: str, generations: int,
-        population: int, **kwargs: Any) -> dict[str, Any]:
+def run(
+    space: SearchSpace,
+    predictor: AccuracyPredictor,
+    label: str,
+    generations: int,
+    population: int,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """One fine search with ``tol=0``; its counts and timings."""
     timed = Timed(predictor)
     wall, cpu = time.perf_counter(), time.process_time()
-    result = fine_search(space, timed, population=population, tol=0, max_generations=generations,
-                         seed=0, cost_fn=timed.costs, **kwargs)
+    result = fine_search(
+        space,
+        timed,
+        population=population,
+        tol=0,
+        max_generations=generations,
+        seed=0,
+        cost_fn=timed.costs,
+        **kwargs,
+    )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"setting": label, "generations": result.generations, "scored": result.scored,
-            "wall_s": wall, "cpu_s": cpu, "gen_per_s": result.generations / wall,
-            "cand_per_s": result.scored / wall, "predict_s": timed.predict_s, "costs_s": timed.cost_s,
-            "front": len(result.pareto), "best_pred": float(result.best["pred_acc"].max())}
+    return {
+        "setting": label,
+        "generations": result.generations,
+        "scored": result.scored,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "gen_per_s": result.generations / wall,
+        "cand_per_s": result.scored / wall,
+        "predict_s": timed.predict_s,
+        "costs_s": timed.cost_s,
+        "front": len(result.pareto),
+        "best_pred": float(result.best["pred_acc"].max()),
+    }
 
 
 class Truth:
@@ -125,8 +160,9 @@ class Truth:
         if name.endswith("+recipe"):
             data = bench_predictor.nasbench_graph_with_recipe(base)
             self.space, self.scale = data.space, data.table[NBG_TARGET].std()
-            self.bench = bench_search.Bench(name, data.space, TableEvaluator(data.space, data.table, target="acc"),
-                                            NBG_COSTS)
+            self.bench = bench_search.Bench(
+                name, data.space, TableEvaluator(data.space, data.table, target="acc"), NBG_COSTS
+            )
         else:
             self.space, self.scale = arch_space, None
             self.bench = bench_search.nasbench_graph(name)
@@ -165,14 +201,28 @@ class DigitsTruth:
         for key, config in zip(row_keys(self.space, frame), self.space.configs(frame)):
             if key not in self.cache:
                 arch, recipe = self.space.split(config)
-                self.cache[key] = float(train_and_evaluate(arch, recipe, self.data, device="cpu", seed=1,
-                                                           model_spec=self.space.model, num_threads=1).val_acc)
+                self.cache[key] = float(
+                    train_and_evaluate(
+                        arch,
+                        recipe,
+                        self.data,
+                        device="cpu",
+                        seed=1,
+                        model_spec=self.space.model,
+                        num_threads=1,
+                    ).val_acc
+                )
             out.append(self.cache[key])
         return np.asarray(out)
 
 
-def after_coarse(truth: Truth | DigitsTruth, seed: int, budget: int | None = None, batch: int = 48,
-                 predictor: dict[str, Any] | None = None) -> dict[str, Any]:
+def after_coarse(
+    truth: Truth | DigitsTruth,
+    seed: int,
+    budget: int | None = None,
+    batch: int = 48,
+    predictor: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Coarse then fine: regret (best in the space - true accuracy) of the pair each returns.
 
     ``budget``: coarse queries (default ``truth.budget``); ``predictor``: coarse's
@@ -190,8 +240,15 @@ def after_coarse(truth: Truth | DigitsTruth, seed: int, budget: int | None = Non
     row: dict[str, Any] = {"table": bench.name, "seed": seed, "coarse": truth.best - truth(coarse_best)[0]}
     trained = set(row_keys(truth.space, measured))
     for label, kept in (("predicted only", None), ("measured kept", measured)):
-        result = fine_search(truth.space, predictor, init=measured.nlargest(16, "acc")[names],
-                             cost_fn=truth.cost_fn, population=64, seed=seed, measured=kept)
+        result = fine_search(
+            truth.space,
+            predictor,
+            init=measured.nlargest(16, "acc")[names],
+            cost_fn=truth.cost_fn,
+            population=64,
+            seed=seed,
+            measured=kept,
+        )
         found = result.best.iloc[[0]]
         row[label] = truth.best - truth(found)[0]
         row[f"{label}: new"] = row_keys(truth.space, found)[0] not in trained
@@ -206,15 +263,27 @@ def quality(truths: list[Truth | DigitsTruth], seeds: int, **kwargs: Any) -> Non
     rows = pd.DataFrame([after_coarse(truth, seed, **kwargs) for truth in truths for seed in range(seeds)])
     out = []
     for name, group in rows.groupby("table", sort=False):
-        points = lambda col: quartiles((100 * group[col]).round(3).tolist())
-        out.append({"table": name, "coarse best (measured)": points("coarse"),
-                    **{f"fine, {label}": points(label) for label in ("predicted only", "measured kept")},
-                    **{f"new pair, {label}": f"{group[f'{label}: new'].mean():.0%}"
-                       for label in ("predicted only", "measured kept")}})
-    print(f"\nfine search after coarse ({kwargs or 'batch 48, 192 queries; digits 96'}), {seeds} seeds: regret "
-          "of the returned pair = best accuracy in the space - its true accuracy, in points (digits: "
-          "validation error of a new training run), median [IQR]; 'new pair': how often fine returns a "
-          "pair coarse did not train\n")
+
+        def points(col: str, group: pd.DataFrame = group) -> str:
+            return quartiles((100 * group[col]).round(3).tolist())
+
+        out.append(
+            {
+                "table": name,
+                "coarse best (measured)": points("coarse"),
+                **{f"fine, {label}": points(label) for label in ("predicted only", "measured kept")},
+                **{
+                    f"new pair, {label}": f"{group[f'{label}: new'].mean():.0%}"
+                    for label in ("predicted only", "measured kept")
+                },
+            }
+        )
+    print(
+        f"\nfine search after coarse ({kwargs or 'batch 48, 192 queries; digits 96'}), {seeds} seeds: regret "
+        "of the returned pair = best accuracy in the space - its true accuracy, in points (digits: "
+        "validation error of a new training run), median [IQR]; 'new pair': how often fine returns a "
+        "pair coarse did not train\n"
+    )
     print(format_table(pd.DataFrame(out)))
 
 
@@ -223,31 +292,48 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=1000)
     parser.add_argument("--population", type=int, default=128)
     parser.add_argument("--table", type=int, default=512, help="synthetic pairs the predictor is fitted on")
-    parser.add_argument("--tables", default="arxiv,cs,citeseer,cora,cs+recipe,citeseer+recipe,digits",
-                        help="NAS-Bench-Graph datasets, '<dataset>+recipe' joint tables or 'digits' (trains "
-                             "the pairs it judges), for the quality table ('' to skip it)")
+    parser.add_argument(
+        "--tables",
+        default="arxiv,cs,citeseer,cora,cs+recipe,citeseer+recipe,digits",
+        help="NAS-Bench-Graph datasets, '<dataset>+recipe' joint tables or 'digits' (trains "
+        "the pairs it judges), for the quality table ('' to skip it)",
+    )
     parser.add_argument("--seeds", type=int, default=10, help="seeds per quality table")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.tables:
-        quality([DigitsTruth() if name == "digits" else Truth(name) for name in args.tables.split(",")],
-                args.seeds)
+        quality(
+            [DigitsTruth() if name == "digits" else Truth(name) for name in args.tables.split(",")],
+            args.seeds,
+        )
     space = read_space(CONFIGS / "cifar.yaml")
     start = time.perf_counter()
     predictor = AccuracyPredictor(space, seed=0, epochs=60).fit(synthetic_table(space, args.table))
-    print(f"predictor fitted on {args.table} synthetic pairs in {time.perf_counter() - start:.1f} s "
-          f"(hidden {predictor.hidden}, embed {predictor.embed}, {predictor.n_models} members)")
+    print(
+        f"predictor fitted on {args.table} synthetic pairs in {time.perf_counter() - start:.1f} s "
+        f"(hidden {predictor.hidden}, embed {predictor.embed}, {predictor.n_models} members)"
+    )
     flops = space_costs(space, space.sample_qmc(4096, seed=1, frame=True))["flops"]
     budgets = [float(flops.quantile(q)) for q in (0.1, 0.3, 0.6)]
     rows = [
         run(space, predictor, "one objective, k=1", args.generations, args.population),
         run(space, predictor, "3 FLOPs budgets, k=1", args.generations, args.population, budgets=budgets),
-        run(space, predictor, "3 budgets, k=2, crossover 0.5", args.generations, args.population,
-            budgets=budgets, mutations=2, crossover=0.5),
+        run(
+            space,
+            predictor,
+            "3 budgets, k=2, crossover 0.5",
+            args.generations,
+            args.population,
+            budgets=budgets,
+            mutations=2,
+            crossover=0.5,
+        ),
     ]
-    print(f"\nfine search on {space.name}: population {args.population}, {args.population} children "
-          f"per generation, tol=0; budgets {', '.join(f'{b:.3g}' for b in budgets)} FLOPs; "
-          f"torch threads 1\n")
+    print(
+        f"\nfine search on {space.name}: population {args.population}, {args.population} children "
+        f"per generation, tol=0; budgets {', '.join(f'{b:.3g}' for b in budgets)} FLOPs; "
+        f"torch threads 1\n"
+    )
     print(format_table(pd.DataFrame(rows)))
 
 

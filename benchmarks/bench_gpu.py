@@ -36,24 +36,29 @@ def train_row(space: SearchSpace, device: str, seed: int) -> str:
     """Train the default pair on ``device``; one markdown row."""
     arch, recipe = space.split(space.default)
     bundle = load_dataset("digits")
-    result = train_and_evaluate(arch, recipe, bundle, device=device, seed=seed,
-                                model_spec=space.model, space=space)
+    result = train_and_evaluate(
+        arch, recipe, bundle, device=device, seed=seed, model_spec=space.model, space=space
+    )
     amp = "none"
     if device.startswith("cuda"):
         amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16 + GradScaler"
-    return (f"| {device} | train default pair ({result.epochs_run} epochs, AMP {amp}) | "
-            f"{result.seconds:.1f} s | val {result.val_acc:.4f}, test {result.test_acc:.4f} "
-            f"({result.status}) |")
+    return (
+        f"| {device} | train default pair ({result.epochs_run} epochs, AMP {amp}) | "
+        f"{result.seconds:.1f} s | val {result.val_acc:.4f}, test {result.test_acc:.4f} "
+        f"({result.status}) |"
+    )
 
 
 def predictor_rows(ds: Dataset, device: str, fit_n: int, score_n: int) -> list[str]:
     """Fit on ``fit_n`` digits rows and score ``score_n`` configs on ``device``."""
     m = measure_speed(ds, {"device": device}, score_n, fit_n)
-    return [f"| {device} | predictor pretrain + fit ({fit_n} rows, {m['n_models']} members) | "
-            f"{m['pretrain_s'] + m['fit_s']:.1f} s | Kendall tau {m['tau']:.3f} on "
-            f"{len(ds.table) - fit_n} other rows |",
-            f"| {device} | predictor scoring ({score_n:,} configs) | {m['score_s']:.2f} s | "
-            f"{score_n / m['score_s']:,.0f} candidates/s |"]
+    return [
+        f"| {device} | predictor pretrain + fit ({fit_n} rows, {m['n_models']} members) | "
+        f"{m['pretrain_s'] + m['fit_s']:.1f} s | Kendall tau {m['tau']:.3f} on "
+        f"{len(ds.table) - fit_n} other rows |",
+        f"| {device} | predictor scoring ({score_n:,} configs) | {m['score_s']:.2f} s | "
+        f"{score_n / m['score_s']:,.0f} candidates/s |",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,9 @@ training seeds for its full schedule; the table reports their mean validation an
 accuracy next to the default pair's, and the epochs each search trained.
 
 Recipe swap (FBNetV3 reports that swapping recipes between found models costs accuracy):
-the joint searches of two seeds A and B give two pairs; A's architecture is trained with
-B's recipe and the reverse, with the same training seeds, and the drop against each
-architecture's own recipe is reported.
+the searches over the joint space (coarse and TPE, every seed) each return a pair; each
+one's architecture is trained with the next one's recipe and the reverse, with the same
+training seeds, and the drop against each architecture's own recipe is reported.
 
 Every training run (config, seed, epochs) is appended to ``benchmarks/results/cache/
 joint.jsonl`` as it ends and read back on the next run: a stopped benchmark resumes
@@ -31,7 +31,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import tempfile
@@ -53,6 +52,7 @@ CACHE = ROOT / "benchmarks" / "results" / "cache" / "joint.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "joint.md"
 MODES = ("joint", "arch", "recipe")  # what coarse search varies
 METHODS = tuple(f"coarse-{m}" for m in MODES) + ("tpe-joint",)
+JOINT = ("coarse-joint", "tpe-joint")  # searches over the joint space: their pairs swap recipes
 
 
 def fixed_space(space, mode: str):
@@ -66,8 +66,14 @@ def fixed_space(space, mode: str):
         return space
     arch = space.arch if mode == "arch" else fix(space.arch)
     recipe = space.recipe if mode == "recipe" else fix(space.recipe)
-    return SearchSpace(arch, recipe, constraints=space.constraints, name=f"{space.name}-{mode}",
-                       model=space.model, default=space.default)
+    return SearchSpace(
+        arch,
+        recipe,
+        constraints=space.constraints,
+        name=f"{space.name}-{mode}",
+        model=space.model,
+        default=space.default,
+    )
 
 
 def cached_evaluator(space, dataset: str, seed: int, cache: Path):
@@ -119,24 +125,37 @@ def default_flops(space) -> float:
     return float(model_costs(space, pd.DataFrame([space.default]))["flops"].iloc[0])
 
 
-def _coarse(space, seed: int, budget: int, dataset: str, cache: Path, limits: dict,
-            settings: dict[str, Any]) -> dict[str, Any]:
+def _coarse(
+    space, seed: int, budget: int, dataset: str, cache: Path, limits: dict, settings: dict[str, Any]
+) -> dict[str, Any]:
     from jointnas.search.coarse import CoarseSearch
     from jointnas.search.settings import load_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         space.to_yaml(Path(tmp) / "space.yaml")
-        config = {"space": "space.yaml", "name": "run", "runs_dir": "runs", "seed": seed,
-                  "budget_trials": budget, "constraints": limits, "final_eval": False,
-                  "evaluator": {"type": "train", "dataset": dataset}, **settings}
+        config = {
+            "space": "space.yaml",
+            "name": "run",
+            "runs_dir": "runs",
+            "seed": seed,
+            "budget_trials": budget,
+            "constraints": limits,
+            "final_eval": False,
+            "evaluator": {"type": "train", "dataset": dataset},
+            **settings,
+        }
         path = Path(tmp) / "search.yaml"
         path.write_text(yaml.safe_dump(config))
         run = CoarseSearch(load_settings(path), progress=False)
         run.evaluator = cached_evaluator(run.space, dataset, 0, cache)
         result = run.run()
         samples = result.samples
-    return {"best": _plain(result.best), "score": float(samples["val_acc"].max()),
-            "epochs": int(samples["epochs_run"].sum()), "pairs": len(samples)}
+    return {
+        "best": _plain(result.best),
+        "score": float(samples["val_acc"].max()),
+        "epochs": int(samples["epochs_run"].sum()),
+        "pairs": len(samples),
+    }
 
 
 def _tpe(space, seed: int, budget: int, dataset: str, cache: Path, limits: dict) -> dict[str, Any]:
@@ -171,8 +190,23 @@ def retrain(job: tuple[str, dict[str, Any], int, str, str]) -> dict[str, Any]:
     warnings.filterwarnings("ignore")
     space = read_space(SPACE)
     r = cached_evaluator(space, dataset, seed, Path(cache)).evaluate(config)
-    return {"label": label, "seed": seed, "val_acc": r.val_acc, "test_acc": r.test_acc,
-            "flops": r.flops, "params": r.params}
+    return {
+        "label": label,
+        "seed": seed,
+        "val_acc": r.val_acc,
+        "test_acc": r.test_acc,
+        "flops": r.flops,
+        "params": r.params,
+    }
+
+
+def swaps(labels: list[str]) -> list[tuple[str, str]]:
+    """Ordered pairs of searches whose returned pairs swap recipes: each with the next one
+    in the list (a ring), both ways; all pairs of two."""
+    if len(labels) < 2:
+        return []
+    ring = {(labels[i], labels[(i + 1) % len(labels)]) for i in range(len(labels))}
+    return sorted(ring | {(b, a) for a, b in ring})
 
 
 def swapped(a: dict[str, Any], b: dict[str, Any], space) -> dict[str, Any]:
@@ -210,10 +244,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retrain", type=int, default=3, help="training seeds of each returned pair")
     p.add_argument("--dataset", default="mnist1d")
     p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--jobs", type=int, default=2,
-                   help="parallel processes (one CPU thread each); 0 runs in this process")
-    p.add_argument("--n-models", type=int, default=None,
-                   help="predictor ensemble size of coarse search (default: coarse's)")
+    p.add_argument(
+        "--jobs", type=int, default=2, help="parallel processes (one CPU thread each); 0 runs in this process"
+    )
+    p.add_argument(
+        "--n-models",
+        type=int,
+        default=None,
+        help="predictor ensemble size of coarse search (default: coarse's)",
+    )
     p.add_argument("--pool", type=int, default=None, help="coarse's pool size (default: its budget rule)")
     p.add_argument("--cache", type=Path, default=CACHE)
     p.add_argument("--out", type=Path, default=None)
@@ -223,20 +262,27 @@ def main(argv: list[str] | None = None) -> int:
 
     space = read_space(SPACE)
     methods = args.methods.split(",")
-    coarse = {k: v for k, v in (("pool", args.pool), ("predictor", args.n_models and {"n_models": args.n_models}))
-              if v}
-    jobs = [(m, s, args.budget, args.dataset, str(args.cache), coarse) for s in range(args.seeds)
-            for m in methods]
+    coarse = {
+        k: v
+        for k, v in (("pool", args.pool), ("predictor", args.n_models and {"n_models": args.n_models}))
+        if v
+    }
+    jobs = [
+        (m, s, args.budget, args.dataset, str(args.cache), coarse) for s in range(args.seeds) for m in methods
+    ]
     with _pool(args.jobs) as pool:
         found = list(pool.map(search, jobs))
         pairs = {f"{r['method']}/s{r['seed']}": r["best"] for r in found if r["best"] is not None}
         pairs["default"] = dict(space.default)
-        joint = [r["best"] for r in found if r["method"] == "coarse-joint" and r["best"] is not None]
-        for i, j in itertools.permutations(range(len(joint)), 2):
-            pairs[f"arch s{i} + recipe s{j}"] = swapped(joint[i], joint[j], space)
+        for a, b in swaps([label for label in pairs if label.split("/")[0] in JOINT]):
+            pairs[f"{a} arch + {b} recipe"] = swapped(pairs[a], pairs[b], space)
         seeds = range(1, args.retrain + 1)  # the searches trained with seed 0
-        runs = list(pool.map(retrain, [(label, c, s, args.dataset, str(args.cache))
-                                        for label, c in pairs.items() for s in seeds]))
+        runs = list(
+            pool.map(
+                retrain,
+                [(label, c, s, args.dataset, str(args.cache)) for label, c in pairs.items() for s in seeds],
+            )
+        )
     lines = report(args, found, runs)
     print("\n".join(lines))
     write_report(lines, report_path(p, args, RESULTS), started)
@@ -250,42 +296,59 @@ def report(args: argparse.Namespace, found: list[dict], runs: list[dict]) -> lis
         by.setdefault(r["label"], []).append(r)
     default = by["default"]
     base_val = np.mean([r["val_acc"] for r in default])
-    lines = [f"# Joint vs architecture-only vs recipe-only search, real training ({args.dataset})", "",
-             f"Budget {args.budget} trained pairs per search, {args.seeds} search seeds, every returned "
-             f"pair re-trained with {args.retrain} training seeds (1..{args.retrain}; searches trained "
-             "with seed 0). FLOPs limit: the default pair's. Mean ± std over the re-training runs "
-             "of all search seeds.", "",
-             "| method | search val_acc (median) | re-trained val_acc | re-trained test_acc | "
-             "vs default (val) | seeds beating default | FLOPs (median) | epochs trained (median) |",
-             "|---|---|---|---|---|---|---|---|",
-             f"| default pair | - | {mean_std([r['val_acc'] for r in default])} | "
-             f"{mean_std([r['test_acc'] for r in default])} | - | - | {default[0]['flops']:.3g} | - |"]
+    lines = [
+        f"# Joint vs architecture-only vs recipe-only search, real training ({args.dataset})",
+        "",
+        f"Budget {args.budget} trained pairs per search, {args.seeds} search seeds, every returned "
+        f"pair re-trained with {args.retrain} training seeds (1..{args.retrain}; searches trained "
+        "with seed 0). FLOPs limit: the default pair's. Mean ± std over the re-training runs "
+        "of all search seeds.",
+        "",
+        "| method | search val_acc (median) | re-trained val_acc | re-trained test_acc | "
+        "vs default (val) | seeds beating default | FLOPs (median) | epochs trained (median) |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| default pair | - | {mean_std([r['val_acc'] for r in default])} | "
+        f"{mean_std([r['test_acc'] for r in default])} | - | - | {default[0]['flops']:.3g} | - |",
+    ]
     for method in args.methods.split(","):
         rows = [f for f in found if f["method"] == method]
         rt = [r for f in rows for r in by.get(f"{method}/s{f['seed']}", [])]
         if not rt:
             continue
-        wins = sum(np.mean([r["val_acc"] for r in by[f"{method}/s{f['seed']}"]]) > base_val
-                   for f in rows if f"{method}/s{f['seed']}" in by)
+        wins = sum(
+            np.mean([r["val_acc"] for r in by[f"{method}/s{f['seed']}"]]) > base_val
+            for f in rows
+            if f"{method}/s{f['seed']}" in by
+        )
         val = [r["val_acc"] for r in rt]
-        lines.append(f"| {method} | {np.median([f['score'] for f in rows]):.4f} | {mean_std(val)} | "
-                     f"{mean_std([r['test_acc'] for r in rt])} | {np.mean(val) - base_val:+.4f} | "
-                     f"{wins}/{len(rows)} | {np.median([r['flops'] for r in rt]):.3g} | "
-                     f"{np.median([f['epochs'] for f in rows]):.0f} |")
-    lines += ["", "## Recipe swap between the joint searches' pairs", "",
-              "| architecture | own recipe val_acc | swapped recipe | val_acc | drop |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {method} | {np.median([f['score'] for f in rows]):.4f} | {mean_std(val)} | "
+            f"{mean_std([r['test_acc'] for r in rt])} | {np.mean(val) - base_val:+.4f} | "
+            f"{wins}/{len(rows)} | {np.median([r['flops'] for r in rt]):.3g} | "
+            f"{np.median([f['epochs'] for f in rows]):.0f} |"
+        )
+    lines += [
+        "",
+        "## Recipe swap between the pairs the joint-space searches returned",
+        "",
+        "| architecture | own recipe val_acc | swapped recipe | val_acc | drop |",
+        "|---|---|---|---|---|",
+    ]
     drops = []
     for label, rs in by.items():
-        if not label.startswith("arch s"):
+        if not label.endswith(" recipe"):
             continue
-        i, j = int(label.split()[1][1:]), int(label.split()[-1][1:])
-        own = np.mean([r["val_acc"] for r in by[f"coarse-joint/s{i}"]])
+        a, _, b, _ = label.split()
+        own = np.mean([r["val_acc"] for r in by[a]])
         swap = np.mean([r["val_acc"] for r in rs])
         drops.append(own - swap)
-        lines.append(f"| joint s{i} | {own:.4f} | joint s{j}'s | {swap:.4f} | {own - swap:+.4f} |")
+        lines.append(f"| {a}'s | {own:.4f} | {b}'s | {swap:.4f} | {own - swap:+.4f} |")
     if drops:
-        lines += ["", f"Mean drop from swapping recipes: {np.mean(drops):+.4f} over {len(drops)} swaps "
-                  f"({sum(d > 0 for d in drops)} of {len(drops)} lost accuracy)."]
+        lines += [
+            "",
+            f"Mean drop from swapping recipes: {np.mean(drops):+.4f} over {len(drops)} swaps "
+            f"({sum(d > 0 for d in drops)} of {len(drops)} lost accuracy).",
+        ]
     return lines
 
 

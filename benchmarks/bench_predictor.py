@@ -17,9 +17,9 @@ Datasets: NAS-Bench-Graph (``arxiv``, ``cs``, ``citeseer``, ``cora``, ... as tab
 spaces: topology_id and four node operations, target ``valid_acc``, pretraining on
 ``params_m`` and ``latency_s`` of all architectures), and the trained development
 tables ``digits`` and ``mnist1d`` (target ``val_acc``, pretraining on analytic FLOPs and
-params of a Sobol pool of their space), when a table exists with at least 100 usable rows. ``<dataset>+recipe`` (e.g.
-``cs+recipe``, not in the default list) adds a synthetic recipe effect to a NAS-Bench-Graph
-table, for a joint table whose architecture part is measured and matters.
+params of a Sobol pool of their space), when a table exists with at least 100 usable rows.
+``<dataset>+recipe`` (e.g. ``cs+recipe``, not in the default list) adds a synthetic
+recipe effect to a NAS-Bench-Graph table, for a joint table whose architecture part is measured and matters.
 
 Usage:
     python benchmarks/bench_predictor.py                       # full (slow: ~40 min on 2 cores)
@@ -48,8 +48,17 @@ from jointnas.predictor import AccuracyPredictor
 from jointnas.predictor.metrics import kendall_tau, precision_at_k
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (JOINT_TABLES, NBG_COSTS, NBG_TARGET, ROOT,  # noqa: E402
-                    nasbench_graph_table, parse_value, recipe_effect, seed_noise, with_recipe)
+from common import (
+    JOINT_TABLES,
+    NBG_COSTS,
+    NBG_TARGET,
+    ROOT,  # noqa: E402
+    nasbench_graph_table,
+    parse_value,
+    recipe_effect,
+    seed_noise,
+    with_recipe,
+)
 
 BASELINES = ("ridge", "rf", "gbr", "gp", "ridge-rank", "gp-rank")
 ZERO_COST = {"mnist1d": ROOT / "benchmarks" / "data" / "mnist1d_sobol_zero_cost.csv"}
@@ -63,10 +72,15 @@ METHODS = ("jointnas", "jointnas-zc", "jointnas-nopre") + BASELINES
 class Dataset:
     """One benchmark: a space, its measured rows, the target and the pretraining data."""
 
-    def __init__(self, name: str, space: SearchSpace, table: pd.DataFrame, target: str,
-                 pretrain: Callable[[AccuracyPredictor], AccuracyPredictor],
-                 pretrain_zc: Callable[[AccuracyPredictor], AccuracyPredictor] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        name: str,
+        space: SearchSpace,
+        table: pd.DataFrame,
+        target: str,
+        pretrain: Callable[[AccuracyPredictor], AccuracyPredictor],
+        pretrain_zc: Callable[[AccuracyPredictor], AccuracyPredictor] | None = None,
+    ) -> None:
         self.name, self.space, self.table, self.target = name, space, table, target
         self.pretrain, self.pretrain_zc = pretrain, pretrain_zc
 
@@ -94,8 +108,7 @@ def nasbench_graph_with_recipe(name: str, n: int = 6000, seed: int = 0) -> Datas
     table["optimizer"] = rng.choice(["sgd", "adam"], n)
     table["acc"] = table[NBG_TARGET] + recipe_effect(table, table[NBG_TARGET].std())
     joint = with_recipe(space)
-    return Dataset(f"{name}+recipe", joint, table, "acc",
-                   lambda est: est.pretrain(table, targets=NBG_COSTS))
+    return Dataset(f"{name}+recipe", joint, table, "acc", lambda est: est.pretrain(table, targets=NBG_COSTS))
 
 
 def joint_table(name: str, n_pool: int = 20000) -> Dataset | None:
@@ -119,8 +132,7 @@ def joint_table(name: str, n_pool: int = 20000) -> Dataset | None:
     if labels is not None and labels.is_file():
         free = read_table(labels)
         zc = lambda est: est.pretrain(free, targets=PROXIES)  # noqa: E731
-    return Dataset(name, space, table, target,
-                   lambda est: est.pretrain(n=n_pool, costs=space_costs), zc)
+    return Dataset(name, space, table, target, lambda est: est.pretrain(n=n_pool, costs=space_costs), zc)
 
 
 def baseline(name: str, seed: int) -> Any:
@@ -150,8 +162,9 @@ def rank_scaled(y: np.ndarray) -> np.ndarray:
     return (rankdata(y) - 1) / max(len(y) - 1, 1)
 
 
-def evaluate(ds: Dataset, ns: list[int], seeds: list[int], methods: list[str],
-             params: dict[str, Any]) -> tuple[dict, dict, dict]:
+def evaluate(
+    ds: Dataset, ns: list[int], seeds: list[int], methods: list[str], params: dict[str, Any]
+) -> tuple[dict, dict, dict]:
     """Kendall tau, P@10 and fit seconds per (method, N), one value per seed."""
     taus: dict[tuple[str, int], list[float]] = {}
     p10: dict[tuple[str, int], list[float]] = {}
@@ -174,8 +187,11 @@ def evaluate(ds: Dataset, ns: list[int], seeds: list[int], methods: list[str],
             for method in methods:
                 t0 = time.perf_counter()
                 if method.startswith("jointnas"):
-                    est = (copy.deepcopy(pretrained[method]) if method in pretrained
-                           else AccuracyPredictor(ds.space, seed=seed, **params))
+                    est = (
+                        copy.deepcopy(pretrained[method])
+                        if method in pretrained
+                        else AccuracyPredictor(ds.space, seed=seed, **params)
+                    )
                     est.fit(ds.table.iloc[train], target=ds.target)
                     fit_s = time.perf_counter() - t0
                     pred = est.predict(ds.table.iloc[test])
@@ -194,13 +210,16 @@ def evaluate(ds: Dataset, ns: list[int], seeds: list[int], methods: list[str],
     return taus, p10, secs
 
 
-def print_table(ds: Dataset, ns: list[int], methods: list[str], taus: dict, secs: dict,
-                p10: dict | None = None) -> None:
+def print_table(
+    ds: Dataset, ns: list[int], methods: list[str], taus: dict, secs: dict, p10: dict | None = None
+) -> None:
     """Mean (std) tau and P@10 per method and N, the noise ceiling, then the targets."""
     methods = [m for m in methods if (m, ns[0]) in taus]  # rows that ran on this dataset
-    print(f"\n### {ds.name}: Kendall tau of {ds.target} on the remaining rows "
-          f"({len(ds.table)} rows, mean (std) over seeds)")
-    print(f"| method | " + " | ".join(f"N={n}" for n in ns) + " | fit s @ N=" + str(ns[-1]) + " |")
+    print(
+        f"\n### {ds.name}: Kendall tau of {ds.target} on the remaining rows "
+        f"({len(ds.table)} rows, mean (std) over seeds)"
+    )
+    print("| method | " + " | ".join(f"N={n}" for n in ns) + " | fit s @ N=" + str(ns[-1]) + " |")
     print("|---" * (len(ns) + 2) + "|")
     for m in methods:
         cells = [f"{np.mean(taus[(m, n)]):.3f} ({np.std(taus[(m, n)]):.3f})" for n in ns]
@@ -213,25 +232,34 @@ def print_table(ds: Dataset, ns: list[int], methods: list[str], taus: dict, secs
             print(f"| {m} | " + " | ".join(f"{np.mean(p10[(m, n)]):.2f}" for n in ns) + " |")
     repeated, ceiling = seed_noise(ds.table, ds.target)
     if repeated:
-        print(f"noise ceiling: Kendall tau between two training seeds over the {repeated} "
-              f"pairs trained twice: {ceiling:.3f}")
+        print(
+            f"noise ceiling: Kendall tau between two training seeds over the {repeated} "
+            f"pairs trained twice: {ceiling:.3f}"
+        )
     base = [m for m in methods if m in BASELINES]
     if "jointnas" in methods and base:
         gaps = [np.mean(taus[("jointnas", n)]) - max(np.mean(taus[(b, n)]) for b in base) for n in ns]
-        print("jointnas - best baseline: " + ", ".join(f"N={n}: {g:+.3f}" for n, g in zip(ns, gaps))
-              + ("  (target >= +0.03: " + ("met" if min(gaps) >= 0.03 else "MISSED") + ")"))
+        print(
+            "jointnas - best baseline: "
+            + ", ".join(f"N={n}: {g:+.3f}" for n, g in zip(ns, gaps))
+            + ("  (target >= +0.03: " + ("met" if min(gaps) >= 0.03 else "MISSED") + ")")
+        )
     for method, what in (("jointnas", "FLOPs/params"), ("jointnas-zc", "zero-cost proxies")):
         if (method, ns[0]) in taus and ("jointnas-nopre", ns[0]) in taus:
             n0 = ns[0]
             gain = np.mean(taus[(method, n0)]) - np.mean(taus[("jointnas-nopre", n0)])
-            print(f"pretraining gain ({what}) at N={n0}: {gain:+.3f}  (target >= +0.05: "
-                  + ("met" if gain >= 0.05 else "MISSED") + ")")
+            print(
+                f"pretraining gain ({what}) at N={n0}: {gain:+.3f}  (target >= +0.05: "
+                + ("met" if gain >= 0.05 else "MISSED")
+                + ")"
+            )
         if (f"pretrain {method}", 0) in secs:
             print(f"pretraining time ({what}): {np.mean(secs[(f'pretrain {method}', 0)]):.1f} s")
 
 
-def measure_speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int,
-                  seed: int = 0) -> dict[str, Any]:
+def measure_speed(
+    ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int, seed: int = 0
+) -> dict[str, Any]:
     """Pretrain and fit on ``n_fit`` random rows, then time scoring ``n_score`` Sobol configs.
 
     Returns:
@@ -239,6 +267,7 @@ def measure_speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int,
         ``tau`` (Kendall tau on the rows not fitted) and ``n_models``. GPU work is
         synchronized before each clock read.
     """
+
     def clock() -> float:
         if str(params.get("device", "cpu")).startswith("cuda"):
             torch.cuda.synchronize()
@@ -259,8 +288,14 @@ def measure_speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int,
     t4 = clock()
     est.predict(pool, return_std=True)
     t5 = clock()
-    return {"pretrain_s": t1 - t0, "fit_s": t2 - t1, "score_s": t4 - t3, "score_std_s": t5 - t4,
-            "tau": tau, "n_models": est.n_models}
+    return {
+        "pretrain_s": t1 - t0,
+        "fit_s": t2 - t1,
+        "score_s": t4 - t3,
+        "score_std_s": t5 - t4,
+        "tau": tau,
+        "n_models": est.n_models,
+    }
 
 
 def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int, threads: int) -> None:
@@ -268,28 +303,41 @@ def speed(ds: Dataset, params: dict[str, Any], n_score: int, n_fit: int, threads
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     m = measure_speed(ds, params, n_score, n_fit)
-    print(f"\n### speed on {ds.name} ({torch.get_num_threads()} torch thread(s), "
-          f"n_models={m['n_models']})")
+    print(f"\n### speed on {ds.name} ({torch.get_num_threads()} torch thread(s), n_models={m['n_models']})")
     print(f"pretrain: {m['pretrain_s']:.1f} s; fit at N={n_fit}: {m['fit_s']:.2f} s (target <= 20 s)")
-    print(f"scoring {n_score} configs: {n_score / m['score_s']:,.0f} candidates/s "
-          f"({n_score / m['score_std_s']:,.0f}/s with return_std; target >= 200,000/s)")
+    print(
+        f"scoring {n_score} configs: {n_score / m['score_s']:,.0f} candidates/s "
+        f"({n_score / m['score_std_s']:,.0f}/s with return_std; target >= 200,000/s)"
+    )
     torch.set_num_threads(before)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="arxiv,cs,citeseer,cora,digits,mnist1d",
-                        help="comma list of NAS-Bench-Graph datasets, 'digits', 'mnist1d' "
-                             "and/or '<dataset>+recipe'")
+    parser.add_argument(
+        "--datasets",
+        default="arxiv,cs,citeseer,cora,digits,mnist1d",
+        help="comma list of NAS-Bench-Graph datasets, 'digits', 'mnist1d' and/or '<dataset>+recipe'",
+    )
     parser.add_argument("--n", default="50,100,200,500", help="training-set sizes")
     parser.add_argument("--seeds", type=int, default=5, help="random training sets per N")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma list of methods")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override an AccuracyPredictor hyperparameter (repeatable)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for the quality tables (1 on a shared box)")
-    parser.add_argument("--speed-threads", type=int, default=2,
-                        help="torch threads for throughput and fit time (target: 2 cores)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an AccuracyPredictor hyperparameter (repeatable)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads for the quality tables (1 on a shared box)"
+    )
+    parser.add_argument(
+        "--speed-threads",
+        type=int,
+        default=2,
+        help="torch threads for throughput and fit time (target: 2 cores)",
+    )
     parser.add_argument("--score-n", type=int, default=200_000, help="configs for throughput")
     parser.add_argument("--no-speed", action="store_true", help="skip throughput and fit time")
     parser.add_argument("--quick", action="store_true", help="arxiv and cora, 2 seeds")

@@ -38,8 +38,8 @@ from common import DIGITS, DIGITS_SPACE, ROOT, quartiles, report_path, write_rep
 from jointnas.data.datasets import load_dataset  # noqa: E402
 from jointnas.data.space_io import read_space  # noqa: E402
 from jointnas.predictor.metrics import kendall_tau  # noqa: E402
-from jointnas.recipes.supernet_train import evaluate_paths, supernet_recipe  # noqa: E402
-from jointnas.search.enas import ENAS_CONTROLLER, enas_search, retrain  # noqa: E402
+from jointnas.recipes.supernet.training import evaluate_paths, supernet_recipe  # noqa: E402
+from jointnas.search.oneshot.enas import ENAS_CONTROLLER, enas_search, retrain  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "reinforce.md"
 STRATEGIES = ("random", "evolution", "reinforce")
@@ -55,10 +55,13 @@ def table_section(bench: Bench, seeds: list[int], budgets: list[int]) -> list[st
     if budgets[-1] >= n:  # a small (partial) table: budgets scaled to at most half the pool
         budgets = sorted({max(1, n * b // (2 * budgets[-1])) for b in budgets})
         note = f" (pool smaller than the budgets: scaled to {budgets})"
-    lines = [f"### {bench.name}: {n} pairs, target `{bench.evaluator.target}` (best {scores.max():.4f})"
-             + note, "",
-             "| strategy | " + " | ".join(f"rank@{b}" for b in budgets) + " | found best @"
-             f"{budgets[-1]} | s/run |", "|---" * (len(budgets) + 3) + "|"]
+    lines = [
+        f"### {bench.name}: {n} pairs, target `{bench.evaluator.target}` (best {scores.max():.4f})" + note,
+        "",
+        "| strategy | " + " | ".join(f"rank@{b}" for b in budgets) + " | found best @"
+        f"{budgets[-1]} | s/run |",
+        "|---" * (len(budgets) + 3) + "|",
+    ]
     for name in STRATEGIES:
         started = time.perf_counter()
         best = {b: [] for b in budgets}
@@ -74,18 +77,30 @@ def table_section(bench: Bench, seeds: list[int], budgets: list[int]) -> list[st
     return lines + [""]
 
 
-def enas_section(seeds: list[int], epochs: int, steps: int, samples: int, retrain_epochs: int,
-                 n_archs: int) -> list[str]:
+def enas_section(
+    seeds: list[int], epochs: int, steps: int, samples: int, retrain_epochs: int, n_archs: int
+) -> list[str]:
     """ENAS on the digits layer supernet: time, found accuracy, estimate, tau."""
     space = read_space(str(ROOT / "configs" / "supernet_layers.yaml"))
     bundle = load_dataset("digits")
     results = []
     for seed in seeds:
-        r = enas_search(space, bundle, epochs=epochs, controller_steps=steps, samples=samples,
-                        retrain_epochs=retrain_epochs, seed=seed)
+        r = enas_search(
+            space,
+            bundle,
+            epochs=epochs,
+            controller_steps=steps,
+            samples=samples,
+            retrain_epochs=retrain_epochs,
+            seed=seed,
+        )
         results.append(r)
-        print(f"  [enas] seed {seed}: {r.search_seconds:.1f} s, best {r.best}, "
-              f"standalone {r.standalone['val_acc']:.4f}", file=sys.stderr, flush=True)
+        print(
+            f"  [enas] seed {seed}: {r.search_seconds:.1f} s, best {r.best}, "
+            f"standalone {r.standalone['val_acc']:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
     net = results[0].supernet
     rng = np.random.default_rng(0)
     paths = sorted({tuple(int(rng.integers(k)) for k in net.spec.num_choices) for _ in range(4 * n_archs)})
@@ -93,34 +108,47 @@ def enas_section(seeds: list[int], epochs: int, steps: int, samples: int, retrai
     archs = [net.spec.arch(p) for p in paths]
     shared = evaluate_paths(net, archs, bundle, recalibrate_bn=4, seed=seeds[0])
     recipe = results[0].settings["recipe"]
-    alone = [retrain(space, a, bundle, supernet_recipe(recipe), retrain_epochs, seeds[0], "cpu")
-             for a in archs]
+    alone = [
+        retrain(space, a, bundle, supernet_recipe(recipe), retrain_epochs, seeds[0], "cpu") for a in archs
+    ]
     truth = np.array([a["val_acc"] for a in alone])
     per_arch = float(np.mean([a["seconds"] for a in alone]))
     total = net.spec.num_paths
-    lines = [f"### ENAS on digits ({space.name}: {total} architectures)", "",
-             f"Settings: {epochs} supernet epochs (SGD lr {recipe['lr']}, batch {recipe['batch_size']}, "
-             f"cosine), {steps} controller steps x {samples} samples per epoch, controller "
-             f"{ENAS_CONTROLLER}, batch norm recalibrated on 4 batches per scored path, 16 final "
-             f"samples; standalone = {retrain_epochs} epochs from scratch, same recipe.", "",
-             "| seed | search s | found architecture | shared val | standalone val | standalone test "
-             "| retrain s | found vs the sample below |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### ENAS on digits ({space.name}: {total} architectures)",
+        "",
+        f"Settings: {epochs} supernet epochs (SGD lr {recipe['lr']}, batch {recipe['batch_size']}, "
+        f"cosine), {steps} controller steps x {samples} samples per epoch, controller "
+        f"{ENAS_CONTROLLER}, batch norm recalibrated on 4 batches per scored path, 16 final "
+        f"samples; standalone = {retrain_epochs} epochs from scratch, same recipe.",
+        "",
+        "| seed | search s | found architecture | shared val | standalone val | standalone test "
+        "| retrain s | found vs the sample below |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for seed, r in zip(seeds, results):
         s = r.standalone
         beaten = float(np.mean(truth < s["val_acc"]))
         label = ",".join(str(v) for v in r.best.values())
-        lines.append(f"| {seed} | {r.search_seconds:.1f} | {label} | {r.shared_acc:.4f} | {s['val_acc']:.4f} "
-                     f"| {s['test_acc']:.4f} | {s['seconds']:.1f} | beats {100 * beaten:.0f}% |")
+        lines.append(
+            f"| {seed} | {r.search_seconds:.1f} | {label} | {r.shared_acc:.4f} | {s['val_acc']:.4f} "
+            f"| {s['test_acc']:.4f} | {s['seconds']:.1f} | beats {100 * beaten:.0f}% |"
+        )
     search = float(np.median([r.search_seconds for r in results]))
-    lines += ["", "| quantity | value |", "|---|---|",
-              f"| ENAS search time (median over seeds) | {search:.1f} s |",
-              f"| standalone training, mean of {len(alone)} architectures | {per_arch:.2f} s |",
-              f"| training all {total} architectures (estimate) | {per_arch * total:.0f} s "
-              f"({per_arch * total / search:.1f}x the ENAS search) |",
-              f"| standalone val accuracy of the {len(alone)} sampled: median [min, max] | "
-              f"{np.median(truth):.4f} [{truth.min():.4f}, {truth.max():.4f}] |",
-              f"| Kendall tau, shared-weight vs standalone val accuracy ({len(alone)} archs, seed "
-              f"{seeds[0]} supernet) | {kendall_tau(truth, shared):.3f} |", ""]
+    lines += [
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| ENAS search time (median over seeds) | {search:.1f} s |",
+        f"| standalone training, mean of {len(alone)} architectures | {per_arch:.2f} s |",
+        f"| training all {total} architectures (estimate) | {per_arch * total:.0f} s "
+        f"({per_arch * total / search:.1f}x the ENAS search) |",
+        f"| standalone val accuracy of the {len(alone)} sampled: median [min, max] | "
+        f"{np.median(truth):.4f} [{truth.min():.4f}, {truth.max():.4f}] |",
+        f"| Kendall tau, shared-weight vs standalone val accuracy ({len(alone)} archs, seed "
+        f"{seeds[0]} supernet) | {kendall_tau(truth, shared):.3f} |",
+        "",
+    ]
     return lines
 
 
@@ -138,24 +166,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archs", type=int, default=20, help="architectures for the tau")
     parser.add_argument("--skip-enas", action="store_true", help="tables only")
     parser.add_argument("--quick", action="store_true", help="3 seeds, arxiv and cora, 1 ENAS seed")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"markdown file written at the end (default: {OUT.relative_to(ROOT)}, "
-                             "and only for a run with every other option at its default)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"markdown file written at the end (default: {OUT.relative_to(ROOT)}, "
+        "and only for a run with every other option at its default)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
     names = "arxiv,cora".split(",") if args.quick else args.datasets.split(",")
     seeds = list(range(3 if args.quick else args.seeds))
     budgets = sorted(int(b) for b in args.budgets.split(","))
-    lines = ["# REINFORCE controller and ENAS", "",
-             f"Seeds 0-{len(seeds) - 1}, batches of {BATCH}, each table's rows as the finite pool; "
-             "ranks: median [25th, 75th percentile] over seeds, 1 = best in the table; torch threads 1.",
-             "Strategies at their defaults (reinforce: hidden 32, Adam lr 0.05, entropy 0.01, "
-             "baseline decay 0.8, tanh constant 2.5, normalized advantages).", ""]
+    lines = [
+        "# REINFORCE controller and ENAS",
+        "",
+        f"Seeds 0-{len(seeds) - 1}, batches of {BATCH}, each table's rows as the finite pool; "
+        "ranks: median [25th, 75th percentile] over seeds, 1 = best in the table; torch threads 1.",
+        "Strategies at their defaults (reinforce: hidden 32, Adam lr 0.05, entropy 0.01, "
+        "baseline decay 0.8, tanh constant 2.5, normalized advantages).",
+        "",
+    ]
     print("\n".join(lines), flush=True)
     for name in names:
-        bench = (table_bench(name, DIGITS, DIGITS_SPACE) if name == "digits"
-                 else nasbench_graph(name))
+        bench = table_bench(name, DIGITS, DIGITS_SPACE) if name == "digits" else nasbench_graph(name)
         if bench is None:
             continue
         block = table_section(bench, seeds, budgets)
@@ -163,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         lines += block
     if not args.skip_enas:
         enas_seeds = list(range(1 if args.quick else args.enas_seeds))
-        block = enas_section(enas_seeds, args.epochs, args.controller_steps, args.samples,
-                             args.retrain_epochs, args.archs)
+        block = enas_section(
+            enas_seeds, args.epochs, args.controller_steps, args.samples, args.retrain_epochs, args.archs
+        )
         print("\n".join(block), flush=True)
         lines += block
     write_report(lines, report_path(parser, args, OUT), started)

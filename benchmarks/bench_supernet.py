@@ -29,8 +29,8 @@ import torch
 from jointnas.data.datasets import load_dataset
 from jointnas.data.space_io import read_space
 from jointnas.search.display import format_table
-from jointnas.search.supernet_rank import arch_labels, discordant_pairs, rank_supernet
-from jointnas.search.supernet_report import architecture_view, tau_view, write_ranking
+from jointnas.search.oneshot.supernet_rank import arch_labels, discordant_pairs, rank_supernet
+from jointnas.search.oneshot.supernet_report import architecture_view, tau_view, write_ranking
 
 SPACE = Path(__file__).resolve().parents[1] / "configs" / "supernet_digits.yaml"
 SAMPLERS = ("uniform", "epsilon_greedy", "fair")
@@ -42,10 +42,15 @@ def timing_table(ranking, standalone_seeds: int) -> pd.DataFrame:
     standalone = ranking.standalone_seconds / standalone_seeds
     rows = []
     for row in ranking.samplers.itertuples(index=False):
-        rows.append({"sampler": row.sampler, "supernet_train_s": row.train_seconds,
-                     "score_all_s": row.eval_seconds,
-                     "standalone_all_s": standalone,
-                     "supernet/standalone": row.train_seconds / standalone})
+        rows.append(
+            {
+                "sampler": row.sampler,
+                "supernet_train_s": row.train_seconds,
+                "score_all_s": row.eval_seconds,
+                "standalone_all_s": standalone,
+                "supernet/standalone": row.train_seconds / standalone,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -54,15 +59,26 @@ def close_pair_table(ranking) -> pd.DataFrame:
     table = ranking.architectures
     labels = arch_labels(table)
     a, b = (labels.index(x) for x in CLOSE_PAIR)
-    rows = [{"scorer": "standalone", CLOSE_PAIR[0]: table["standalone"][a],
-             CLOSE_PAIR[1]: table["standalone"][b], "agrees": "-"}]
+    rows = [
+        {
+            "scorer": "standalone",
+            CLOSE_PAIR[0]: table["standalone"][a],
+            CLOSE_PAIR[1]: table["standalone"][b],
+            "agrees": "-",
+        }
+    ]
     truth = table["standalone"][a] - table["standalone"][b]
     for name, runs in ranking.scores.items():
         diff = runs[:, a] - runs[:, b]
         agree = int(((diff > 0) == (truth > 0)).sum()) if truth != 0 else 0
-        rows.append({"scorer": name, CLOSE_PAIR[0]: runs[:, a].mean(),
-                     CLOSE_PAIR[1]: runs[:, b].mean(),
-                     "agrees": f"{agree}/{len(runs)} seeds" if truth != 0 else "tie in truth"})
+        rows.append(
+            {
+                "scorer": name,
+                CLOSE_PAIR[0]: runs[:, a].mean(),
+                CLOSE_PAIR[1]: runs[:, b].mean(),
+                "agrees": f"{agree}/{len(runs)} seeds" if truth != 0 else "tie in truth",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -83,24 +99,34 @@ def main(argv: list[str] | None = None) -> int:
     space = read_space(args.space)
     bundle = load_dataset("digits")
     start = time.perf_counter()
-    ranking = rank_supernet(space, bundle, samplers=SAMPLERS, seeds=args.seeds, epochs=args.epochs,
-                            standalone_epochs=args.standalone_epochs,
-                            standalone_seeds=args.standalone_seeds,
-                            recalibrate_bn=args.recalibrate_bn, device="cpu",
-                            progress=lambda m: print(f"[{time.perf_counter() - start:6.0f}s] {m}",
-                                                     flush=True))
+    ranking = rank_supernet(
+        space,
+        bundle,
+        samplers=SAMPLERS,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        standalone_epochs=args.standalone_epochs,
+        standalone_seeds=args.standalone_seeds,
+        recalibrate_bn=args.recalibrate_bn,
+        device="cpu",
+        progress=lambda m: print(f"[{time.perf_counter() - start:6.0f}s] {m}", flush=True),
+    )
     write_ranking(ranking, args.out)
     total = time.perf_counter() - start
-    print(f"\n{space.name}: {len(ranking.architectures)} architectures; supernet {args.epochs} epochs "
-          f"x {args.seeds} seeds per sampler; standalone {args.standalone_epochs} epochs x "
-          f"{args.standalone_seeds} seeds; SGD lr 0.05 cosine, batch 64; BN recalibration "
-          f"{args.recalibrate_bn} batches; {args.threads} thread(s); total {total:.0f} s\n")
+    print(
+        f"\n{space.name}: {len(ranking.architectures)} architectures; supernet {args.epochs} epochs "
+        f"x {args.seeds} seeds per sampler; standalone {args.standalone_epochs} epochs x "
+        f"{args.standalone_seeds} seeds; SGD lr 0.05 cosine, batch 64; BN recalibration "
+        f"{args.recalibrate_bn} batches; {args.threads} thread(s); total {total:.0f} s\n"
+    )
     print("## Per architecture (val accuracy; supernet = mean over seeds)\n")
     print(format_table(architecture_view(ranking)))
     print("\n## Per sampler\n")
     print(format_table(ranking.samplers))
-    print(f"\nstandalone S-Tau across its {args.standalone_seeds} seeds (noise of the ground "
-          f"truth): {ranking.standalone_s_tau():.3f}")
+    print(
+        f"\nstandalone S-Tau across its {args.standalone_seeds} seeds (noise of the ground "
+        f"truth): {ranking.standalone_s_tau():.3f}"
+    )
     print("\n## GT-Tau by supernet epoch (mean over seeds)\n")
     print(format_table(tau_view(ranking)))
     print("\n## Wall time: one supernet run vs the 9 standalone trainings (one seed)\n")

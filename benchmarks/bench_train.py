@@ -41,9 +41,11 @@ def bare_loop(arch: dict, recipe: TrainingRecipe, bundle, epochs: int, seed: int
     model = build_model(arch, bundle.num_classes, bundle.in_shape, dropout=recipe.dropout, seed=seed)
     decay = [p for p in model.parameters() if p.ndim > 1]
     rest = [p for p in model.parameters() if p.ndim <= 1]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": recipe.weight_decay},
-                           {"params": rest, "weight_decay": 0.0}], lr=recipe.lr,
-                          momentum=recipe.momentum)
+    opt = torch.optim.SGD(
+        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+    )
     steps = math.ceil(len(bundle.train) / recipe.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs * steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
@@ -61,7 +63,7 @@ def bare_loop(arch: dict, recipe: TrainingRecipe, bundle, epochs: int, seed: int
         model.train()
         order = torch.randperm(len(y), generator=gen)
         for i in range(steps):
-            idx = order[i * bs:(i + 1) * bs]
+            idx = order[i * bs : (i + 1) * bs]
             loss = loss_fn(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -75,22 +77,33 @@ def bare_loop(arch: dict, recipe: TrainingRecipe, bundle, epochs: int, seed: int
 def throughput(space, bundle, epochs: int, repeats: int, threads: int) -> pd.DataFrame:
     """samples/s of the trainer and of the bare loop (best of ``repeats``, interleaved)."""
     arch, recipe_cfg = space.split(space.default)
-    recipe = TrainingRecipe.from_config({**recipe_cfg, "warmup_epochs": 0, "ema_decay": 0.0,
-                                         "mixup_alpha": 0.0, "optimizer": "sgd",
-                                         "schedule": "cosine"})
+    recipe = TrainingRecipe.from_config(
+        {
+            **recipe_cfg,
+            "warmup_epochs": 0,
+            "ema_decay": 0.0,
+            "mixup_alpha": 0.0,
+            "optimizer": "sgd",
+            "schedule": "cosine",
+        }
+    )
     torch.set_num_threads(threads)
     trainer, bare = [], []
     for _ in range(repeats):
         t = time.perf_counter()
-        r = train_and_evaluate(arch, recipe, bundle, device="cpu", max_epochs=epochs,
-                               num_threads=threads)
+        r = train_and_evaluate(arch, recipe, bundle, device="cpu", max_epochs=epochs, num_threads=threads)
         trainer.append(time.perf_counter() - t)
         assert r.status == "ok", r.message
         bare.append(bare_loop(arch, recipe, bundle, epochs, seed=0))
     samples = epochs * len(bundle.train)
     rows = [("train_and_evaluate", min(trainer)), ("bare torch loop", min(bare))]
-    frame = pd.DataFrame({"loop": [n for n, _ in rows], "seconds": [s for _, s in rows],
-                          "samples/s": [samples / s for _, s in rows]})
+    frame = pd.DataFrame(
+        {
+            "loop": [n for n, _ in rows],
+            "seconds": [s for _, s in rows],
+            "samples/s": [samples / s for _, s in rows],
+        }
+    )
     frame["ratio"] = frame["samples/s"] / frame["samples/s"].iloc[1]
     return frame
 
@@ -107,9 +120,18 @@ def per_pair(space, bundle, threads: int, pool: int) -> pd.DataFrame:
         arch = {n: configs.at[i, n] for n in space.arch_names}
         arch = space.validate(arch, part="arch")
         r = train_and_evaluate(arch, recipe, bundle, device="cpu", num_threads=threads)
-        rows.append({"arch": label, "flops": r.flops, "params": r.params, "epochs": r.epochs_run,
-                     "seconds": r.seconds, "s/epoch": r.seconds / max(r.epochs_run, 1),
-                     "test_acc": r.test_acc, "status": r.status})
+        rows.append(
+            {
+                "arch": label,
+                "flops": r.flops,
+                "params": r.params,
+                "epochs": r.epochs_run,
+                "seconds": r.seconds,
+                "s/epoch": r.seconds / max(r.epochs_run, 1),
+                "test_acc": r.test_acc,
+                "status": r.status,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -119,11 +141,23 @@ def default_quality(space, bundle, threads: int, seeds: int) -> pd.DataFrame:
     rows = []
     for seed in range(seeds):
         r = train_and_evaluate(arch, recipe, bundle, device="cpu", seed=seed, num_threads=threads)
-        rows.append({"seed": seed, "val_acc": r.val_acc, "test_acc": r.test_acc,
-                     "seconds": r.seconds, "status": r.status})
+        rows.append(
+            {
+                "seed": seed,
+                "val_acc": r.val_acc,
+                "test_acc": r.test_acc,
+                "seconds": r.seconds,
+                "status": r.status,
+            }
+        )
     frame = pd.DataFrame(rows)
-    mean = {"seed": "mean", "val_acc": frame["val_acc"].mean(), "test_acc": frame["test_acc"].mean(),
-            "seconds": frame["seconds"].mean(), "status": ""}
+    mean = {
+        "seed": "mean",
+        "val_acc": frame["val_acc"].mean(),
+        "test_acc": frame["test_acc"].mean(),
+        "seconds": frame["seconds"].mean(),
+        "status": "",
+    }
     return pd.concat([frame, pd.DataFrame([mean])], ignore_index=True)
 
 
@@ -139,12 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     space = read_space(args.space)
     bundle = load_dataset("digits")
-    print(f"torch {torch.__version__}, CPU, {args.threads} thread(s); digits: "
-          f"{len(bundle.train)} train / {len(bundle.val)} val / {len(bundle.test)} test\n")
+    print(
+        f"torch {torch.__version__}, CPU, {args.threads} thread(s); digits: "
+        f"{len(bundle.train)} train / {len(bundle.val)} val / {len(bundle.test)} test\n"
+    )
     print(f"1. default pair, {args.epochs} epochs, best of {args.repeats}")
     print(format_table(throughput(space, bundle, args.epochs, args.repeats, args.threads)))
-    print(f"\n2. seconds per pair, default recipe ({space.default['epochs']} epochs), "
-          f"archs from a Sobol pool of {args.pool}")
+    print(
+        f"\n2. seconds per pair, default recipe ({space.default['epochs']} epochs), "
+        f"archs from a Sobol pool of {args.pool}"
+    )
     print(format_table(per_pair(space, bundle, args.threads, args.pool)))
     print(f"\n3. default pair over {args.seeds} seeds")
     quality = default_quality(space, bundle, args.threads, args.seeds)

@@ -30,22 +30,36 @@ from common import JOINT_TABLES, ROOT, report_path, write_report  # noqa: E402
 OUT = ROOT / "benchmarks" / "results" / "workers.md"
 
 
-def run(table: Path, space: Path, mode: str, workers: int, pairs: int, sleep: float,
-        folder: Path, predictor: dict) -> dict:
+def run(
+    table: Path, space: Path, mode: str, workers: int, pairs: int, sleep: float, folder: Path, predictor: dict
+) -> dict:
     """One coarse run; its pairs per minute, refits and fitting share."""
-    schedule = ({"batch": pairs // 4, "iterations": 4} if mode == "batch"
-                else {"budget_trials": pairs})
-    settings = SearchSettings(space=str(space), name=f"{mode}{workers}", runs_dir=str(folder),
-                              evaluator={"type": "table", "table": str(table), "sleep": sleep},
-                              workers=workers, predictor=predictor, **schedule)
+    schedule = {"batch": pairs // 4, "iterations": 4} if mode == "batch" else {"budget_trials": pairs}
+    settings = SearchSettings(
+        space=str(space),
+        name=f"{mode}{workers}",
+        runs_dir=str(folder),
+        evaluator={"type": "table", "table": str(table), "sleep": sleep},
+        workers=workers,
+        predictor=predictor,
+        **schedule,
+    )
     started = time.perf_counter()
     result = CoarseSearch(settings, progress=False).run()
     total = time.perf_counter() - started
     n = len(result.samples)
     wall = result.wall_seconds or total
-    return {"mode": mode, "workers": workers, "pairs": n, "wall": wall, "total": total,
-            "per_min": 60 * n / wall, "refits": result.refits, "fit": result.fit_seconds,
-            "schedule": settings.schedule.describe()}
+    return {
+        "mode": mode,
+        "workers": workers,
+        "pairs": n,
+        "wall": wall,
+        "total": total,
+        "per_min": 60 * n / wall,
+        "refits": result.refits,
+        "fit": result.fit_seconds,
+        "schedule": settings.schedule.describe(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,10 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="mnist1d", choices=sorted(JOINT_TABLES))
     parser.add_argument("--pairs", type=int, default=48, help="pairs per run")
     parser.add_argument("--sleep", type=float, default=1.0, help="seconds per pair")
-    parser.add_argument("--n-models", type=int, default=None,
-                        help="predictor ensemble size (default: the predictor's)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"markdown file (default {OUT.relative_to(ROOT)} for a default run)")
+    parser.add_argument(
+        "--n-models", type=int, default=None, help="predictor ensemble size (default: the predictor's)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"markdown file (default {OUT.relative_to(ROOT)} for a default run)",
+    )
     args = parser.parse_args(argv)
     out = report_path(parser, args, OUT)
     started = time.perf_counter()
@@ -69,22 +88,33 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(run(table, space, mode, workers, args.pairs, args.sleep, Path(tmp), predictor))
                 print(rows[-1], flush=True)
     base = {r["mode"]: r["per_min"] for r in rows if r["workers"] == 1}
-    lines = ["# Coarse search throughput with local workers", "",
-             f"Table {args.dataset} ({table.name}), {args.pairs} pairs per run, evaluator sleeping "
-             f"{args.sleep:g} s per pair, predictor at its defaults"
-             + (f" but n_models={args.n_models}" if args.n_models else "") + ". Wall = first pair's "
-             "start to last pair's end; fitting share = refit seconds / wall (asynchronous mode only: "
-             "batch mode fits between rounds while nobody trains).", "",
-             "| mode | workers | schedule | pairs | wall s | pairs/min | vs 1 worker | refits | fitting share |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Coarse search throughput with local workers",
+        "",
+        f"Table {args.dataset} ({table.name}), {args.pairs} pairs per run, evaluator sleeping "
+        f"{args.sleep:g} s per pair, predictor at its defaults"
+        + (f" but n_models={args.n_models}" if args.n_models else "")
+        + ". Wall = first pair's "
+        "start to last pair's end; fitting share = refit seconds / wall (asynchronous mode only: "
+        "batch mode fits between rounds while nobody trains).",
+        "",
+        "| mode | workers | schedule | pairs | wall s | pairs/min | vs 1 worker | refits | fitting share |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         share = f"{r['fit'] / r['wall']:.0%}" if r["refits"] else "-"
-        lines.append(f"| {r['mode']} | {r['workers']} | {r['schedule']} | {r['pairs']} | {r['wall']:.1f} | "
-                     f"{r['per_min']:.1f} | {r['per_min'] / base[r['mode']]:.2f}x | {r['refits'] or '-'} | "
-                     f"{share} |")
+        lines.append(
+            f"| {r['mode']} | {r['workers']} | {r['schedule']} | {r['pairs']} | {r['wall']:.1f} | "
+            f"{r['per_min']:.1f} | {r['per_min'] / base[r['mode']]:.2f}x | {r['refits'] or '-'} | "
+            f"{share} |"
+        )
     ratio = next(r["per_min"] for r in rows if r["mode"] == "async" and r["workers"] == 2) / base["async"]
-    lines += ["", f"Asynchronous default, 2 workers vs 1: {ratio:.2f}x the pairs per minute "
-              f"(target >= 1.8x: {'met' if ratio >= 1.8 else 'MISSED'}).", ""]
+    lines += [
+        "",
+        f"Asynchronous default, 2 workers vs 1: {ratio:.2f}x the pairs per minute "
+        f"(target >= 1.8x: {'met' if ratio >= 1.8 else 'MISSED'}).",
+        "",
+    ]
     print("\n".join(lines))
     write_report(lines, out, started)
     return 0

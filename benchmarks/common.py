@@ -94,8 +94,9 @@ def report_path(parser: argparse.ArgumentParser, args: argparse.Namespace, defau
     else ``None`` (a partial run only prints)."""
     if args.out is not None:
         return args.out
-    full = all(getattr(args, k) == parser.get_default(k) for k in vars(args)
-               if k not in ("out", "jobs", "no_cache"))
+    full = all(
+        getattr(args, k) == parser.get_default(k) for k in vars(args) if k not in ("out", "jobs", "no_cache")
+    )
     return default if full else None
 
 

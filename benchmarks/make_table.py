@@ -48,8 +48,12 @@ def cell(value: Any) -> str:
 
 def columns(space: Any, epochs: int, repeat: bool = False) -> list[str]:
     """Header of the table (with the second seed's columns when ``repeat``)."""
-    return (list(space.names) + [f"acc_e{k}" for k in range(1, epochs + 1)] + list(METRICS)
-            + (list(REPEAT_METRICS) if repeat else []))
+    return (
+        list(space.names)
+        + [f"acc_e{k}" for k in range(1, epochs + 1)]
+        + list(METRICS)
+        + (list(REPEAT_METRICS) if repeat else [])
+    )
 
 
 def existing_keys(path: Path, header: list[str], n_vars: int) -> set[tuple[str, ...]]:
@@ -67,22 +71,36 @@ def existing_keys(path: Path, header: list[str], n_vars: int) -> set[tuple[str, 
     if not rows:
         return set()
     if rows[0] != header:
-        raise SystemExit(f"error: {path} has other columns than this space and pool "
-                         f"(expected {len(header)} columns); use another --out")
+        raise SystemExit(
+            f"error: {path} has other columns than this space and pool "
+            f"(expected {len(header)} columns); use another --out"
+        )
     return {tuple(r[:n_vars]) for r in rows[1:] if len(r) == len(header)}
 
 
-def row_of(config: dict[str, Any], result: Any, epochs: int, second: Any = None,
-           repeat: bool = False) -> list[str]:
+def row_of(
+    config: dict[str, Any], result: Any, epochs: int, second: Any = None, repeat: bool = False
+) -> list[str]:
     """One CSV row from a config, its :class:`TrainResult` and the second seed's, if any."""
     curve = list(result.curve) + [math.nan] * (epochs - len(result.curve))
-    values = list(config.values()) + curve[:epochs] + [
-        float(result.val_acc), float(result.test_acc), float(result.flops), int(result.params),
-        round(float(result.seconds), 3), result.status]
+    values = (
+        list(config.values())
+        + curve[:epochs]
+        + [
+            float(result.val_acc),
+            float(result.test_acc),
+            float(result.flops),
+            int(result.params),
+            round(float(result.seconds), 3),
+            result.status,
+        ]
+    )
     if repeat:
-        values += ([float(second.val_acc), float(second.test_acc),
-                    round(float(second.seconds), 3), second.status] if second is not None
-                   else [""] * len(REPEAT_METRICS))
+        values += (
+            [float(second.val_acc), float(second.test_acc), round(float(second.seconds), 3), second.status]
+            if second is not None
+            else [""] * len(REPEAT_METRICS)
+        )
     return [cell(v) for v in values]
 
 
@@ -101,9 +119,18 @@ def _train(config: dict[str, Any], seed: int, twice: bool) -> tuple[dict[str, An
 
     space = _WORKER["space"]
     arch, recipe = space.split(config)
-    runs = [train_and_evaluate(arch, recipe, _WORKER["bundle"], device=_WORKER["device"],
-                               seed=s, model_spec=space.model, num_threads=1)
-            for s in ((seed, seed + 1) if twice else (seed,))]
+    runs = [
+        train_and_evaluate(
+            arch,
+            recipe,
+            _WORKER["bundle"],
+            device=_WORKER["device"],
+            seed=s,
+            model_spec=space.model,
+            num_threads=1,
+        )
+        for s in ((seed, seed + 1) if twice else (seed,))
+    ]
     return config, runs[0], (runs[1] if twice else None)
 
 
@@ -113,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="digits", help="embedded dataset (default digits)")
     p.add_argument("--space", default=None, help="space YAML (default configs/<dataset>.yaml)")
     p.add_argument("--n", type=int, default=320, help="Sobol pool size (default 320)")
-    p.add_argument("--repeat", type=int, default=0,
-                   help="train the first R pairs with a second seed too (default 0)")
+    p.add_argument(
+        "--repeat", type=int, default=0, help="train the first R pairs with a second seed too (default 0)"
+    )
     p.add_argument("--seed", type=int, default=0, help="Sobol scramble seed (default 0)")
     p.add_argument("--train-seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--out", default=None, help="output CSV (default data/<dataset>_joint.csv)")
@@ -137,14 +165,17 @@ def main(argv: list[str] | None = None) -> int:
     header = columns(space, epochs, repeat)
     out = Path(args.out)
     done = existing_keys(out, header, len(space.names))
-    twice = {id(c) for c in pool[:args.repeat]}
+    twice = {id(c) for c in pool[: args.repeat]}
     todo = [c for c in pool if tuple(cell(v) for v in c.values()) not in done]
     present = len(pool) - len(todo)
     if args.limit is not None:
-        todo = todo[:args.limit]
-    print(f"{space.name} on {args.dataset}: pool of {len(pool)} (seed {args.seed}, "
-          f"{args.repeat} with 2 seeds), {present} already "
-          f"in {out}, {len(todo)} to train with {args.workers} worker(s)", flush=True)
+        todo = todo[: args.limit]
+    print(
+        f"{space.name} on {args.dataset}: pool of {len(pool)} (seed {args.seed}, "
+        f"{args.repeat} with 2 seeds), {present} already "
+        f"in {out}, {len(todo)} to train with {args.workers} worker(s)",
+        flush=True,
+    )
     if not todo:
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -167,9 +198,12 @@ def main(argv: list[str] | None = None) -> int:
             for config in todo:
                 write(*_train(config, args.train_seed, id(config) in twice))
         else:
-            with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"),
-                                     initializer=_init_worker,
-                                     initargs=(args.space, args.device, args.dataset)) as ex:
+            with ProcessPoolExecutor(
+                args.workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(args.space, args.device, args.dataset),
+            ) as ex:
                 futures = [ex.submit(_train, c, args.train_seed, id(c) in twice) for c in todo]
                 for fut in as_completed(futures):
                     write(*fut.result())

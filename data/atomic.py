@@ -40,8 +40,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise OutputError(f"cannot write the file: {_first_file(path.parent)} is not a "
-                              "folder", str(path)) from None
+            raise OutputError(
+                f"cannot write the file: {_first_file(path.parent)} is not a folder", str(path)
+            ) from None
         tmp = _create_temp(path)
         yield tmp
         os.replace(tmp, path)
@@ -62,9 +63,13 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def describe_os_error(exc: OSError) -> str:
     """A short cause: ``no space left on the device``, ``read-only file system``, ..."""
-    known = {errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
-             errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
-             errno.EDQUOT: "disk quota exceeded"}
+    known = {
+        errno.ENOSPC: "no space left on the device",
+        errno.EROFS: "read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EDQUOT: "disk quota exceeded",
+    }
     return known.get(exc.errno, exc.strerror or type(exc).__name__)
 
 

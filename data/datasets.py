@@ -31,12 +31,22 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     from torch.utils.data import Dataset
 
-DATASETS: tuple[str, ...] = ("digits", "mnist1d", "mnist5k", "mnist", "fashion-mnist", "cifar10",
-                             "imagefolder")
+DATASETS: tuple[str, ...] = (
+    "digits",
+    "mnist1d",
+    "mnist5k",
+    "mnist",
+    "fashion-mnist",
+    "cifar10",
+    "imagefolder",
+)
 """Names accepted by :func:`load_dataset`."""
 
-EMBEDDED_SHAPES: dict[str, tuple[int, ...]] = {"digits": (1, 8, 8), "mnist1d": (1, 40),
-                                              "mnist5k": (1, 28, 28)}
+EMBEDDED_SHAPES: dict[str, tuple[int, ...]] = {
+    "digits": (1, 8, 8),
+    "mnist1d": (1, 40),
+    "mnist5k": (1, 28, 28),
+}
 """Input shape of each dataset that ships with the package (mnist1d at its default options)."""
 
 
@@ -44,8 +54,13 @@ def embedded_dataset_for(in_shape: Sequence[int]) -> str | None:
     """The embedded dataset whose inputs have ``in_shape`` (a space's model), if one does."""
     return next((name for name, shape in EMBEDDED_SHAPES.items() if tuple(in_shape) == shape), None)
 
-MNIST1D_OPTIONS: dict[str, int] = {"num_samples": 3000, "val_size": 1000, "test_size": 1000,
-                                   "generation_seed": 42}
+
+MNIST1D_OPTIONS: dict[str, int] = {
+    "num_samples": 3000,
+    "val_size": 1000,
+    "test_size": 1000,
+    "generation_seed": 42,
+}
 """``mnist1d`` options and their defaults: 3,000 signals (1,000 train, 1,000 validation,
 1,000 test), generated with the package's seed 42. Chosen by measurement (README,
 "Datasets"): with 4,000 training signals (the published setting) hand-made CNNs already
@@ -92,13 +107,17 @@ class DatasetBundle:
         """True when every split is a ``TensorDataset`` (batched by index, no DataLoader)."""
         from torch.utils.data import TensorDataset
 
-        return all(isinstance(s, TensorDataset) for s in (self.train, self.val, self.test)
-                   if s is not None)
+        return all(isinstance(s, TensorDataset) for s in (self.train, self.val, self.test) if s is not None)
 
 
-def load_dataset(name: str, root: str | Path | None = None, download: bool = False,
-                 seed: int = 0, image_size: int | None = None,
-                 options: Mapping[str, Any] | None = None) -> DatasetBundle:
+def load_dataset(
+    name: str,
+    root: str | Path | None = None,
+    download: bool = False,
+    seed: int = 0,
+    image_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> DatasetBundle:
     """Load a dataset as fixed, normalized train / validation / test splits.
 
     Args:
@@ -124,8 +143,9 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Fal
     if name not in _LOADERS:
         raise DatasetError(f"unknown dataset {name!r} (allowed: {', '.join(DATASETS)})")
     if options and name != "mnist1d":
-        raise DatasetError(f"dataset options apply to 'mnist1d' only, not {name!r} "
-                           f"(got {', '.join(sorted(options))})")
+        raise DatasetError(
+            f"dataset options apply to 'mnist1d' only, not {name!r} (got {', '.join(sorted(options))})"
+        )
     if name == "mnist1d":
         return _mnist1d(seed, options or {})
     if name == "imagefolder":
@@ -161,8 +181,9 @@ def _mnist5k(root: Any, download: bool, seed: int) -> DatasetBundle:
     train, rest = train_test_split(idx, train_size=0.6, stratify=y, random_state=seed)
     val, test = train_test_split(rest, train_size=0.5, stratify=y[rest], random_state=seed)
     images = np.ascontiguousarray(x.reshape(-1, 1, 28, 28).astype(np.uint8))
-    return _tensor_bundle("mnist5k", images, y.astype(np.int64), np.sort(train), np.sort(val),
-                          np.sort(test), 10)
+    return _tensor_bundle(
+        "mnist5k", images, y.astype(np.int64), np.sort(train), np.sort(val), np.sort(test), 10
+    )
 
 
 def mnist1d_options(options: Mapping[str, Any]) -> dict[str, int]:
@@ -174,8 +195,9 @@ def mnist1d_options(options: Mapping[str, Any]) -> dict[str, int]:
     """
     unknown = sorted(set(options) - set(MNIST1D_OPTIONS))
     if unknown:
-        raise DatasetError(f"unknown mnist1d option(s) {', '.join(unknown)} "
-                           f"(allowed: {', '.join(MNIST1D_OPTIONS)})")
+        raise DatasetError(
+            f"unknown mnist1d option(s) {', '.join(unknown)} (allowed: {', '.join(MNIST1D_OPTIONS)})"
+        )
     values = {**MNIST1D_OPTIONS, **options}
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int):
@@ -183,13 +205,17 @@ def mnist1d_options(options: Mapping[str, Any]) -> dict[str, int]:
     smallest = MIN_PER_CLASS * 10
     for key in ("val_size", "test_size"):
         if values[key] < smallest:
-            raise DatasetError(f"mnist1d option {key}={values[key]} too small (at least "
-                               f"{smallest}: {MIN_PER_CLASS} examples for each of 10 classes)")
+            raise DatasetError(
+                f"mnist1d option {key}={values[key]} too small (at least "
+                f"{smallest}: {MIN_PER_CLASS} examples for each of 10 classes)"
+            )
     least = values["val_size"] + values["test_size"] + smallest
     if values["num_samples"] < least:
-        raise DatasetError(f"mnist1d option num_samples={values['num_samples']} too small for "
-                           f"val_size={values['val_size']} and test_size={values['test_size']} "
-                           f"(at least {least}, leaving {smallest} to train on)")
+        raise DatasetError(
+            f"mnist1d option num_samples={values['num_samples']} too small for "
+            f"val_size={values['val_size']} and test_size={values['test_size']} "
+            f"(at least {least}, leaving {smallest} to train on)"
+        )
     return values
 
 
@@ -202,14 +228,13 @@ def _mnist1d(seed: int, options: Mapping[str, Any]) -> DatasetBundle:
 
     opts = mnist1d_options(options)
     n = 10 * (opts["num_samples"] // 10)
-    (x_rest, y_rest), (x_test, y_test) = load_arrays(n, (n - opts["test_size"]) / n,
-                                                     opts["generation_seed"])
+    (x_rest, y_rest), (x_test, y_test) = load_arrays(n, (n - opts["test_size"]) / n, opts["generation_seed"])
     x, y = np.concatenate([x_rest, x_test]), np.concatenate([y_rest, y_test])
     rest = np.arange(len(y_rest))
-    train, val = train_test_split(rest, test_size=opts["val_size"], stratify=y_rest,
-                                  random_state=seed)
-    return _tensor_bundle("mnist1d", x[:, None, :], y, np.sort(train), np.sort(val),
-                          np.arange(len(y_rest), len(y)), 10)
+    train, val = train_test_split(rest, test_size=opts["val_size"], stratify=y_rest, random_state=seed)
+    return _tensor_bundle(
+        "mnist1d", x[:, None, :], y, np.sort(train), np.sort(val), np.arange(len(y_rest), len(y)), 10
+    )
 
 
 def _torchvision(name: str) -> Callable[[Any, bool, int], DatasetBundle]:
@@ -224,12 +249,13 @@ def _torchvision(name: str) -> Callable[[Any, bool, int], DatasetBundle]:
         try:
             train_set = cls(str(path), train=True, download=download)
             test_set = cls(str(path), train=False, download=download)
-        except RuntimeError as exc:  # torchvision: "Dataset not found or corrupted..."
-            raise DatasetError(f"{name} files not found or corrupted in the root folder; "
-                               f"pass --download to fetch them", str(path)) from None
+        except RuntimeError:  # torchvision: "Dataset not found or corrupted..."
+            raise DatasetError(
+                f"{name} files not found or corrupted in the root folder; pass --download to fetch them",
+                str(path),
+            ) from None
         except OSError as exc:
-            raise DatasetError(f"cannot read or download {name}: {_first(exc)}",
-                               str(path)) from None
+            raise DatasetError(f"cannot read or download {name}: {_first(exc)}", str(path)) from None
         x_train, y_train = _arrays(train_set)
         x_test, y_test = _arrays(test_set)
         order = np.random.default_rng(seed).permutation(len(y_train))
@@ -238,8 +264,7 @@ def _torchvision(name: str) -> Callable[[Any, bool, int], DatasetBundle]:
         images = np.concatenate([x_train, x_test])
         labels = np.concatenate([y_train, y_test])
         test = np.arange(len(y_train), len(labels))
-        return _tensor_bundle(name, images, labels, train, np.sort(val), test,
-                              len(train_set.classes))
+        return _tensor_bundle(name, images, labels, train, np.sort(val), test, len(train_set.classes))
 
     return load
 
@@ -279,8 +304,15 @@ def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.reshape(shape), std.reshape(shape)
 
 
-def _tensor_bundle(name: str, images: np.ndarray, labels: np.ndarray, train: np.ndarray,
-                   val: np.ndarray, test: np.ndarray, num_classes: int) -> DatasetBundle:
+def _tensor_bundle(
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    num_classes: int,
+) -> DatasetBundle:
     """Standardize per channel with train statistics and wrap each split in a TensorDataset."""
     import numpy as np
     import torch
@@ -296,8 +328,9 @@ def _tensor_bundle(name: str, images: np.ndarray, labels: np.ndarray, train: np.
             x /= std.astype(np.float32)
         else:
             x = ((x - mean) / std).astype(np.float32)
-        return TensorDataset(torch.from_numpy(np.ascontiguousarray(x)),
-                             torch.from_numpy(labels[idx].astype(np.int64)))
+        return TensorDataset(
+            torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(labels[idx].astype(np.int64))
+        )
 
     in_shape = tuple(int(d) for d in images.shape[1:])
     return DatasetBundle(name, split(train), split(val), split(test), num_classes, in_shape)
@@ -324,9 +357,12 @@ def _imagefolder(root: Any, image_size: int | None) -> DatasetBundle:
         if not folder.is_dir():
             if part == "test":
                 continue
-            raise DatasetError(f"imagefolder needs class folders under {folder} "
-                               f"(layout: root/train/<class>/*.png, root/val/<class>/*.png, "
-                               f"optional root/test)", str(path))
+            raise DatasetError(
+                f"imagefolder needs class folders under {folder} "
+                f"(layout: root/train/<class>/*.png, root/val/<class>/*.png, "
+                f"optional root/test)",
+                str(path),
+            )
         try:
             splits[part] = datasets.ImageFolder(str(folder), transform=transform)
         except (FileNotFoundError, OSError) as exc:
@@ -334,21 +370,25 @@ def _imagefolder(root: Any, image_size: int | None) -> DatasetBundle:
     classes = splits["train"].classes
     for part, ds in splits.items():
         if ds.classes != classes:
-            raise DatasetError(f"classes of '{part}' ({', '.join(ds.classes)}) differ from "
-                               f"'train' ({', '.join(classes)})", str(path / part))
+            raise DatasetError(
+                f"classes of '{part}' ({', '.join(ds.classes)}) differ from 'train' ({', '.join(classes)})",
+                str(path / part),
+            )
     if len(classes) < 2:
-        raise DatasetError(f"imagefolder needs at least 2 classes, found {len(classes)}",
-                           str(path / "train"))
+        raise DatasetError(f"imagefolder needs at least 2 classes, found {len(classes)}", str(path / "train"))
     in_shape = tuple(int(d) for d in splits["train"][0][0].shape)
-    return DatasetBundle("imagefolder", splits["train"], splits["val"], splits.get("test"),
-                         len(classes), in_shape)
+    return DatasetBundle(
+        "imagefolder", splits["train"], splits["val"], splits.get("test"), len(classes), in_shape
+    )
 
 
 # -- helpers -----------------------------------------------------------------------------
 def _root(root: Any, name: str, download: bool) -> Path:
     if root is None:
-        raise DatasetError(f"dataset {name!r} needs a root folder (--root DIR)"
-                           + ("; pass --download to fetch it there" if name != "imagefolder" else ""))
+        raise DatasetError(
+            f"dataset {name!r} needs a root folder (--root DIR)"
+            + ("; pass --download to fetch it there" if name != "imagefolder" else "")
+        )
     path = Path(root).expanduser()
     if not path.is_dir() and not download:
         hint = f"pass --download to fetch {name} there" if name != "imagefolder" else "check the path"

@@ -67,8 +67,9 @@ def load_arrays(num_samples: int, train_split: float, seed: int) -> tuple[Split,
     to a multiple of 10 and ``train_split`` says where the package's test part begins.
     """
     args = generation_args(num_samples, train_split, seed)
-    key = hashlib.sha256(json.dumps({**args, "cache_format": CACHE_FORMAT},
-                                    sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        json.dumps({**args, "cache_format": CACHE_FORMAT}, sort_keys=True).encode()
+    ).hexdigest()[:16]
     path = cache_dir() / f"mnist1d-{key}.npz"
     expected = NUM_CLASSES * (int(num_samples) // NUM_CLASSES)
     if path.exists():
@@ -81,16 +82,18 @@ def load_arrays(num_samples: int, train_split: float, seed: int) -> tuple[Split,
             problem = f"arrays of shapes {shapes}, expected {expected} signals of length 40"
         except Exception as exc:  # a torn or foreign file: any reader error means regenerate
             problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        warnings.warn(f"mnist1d cache file {path} is unreadable ({problem}); regenerating it",
-                      stacklevel=2)
+        warnings.warn(f"mnist1d cache file {path} is unreadable ({problem}); regenerating it", stacklevel=2)
     parts = _generate(args)
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             (x, y), (x_test, y_test) = parts
             np.savez(fh, x=x, y=y, x_test=x_test, y_test=y_test)
     except OutputError as exc:  # a read-only or full cache folder costs only the regeneration
-        warnings.warn(f"mnist1d: cannot write the cache file {path} ({exc.message}); "
-                      "the data will be generated again next time", stacklevel=2)
+        warnings.warn(
+            f"mnist1d: cannot write the cache file {path} ({exc.message}); "
+            "the data will be generated again next time",
+            stacklevel=2,
+        )
     return parts
 
 
@@ -105,8 +108,10 @@ def _generate(args: dict[str, Any]) -> tuple[Split, Split]:
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    return ((data["x"].astype(np.float32), data["y"].astype(np.int64)),
-            (data["x_test"].astype(np.float32), data["y_test"].astype(np.int64)))
+    return (
+        (data["x"].astype(np.float32), data["y"].astype(np.int64)),
+        (data["x_test"].astype(np.float32), data["y_test"].astype(np.int64)),
+    )
 
 
 __all__ = ["NUM_CLASSES", "SEQUENCE_LENGTH", "Split", "cache_dir", "generation_args", "load_arrays"]

@@ -7,6 +7,9 @@ from typing import Any, Mapping
 
 from ..errors import SpaceError
 
+MODEL_KEYS = ("builder", "in_shape", "num_classes", "options")
+OPTIONAL_MODEL_KEYS = ("options",)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -30,11 +33,14 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         shape = self.in_shape
-        if not isinstance(shape, (list, tuple)) or len(shape) not in (2, 3) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
+        if (
+            not isinstance(shape, (list, tuple))
+            or len(shape) not in (2, 3)
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
         ):
-            raise SpaceError(f"model.in_shape={shape!r} must be positive integers [C, H, W] "
-                             "(images) or [C, L] (sequences)")
+            raise SpaceError(
+                f"model.in_shape={shape!r} must be positive integers [C, H, W] (images) or [C, L] (sequences)"
+            )
         object.__setattr__(self, "in_shape", tuple(shape))
         if not isinstance(self.num_classes, int) or self.num_classes < 2:
             raise SpaceError(f"model.num_classes={self.num_classes!r} must be an integer >= 2")
@@ -42,8 +48,10 @@ class ModelSpec:
             raise SpaceError(f"model.builder={self.builder!r} must be a name")
         options = {} if self.options is None else self.options
         if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
-            raise SpaceError(f"model.options={self.options!r} must be a mapping of builder "
-                             "keyword arguments (names to values)")
+            raise SpaceError(
+                f"model.options={self.options!r} must be a mapping of builder "
+                "keyword arguments (names to values)"
+            )
         object.__setattr__(self, "options", _freeze(options))
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +60,28 @@ class ModelSpec:
         if self.options:
             out["options"] = _thaw(self.options)
         return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ModelSpec | None":
+        """The spec of a space file's ``model`` mapping (``None`` for a tabular space).
+
+        Raises:
+            SpaceError: not a mapping, or unknown or missing keys.
+        """
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            raise SpaceError(f"'model' must be a mapping with keys {', '.join(MODEL_KEYS)}")
+        unknown = sorted(set(data) - set(MODEL_KEYS))
+        missing = [k for k in MODEL_KEYS if k not in data and k not in OPTIONAL_MODEL_KEYS]
+        if unknown or missing:
+            required = [k for k in MODEL_KEYS if k not in OPTIONAL_MODEL_KEYS]
+            raise SpaceError(
+                f"'model' needs the keys {', '.join(required)} and optionally "
+                f"{', '.join(OPTIONAL_MODEL_KEYS)} "
+                f"(unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'})"
+            )
+        return cls(**data)
 
 
 class FrozenOptions(dict):

@@ -18,16 +18,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import warnings
+from pathlib import Path
 from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from ..errors import SpaceError
+from ..errors import JointNASError, SpaceError
 from .model_spec import ModelSpec
-from .variables import Categorical, Float, Integer, Variable
+from .variables import Categorical, Float, Integer, Variable, variable_from_dict
+from .yaml_io import load_yaml, write_yaml
+
+SPACE_KEYS = ("name", "model", "arch", "recipe", "constraints", "default")
 
 Config = dict[str, Any]
 Configs = Union[Sequence[Config], pd.DataFrame]
@@ -102,8 +107,10 @@ class SearchSpace:
         return len(self.variables)
 
     def __repr__(self) -> str:
-        return (f"SearchSpace(name={self.name!r}, arch={len(self.arch)} variables, "
-                f"recipe={len(self.recipe)} variables, constraints={self.constraints})")
+        return (
+            f"SearchSpace(name={self.name!r}, arch={len(self.arch)} variables, "
+            f"recipe={len(self.recipe)} variables, constraints={self.constraints})"
+        )
 
     def size(self) -> float:
         """Number of distinct configs (``inf`` when a float variable has a range)."""
@@ -139,20 +146,21 @@ class SearchSpace:
             SpaceError: unknown or missing variable, or a value not allowed.
         """
         if not isinstance(config, dict):
-            raise SpaceError(f"a config must be a mapping of variable names to values, got {config!r}",
-                             where)
+            raise SpaceError(f"a config must be a mapping of variable names to values, got {config!r}", where)
         names = self._part_names(part)
         unknown = [k for k in config if k not in names]
         if unknown:
-            raise SpaceError(f"unknown variable(s) {', '.join(map(str, unknown))} "
-                             f"(space variables: {', '.join(names)})", where)
+            raise SpaceError(
+                f"unknown variable(s) {', '.join(map(str, unknown))} (space variables: {', '.join(names)})",
+                where,
+            )
         missing = [n for n in names if n not in config]
         if missing:
             raise SpaceError(f"missing variable(s) {', '.join(missing)}", where)
         try:
             return {n: self._by_name[n].check(config[n]) for n in names}
         except SpaceError as exc:
-            raise exc.at(where) if where else exc
+            raise exc.at(where) if where else exc from None
 
     def is_valid(self, config: Any) -> bool:
         """True when :meth:`validate` would accept the config."""
@@ -180,8 +188,7 @@ class SearchSpace:
                 raise SpaceError(f"missing variable column(s) {', '.join(missing)}")
             return {n: configs[n] for n in names}
         try:
-            return {n: pd.Series([c[n] for c in configs], dtype=object).infer_objects()
-                    for n in names}
+            return {n: pd.Series([c[n] for c in configs], dtype=object).infer_objects() for n in names}
         except KeyError as exc:
             raise SpaceError(f"a config is missing variable {exc.args[0]!r}") from None
 
@@ -209,7 +216,7 @@ class SearchSpace:
         out = np.empty((n, width), dtype=np.float32)
         start = 0
         for v in variables:
-            out[:, start:start + v.width] = v.encode(cols[v.name])
+            out[:, start : start + v.width] = v.encode(cols[v.name])
             start += v.width
         return out
 
@@ -220,7 +227,7 @@ class SearchSpace:
             raise SpaceError(f"cannot decode a matrix of shape {matrix.shape}: expected (n, {self.width})")
         cols, start = {}, 0
         for v in self.variables:
-            cols[v.name] = v.decode(matrix[:, start:start + v.width])
+            cols[v.name] = v.decode(matrix[:, start : start + v.width])
             start += v.width
         return self._output(cols, frame)
 
@@ -242,8 +249,9 @@ class SearchSpace:
         """Draw ``n`` configs uniformly at random (log-uniform for log-scaled floats)."""
         return self.from_unit(as_rng(seed).random((n, len(self.variables))), frame)
 
-    def sample_qmc(self, n: int, seed: int | None = None, frame: bool = False,
-                   skip: int = 0) -> list[Config] | pd.DataFrame:
+    def sample_qmc(
+        self, n: int, seed: int | None = None, frame: bool = False, skip: int = 0
+    ) -> list[Config] | pd.DataFrame:
         """Draw ``n`` configs from a scrambled Sobol sequence (space-filling).
 
         Args:
@@ -260,8 +268,9 @@ class SearchSpace:
             points = sobol.random(n)
         return self.from_unit(points, frame)
 
-    def mutate(self, config: Config, seed: Seed = None, k: int = 1,
-               names: Sequence[str] | None = None) -> Config:
+    def mutate(
+        self, config: Config, seed: Seed = None, k: int = 1, names: Sequence[str] | None = None
+    ) -> Config:
         """Return a copy of ``config`` with exactly ``k`` variables changed to new valid values.
 
         Args:
@@ -274,8 +283,11 @@ class SearchSpace:
             SpaceError: fewer than ``k`` variables can change.
         """
         rng = as_rng(seed)
-        pool = [n for n in (names or self.names)
-                if self._by_name[n].levels != 1 and not _fixed_float(self._by_name[n])]
+        pool = [
+            n
+            for n in (names or self.names)
+            if self._by_name[n].levels != 1 and not _fixed_float(self._by_name[n])
+        ]
         if k > len(pool):
             raise SpaceError(f"cannot change {k} variables: only {len(pool)} can take another value")
         child = dict(config)
@@ -284,8 +296,9 @@ class SearchSpace:
             child[name] = self._by_name[name].mutate(config[name], rng)
         return child
 
-    def mutate_unit(self, unit: np.ndarray, seed: Seed = None, k: int = 1,
-                    names: Sequence[str] | None = None) -> np.ndarray:
+    def mutate_unit(
+        self, unit: np.ndarray, seed: Seed = None, k: int = 1, names: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Vectorized :meth:`mutate` on unit-cube rows (see :meth:`to_unit`): no per-row Python.
 
         Each row gets exactly ``k`` distinct variables changed: a discrete one moves to
@@ -296,8 +309,14 @@ class SearchSpace:
             SpaceError: fewer than ``k`` variables can change.
         """
         rng, unit = as_rng(seed), np.array(unit, dtype=np.float64)
-        cols = np.array([j for j, v in enumerate(self.variables) if (names is None or v.name in names)
-                         and v.levels != 1 and not _fixed_float(v)], dtype=np.int64)
+        cols = np.array(
+            [
+                j
+                for j, v in enumerate(self.variables)
+                if (names is None or v.name in names) and v.levels != 1 and not _fixed_float(v)
+            ],
+            dtype=np.int64,
+        )
         if k > len(cols):
             raise SpaceError(f"cannot change {k} variables: only {len(cols)} can take another value")
         n = len(unit)
@@ -310,8 +329,9 @@ class SearchSpace:
         unit[rows, which] = np.where(levels > 0, (new + 0.5) / np.maximum(levels, 1), draw)
         return unit
 
-    def mutate_frame(self, frame: pd.DataFrame, seed: Seed = None, k: int = 1,
-                     names: Sequence[str] | None = None) -> pd.DataFrame:
+    def mutate_frame(
+        self, frame: pd.DataFrame, seed: Seed = None, k: int = 1, names: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """:meth:`mutate` applied to every row of a frame at once (unchanged cells kept as is)."""
         unit = self.to_unit(frame)
         mutated = self.mutate_unit(unit, seed, k, names)
@@ -360,24 +380,55 @@ class SearchSpace:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any, where: str | None = None) -> "SearchSpace":
-        """Build a space from its YAML mapping; errors name ``where``."""
-        from .space_io import space_from_dict
+    def from_dict(cls, data: Any, where: str | None = None, source: str | None = None) -> "SearchSpace":
+        """Build a space from its YAML mapping (``source``: the file it was read from, if
+        any); errors name ``where``.
 
-        return space_from_dict(data, where)
+        Raises:
+            SpaceError: unknown keys, invalid variables, constraints, model or default.
+        """
+        try:
+            if not isinstance(data, dict):
+                raise SpaceError("a space file must be a mapping with 'arch' and optional 'recipe'")
+            unknown = sorted(set(data) - set(SPACE_KEYS))
+            if unknown:
+                raise SpaceError(
+                    f"unknown key(s) {', '.join(map(str, unknown))} (allowed: {', '.join(SPACE_KEYS)})"
+                )
+            arch = [variable_from_dict(e) for e in _entries(data, "arch")]
+            recipe = [variable_from_dict(e) for e in _entries(data, "recipe")]
+            return cls(
+                arch,
+                recipe,
+                constraints=data.get("constraints"),
+                name=data.get("name", Path(where).stem if where else "space"),
+                model=ModelSpec.from_dict(data.get("model")),
+                default=data.get("default"),
+                source=source,
+            )
+        except JointNASError as exc:
+            raise exc.at(where) if where else exc from None
 
     @classmethod
-    def from_yaml(cls, path: str) -> "SearchSpace":
-        """Read a space from a YAML file (see ``configs/digits.yaml``)."""
-        from .space_io import read_space
+    def from_yaml(cls, path: str | os.PathLike) -> "SearchSpace":
+        """Read a space from a YAML file (see ``configs/digits.yaml``).
 
-        return read_space(path)
+        Raises:
+            ConfigError: missing file or malformed YAML.
+            SpaceError: an invalid definition, located at the file.
+        """
+        return cls.from_dict(load_yaml(path), str(path), source=str(path))
 
-    def to_yaml(self, path: str) -> None:
+    def to_yaml(self, path: str | os.PathLike) -> None:
         """Write the space to a YAML file that :meth:`from_yaml` reads back."""
-        from .space_io import write_yaml
-
         write_yaml(self.to_dict(), path)
+
+
+def _entries(data: dict, key: str) -> list:
+    entries = data.get(key) or []
+    if not isinstance(entries, list):
+        raise SpaceError(f"'{key}' must be a list of variables, got {type(entries).__name__}")
+    return entries
 
 
 def _fixed_float(v: Variable) -> bool:

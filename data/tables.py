@@ -104,8 +104,9 @@ def validate_table(
         raise TableError(f"missing variable column(s) {', '.join(missing)}", where)
     absent = [c for c in require if c not in table.columns]
     if absent:
-        raise TableError(f"missing column(s) {', '.join(absent)} "
-                         f"(columns: {', '.join(map(str, table.columns))})", where)
+        raise TableError(
+            f"missing column(s) {', '.join(absent)} (columns: {', '.join(map(str, table.columns))})", where
+        )
     for name in names:
         var = space[name]
         bad = var.invalid(table[name])
@@ -128,8 +129,10 @@ def accuracy_column(table: pd.DataFrame) -> str:
     found = next((c for c in ACCURACY_COLUMNS if c in table.columns), None)
     if found is None:
         cols = ", ".join(map(str, table.columns[:12])) + (", ..." if len(table.columns) > 12 else "")
-        raise TableError(f"no accuracy column ({', '.join(ACCURACY_COLUMNS)}): give the target "
-                         f"column explicitly (--target); the table has {cols or 'no columns'}")
+        raise TableError(
+            f"no accuracy column ({', '.join(ACCURACY_COLUMNS)}): give the target "
+            f"column explicitly (--target); the table has {cols or 'no columns'}"
+        )
     return found
 
 

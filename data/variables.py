@@ -50,8 +50,9 @@ class _Checked:
     def check(self, value: Any) -> Value:
         """Return ``value`` in the variable's own type; raise :class:`SpaceError` if not allowed."""
         if self.invalid(np.array([value], dtype=object))[0]:
-            raise SpaceError(f"variable '{self.name}': value {show_value(value)} not allowed "
-                             f"({self.allowed()})")
+            raise SpaceError(
+                f"variable '{self.name}': value {show_value(value)} not allowed ({self.allowed()})"
+            )
         return self._normalize(value)
 
 
@@ -108,8 +109,7 @@ class Categorical(_Checked):
         codes = np.full(len(series), -1, dtype=np.int64)
         if family == "mixed":
             lookup = {(_family(c), c): i for i, c in enumerate(self.choices)}
-            return np.fromiter((lookup.get((_family(v), v), -1) for v in series), np.int64,
-                               len(series))
+            return np.fromiter((lookup.get((_family(v), v), -1) for v in series), np.int64, len(series))
         if family in self._lookup:
             members, index = self._lookup[family]
             found = index.get_indexer(series)
@@ -363,18 +363,16 @@ def variable_from_dict(entry: Any) -> Variable:
     """
     if not isinstance(entry, dict):
         raise SpaceError(f"a variable must be a mapping with name and type, got {entry!r}")
+    entry = _numbers(entry)
     name = entry.get("name", "?")
     kind = entry.get("type")
     if kind not in VARIABLE_TYPES:
-        raise SpaceError(
-            f"variable '{name}': unknown type {kind!r} (allowed: {_fmt(VARIABLE_TYPES)})"
-        )
+        raise SpaceError(f"variable '{name}': unknown type {kind!r} (allowed: {_fmt(VARIABLE_TYPES)})")
     cls, keys = VARIABLE_TYPES[kind]
     extra = set(entry) - {"name", "type", *keys}
     if extra:
         raise SpaceError(
-            f"variable '{name}': unknown key(s) {_fmt(sorted(extra))} for type {kind} "
-            f"(allowed: {_fmt(keys)})"
+            f"variable '{name}': unknown key(s) {_fmt(sorted(extra))} for type {kind} (allowed: {_fmt(keys)})"
         )
     if "name" not in entry:
         raise SpaceError(f"a variable of type {kind} has no name")
@@ -382,6 +380,20 @@ def variable_from_dict(entry: Any) -> Variable:
         return cls(**{k: v for k, v in entry.items() if k != "type"})
     except TypeError as exc:
         raise SpaceError(f"variable '{name}': missing keys (needs {_fmt(keys)}): {exc}") from None
+
+
+def _numbers(entry: Any) -> Any:
+    """YAML 1.1 reads ``1e-3`` as a string: turn numeric strings in bounds into floats."""
+    if not isinstance(entry, dict) or entry.get("type") != "float":
+        return entry
+    out = dict(entry)
+    for key in ("low", "high"):
+        if isinstance(out.get(key), str):
+            try:
+                out[key] = float(out[key])
+            except ValueError:
+                pass
+    return out
 
 
 def _check_name(name: Any) -> None:
@@ -398,15 +410,23 @@ def _family(value: Any) -> str:
     return "number" if _is_number(value) else "other"
 
 
-_INFERRED = {"boolean": "bool", "string": "str", "integer": "number", "floating": "number",
-             "mixed-integer-float": "number", "decimal": "number"}
+_INFERRED = {
+    "boolean": "bool",
+    "string": "str",
+    "integer": "number",
+    "floating": "number",
+    "mixed-integer-float": "number",
+    "decimal": "number",
+}
 
 
 def _typed(values: Any) -> tuple[pd.Series, str]:
     """A column as a pandas Series and its type family (``mixed`` when it has several)."""
-    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object)
-                                                                    if isinstance(values, list)
-                                                                    else values)
+    series = (
+        values
+        if isinstance(values, pd.Series)
+        else pd.Series(np.asarray(values, dtype=object) if isinstance(values, list) else values)
+    )
     kind = series.dtype.kind
     if kind == "b":
         return series, "bool"

@@ -44,7 +44,7 @@ def _at(where: str | os.PathLike) -> Iterator[None]:
     try:
         yield
     except JointNASError as exc:
-        raise exc.at(str(where))
+        raise exc.at(str(where)) from None
 
 
 def _names(text: str, flag: str = "--targets") -> tuple[str, ...]:
@@ -79,20 +79,32 @@ MIN_PRETRAIN_ARCHS = 16
 
 def _pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", required=True, help="search space YAML")
-    p.add_argument("--table", help="architectures with free label columns (default: a Sobol "
-                                   "pool whose labels are computed)")
-    p.add_argument("--targets", default="flops,params",
-                   help="comma list of free labels to predict: columns of --table, or, computed "
-                        "for a Sobol pool of a space with a model, flops, params and the "
-                        "zero-cost proxies synflow, nwot, snip, grad_norm, jacov")
-    p.add_argument("--n", type=int, default=20000,
-                   help=f"Sobol pool size without --table (at least {MIN_PRETRAIN_ARCHS})")
-    p.add_argument("--dataset", help="dataset of the data-based proxies (nwot, snip, grad_norm, "
-                                     "jacov): one minibatch of its training split")
-    p.add_argument("--workers", type=positive_int, default=1,
-                   help="processes computing zero-cost proxies")
-    p.add_argument("--epochs", type=positive_int, default=_DEFAULTS["pretrain_epochs"],
-                   help="pretraining epochs")
+    p.add_argument(
+        "--table",
+        help="architectures with free label columns (default: a Sobol pool whose labels are computed)",
+    )
+    p.add_argument(
+        "--targets",
+        default="flops,params",
+        help="comma list of free labels to predict: columns of --table, or, computed "
+        "for a Sobol pool of a space with a model, flops, params and the "
+        "zero-cost proxies synflow, nwot, snip, grad_norm, jacov",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        default=20000,
+        help=f"Sobol pool size without --table (at least {MIN_PRETRAIN_ARCHS})",
+    )
+    p.add_argument(
+        "--dataset",
+        help="dataset of the data-based proxies (nwot, snip, grad_norm, "
+        "jacov): one minibatch of its training split",
+    )
+    p.add_argument("--workers", type=positive_int, default=1, help="processes computing zero-cost proxies")
+    p.add_argument(
+        "--epochs", type=positive_int, default=_DEFAULTS["pretrain_epochs"], help="pretraining epochs"
+    )
     _common_args(p)
     p.add_argument("--out", required=True, help="encoder file to write (.pt)")
 
@@ -107,15 +119,13 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     space = read_space(args.space)
     targets = _names(args.targets)
-    est = AccuracyPredictor(space, seed=args.seed, progress=not args.quiet,
-                            pretrain_epochs=args.epochs)
+    est = AccuracyPredictor(space, seed=args.seed, progress=not args.quiet, pretrain_epochs=args.epochs)
     if args.table:
         with _at(args.table):
             est.pretrain(read_table(args.table), targets=targets)
     else:
         if args.n < MIN_PRETRAIN_ARCHS:
-            raise ConfigError(f"--n {args.n}: pretraining needs at least {MIN_PRETRAIN_ARCHS} "
-                              "architectures")
+            raise ConfigError(f"--n {args.n}: pretraining needs at least {MIN_PRETRAIN_ARCHS} architectures")
         labels = _label_fn(space, targets, args)
         with _at(args.space):
             est.pretrain(n=args.n, targets=targets, costs=labels)
@@ -130,8 +140,11 @@ def _label_fn(space, targets: Sequence[str], args: argparse.Namespace):
     from ..recipes.zero_cost import NETWORK_PROXIES, check_proxies, zero_cost_scores
 
     if space.model is None:
-        raise ConfigError(f"space {space.name!r} has no model builder, so {', '.join(targets)} "
-                          "cannot be computed: give a table of them (--table)", args.space)
+        raise ConfigError(
+            f"space {space.name!r} has no model builder, so {', '.join(targets)} "
+            "cannot be computed: give a table of them (--table)",
+            args.space,
+        )
     check_proxies(targets, "--targets")
     data_based = [t for t in targets if t in NETWORK_PROXIES and t != "synflow"]
     bundle = None
@@ -139,13 +152,22 @@ def _label_fn(space, targets: Sequence[str], args: argparse.Namespace):
         from ..data.datasets import DATASETS, load_dataset
 
         if not args.dataset:
-            raise ConfigError(f"--dataset is needed for {', '.join(data_based)} (one of "
-                              f"{', '.join(DATASETS)})")
+            raise ConfigError(
+                f"--dataset is needed for {', '.join(data_based)} (one of {', '.join(DATASETS)})"
+            )
         bundle = load_dataset(args.dataset)
 
     def labels(space, frame):
-        return zero_cost_scores(space, frame, bundle, proxies=targets, seed=args.seed,
-                                workers=args.workers, progress=not args.quiet)
+        return zero_cost_scores(
+            space,
+            frame,
+            bundle,
+            proxies=targets,
+            seed=args.seed,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+
     return labels
 
 
@@ -153,16 +175,27 @@ def _label_fn(space, targets: Sequence[str], args: argparse.Namespace):
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", required=True, help="search space YAML")
     p.add_argument("--table", required=True, help="measured sample table (csv or parquet)")
-    p.add_argument("--target", help=f"accuracy column (default: the table's first of "
-                                    f"{', '.join(ACCURACY_COLUMNS)})")
+    p.add_argument(
+        "--target", help=f"accuracy column (default: the table's first of {', '.join(ACCURACY_COLUMNS)})"
+    )
     p.add_argument("--encoder", help="pretrained encoder file from `predictor pretrain`")
-    p.add_argument("--n-models", type=positive_int, default=None,
-                   help=f"ensemble size (default: the encoder file's, else {_DEFAULTS['n_models']})")
-    p.add_argument("--transform", choices=("rank", "standard"), default=None,
-                   help=f"target transform (default: the encoder file's, else "
-                        f"{_DEFAULTS['target_transform']})")
-    p.add_argument("--features", help="comma list of extra numeric columns fed to the head "
-                                      "(e.g. zero-cost proxies); tables scored later need them")
+    p.add_argument(
+        "--n-models",
+        type=positive_int,
+        default=None,
+        help=f"ensemble size (default: the encoder file's, else {_DEFAULTS['n_models']})",
+    )
+    p.add_argument(
+        "--transform",
+        choices=("rank", "standard"),
+        default=None,
+        help=f"target transform (default: the encoder file's, else {_DEFAULTS['target_transform']})",
+    )
+    p.add_argument(
+        "--features",
+        help="comma list of extra numeric columns fed to the head "
+        "(e.g. zero-cost proxies); tables scored later need them",
+    )
     _common_args(p)
     p.add_argument("--out", required=True, help="predictor file to write (.pt)")
 
@@ -172,9 +205,13 @@ def _train(args: argparse.Namespace) -> int:
 
     space = read_space(args.space)
     est = _load(args.encoder, space) if args.encoder else AccuracyPredictor(space)
-    overrides = {"seed": args.seed, "progress": not args.quiet, "n_models": args.n_models,
-                 "target_transform": args.transform,
-                 "features": _names(args.features, "--features") if args.features else None}
+    overrides = {
+        "seed": args.seed,
+        "progress": not args.quiet,
+        "n_models": args.n_models,
+        "target_transform": args.transform,
+        "features": _names(args.features, "--features") if args.features else None,
+    }
     est.set_params(**{k: v for k, v in overrides.items() if v is not None})
     with _at(args.table):
         table = read_table(args.table)
@@ -182,8 +219,10 @@ def _train(args: argparse.Namespace) -> int:
         est.fit(table, target=target)
     est.save(args.out)
     chosen = "" if args.target else f", the first of {', '.join(ACCURACY_COLUMNS)} in the table"
-    print(f"predictor ({est.n_models} model(s), {est.n_train_} rows, target {target}{chosen}) "
-          f"written to {args.out}")
+    print(
+        f"predictor ({est.n_models} model(s), {est.n_train_} rows, target {target}{chosen}) "
+        f"written to {args.out}"
+    )
     return 0
 
 
@@ -208,20 +247,18 @@ def _score(args: argparse.Namespace) -> int:
 
 
 # -- evaluate ------------------------------------------------------------------------------
-REPORT_METRICS = ("n", "kendall_tau", "spearman", "rmse", "mae", "precision_at_k", "k",
-                  "top_n_rank", "n_top")
+REPORT_METRICS = ("n", "kendall_tau", "spearman", "rmse", "mae", "precision_at_k", "k", "top_n_rank", "n_top")
 """The rows ``predictor evaluate`` prints (:func:`~.metrics.regression_report`'s keys)."""
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictor", required=True, help="predictor file from `predictor train`")
     p.add_argument("--table", required=True, help="measured table with the target column")
-    p.add_argument("--target", help="true accuracy column (default: the one the predictor was "
-                                    "trained on)")
-    p.add_argument("--k", type=positive_int, default=None,
-                   help="top-k size for precision (default 10%% of the rows)")
-    p.add_argument("--n-top", type=positive_int, default=10,
-                   help="predicted-best rows top_n_rank looks at")
+    p.add_argument("--target", help="true accuracy column (default: the one the predictor was trained on)")
+    p.add_argument(
+        "--k", type=positive_int, default=None, help="top-k size for precision (default 10%% of the rows)"
+    )
+    p.add_argument("--n-top", type=positive_int, default=10, help="predicted-best rows top_n_rank looks at")
 
 
 def _target_note(given: str | None, fitted: str | None) -> str:
@@ -246,19 +283,29 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
-    Command("pretrain", "pretrain the encoder on free labels: architecture costs and "
-            "zero-cost proxies", _pretrain_args, _pretrain),
+    Command(
+        "pretrain",
+        "pretrain the encoder on free labels: architecture costs and zero-cost proxies",
+        _pretrain_args,
+        _pretrain,
+    ),
     Command("train", "fit the accuracy predictor on a measured table", _train_args, _train),
     Command("score", "score candidates with a trained predictor", _score_args, _score),
-    Command("evaluate", "print ranking metrics of a predictor on a measured table",
-            _evaluate_args, _evaluate, epilog="printed metrics:\n" + explain(REPORT_METRICS)),
+    Command(
+        "evaluate",
+        "print ranking metrics of a predictor on a measured table",
+        _evaluate_args,
+        _evaluate,
+        epilog="printed metrics:\n" + explain(REPORT_METRICS),
+    ),
 ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``predictor``."""
-    return run_cli("predictor", "Accuracy predictors for joint architecture and recipe search.",
-                   COMMANDS, argv)
+    return run_cli(
+        "predictor", "Accuracy predictors for joint architecture and recipe search.", COMMANDS, argv
+    )
 
 
 if __name__ == "__main__":

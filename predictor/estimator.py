@@ -8,12 +8,13 @@ architecture costs such as FLOPs and params of many architectures), then
 :meth:`AccuracyPredictor.load` reads back safely (``torch.load(weights_only=True)``).
 
 The predictor never builds a network: architecture costs come in as data (a table with
-cost columns) or as a callable ``costs(space, frame) -> DataFrame``; by default
-:func:`jointnas.recipes.cost.space_costs`, imported only when pretraining needs it.
+cost columns) or as a callable ``costs(space, frame) -> DataFrame``, such as
+:func:`jointnas.recipes.space_costs` (analytic FLOPs and params of a model space).
 
 Example:
+    >>> from jointnas.recipes import space_costs  # doctest: +SKIP
     >>> space = SearchSpace.from_yaml("configs/digits.yaml")  # doctest: +SKIP
-    >>> pred = AccuracyPredictor(space, seed=0).pretrain(n=4096)  # doctest: +SKIP
+    >>> pred = AccuracyPredictor(space, seed=0).pretrain(n=4096, costs=space_costs)  # doctest: +SKIP
     >>> pred.fit(table, target="val_acc")  # doctest: +SKIP
     >>> mean, std = pred.predict(space.sample_qmc(8, seed=1), return_std=True)  # doctest: +SKIP
 """
@@ -35,8 +36,16 @@ from ..errors import NotFittedError, PredictorError
 from . import metrics
 from .inputs import CostsFn, cost_targets, usable_targets
 from .networks import AccuracyHead, Encoder, Member, ProxyHead, init_weights
-from .training import (TRANSFORMS, TargetTransform, apply_transform, batch_size_for, fit_member,
-                       pretrain_encoder, standardize_labels, unstandardize_labels)
+from .training import (
+    TRANSFORMS,
+    TargetTransform,
+    apply_transform,
+    batch_size_for,
+    fit_member,
+    pretrain_encoder,
+    standardize_labels,
+    unstandardize_labels,
+)
 
 # Rows per inference chunk. On a CPU, 4096 keeps a layer's activations (4096 x 96 floats)
 # in a core's cache: on the 2-core benchmark box 8192 scored 140-153k configs/s and 4096
@@ -93,14 +102,33 @@ class AccuracyPredictor:
         progress: show tqdm progress bars (on a terminal).
     """
 
-    def __init__(self, space: SearchSpace, *, hidden: int = 96, embed: int = 32, depth: int = 2,
-                 head_depth: int = 1, n_models: int = 5, target_transform: str = "standard",
-                 epochs: int = 100, frozen_epochs: int = 50, pretrain_epochs: int = 30,
-                 recon_weight: float = 1.0, scratch_encoder: bool = True, batch_size: int = 128,
-                 lr: float = 6e-3, weight_decay: float = 1e-2, huber_delta: float = 0.1,
-                 arch_dropout: float = 0.5, valid_fraction: float = 0.0, patience: int = 20,
-                 features: Sequence[str] = (), seed: int | None = None,
-                 device: str = "cpu", progress: bool = False) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        hidden: int = 96,
+        embed: int = 32,
+        depth: int = 2,
+        head_depth: int = 1,
+        n_models: int = 5,
+        target_transform: str = "standard",
+        epochs: int = 100,
+        frozen_epochs: int = 50,
+        pretrain_epochs: int = 30,
+        recon_weight: float = 1.0,
+        scratch_encoder: bool = True,
+        batch_size: int = 128,
+        lr: float = 6e-3,
+        weight_decay: float = 1e-2,
+        huber_delta: float = 0.1,
+        arch_dropout: float = 0.5,
+        valid_fraction: float = 0.0,
+        patience: int = 20,
+        features: Sequence[str] = (),
+        seed: int | None = None,
+        device: str = "cpu",
+        progress: bool = False,
+    ) -> None:
         self.space = space
         self.hidden = hidden
         self.embed = embed
@@ -143,9 +171,13 @@ class AccuracyPredictor:
         return f"AccuracyPredictor(space={self.space.name!r}, n_models={self.n_models}, seed={self.seed})"
 
     # -- pretraining -------------------------------------------------------------------
-    def pretrain(self, archs_or_table: Configs | None = None, n: int = 20000,
-                 targets: Sequence[str] = ("flops", "params"),
-                 costs: CostsFn | pd.DataFrame | None = None) -> "AccuracyPredictor":
+    def pretrain(
+        self,
+        archs_or_table: Configs | None = None,
+        n: int = 20000,
+        targets: Sequence[str] = ("flops", "params"),
+        costs: CostsFn | pd.DataFrame | None = None,
+    ) -> "AccuracyPredictor":
         """Fit the encoder and a proxy head to predict free labels of architectures.
 
         Free labels cost no training: costs (FLOPs, params, latency) or zero-cost proxies
@@ -161,9 +193,9 @@ class AccuracyPredictor:
                 ``params_m, latency_s`` or ``flops, synflow, nwot``); rows with no finite
                 value are skipped.
             costs: a callable ``costs(space, frame) -> DataFrame`` or a DataFrame aligned
-                with the architectures. Default: a table's own ``targets`` columns (they
-                must exist); for sampled or listed architectures
-                :func:`jointnas.recipes.cost.space_costs`.
+                with the architectures (for a model space's FLOPs and params:
+                :func:`jointnas.recipes.space_costs`). Default: a table's own ``targets``
+                columns (they must exist); sampled or listed architectures need ``costs``.
 
         Returns:
             ``self``, with ``encoder_`` and ``proxy_`` fitted.
@@ -173,8 +205,9 @@ class AccuracyPredictor:
             PredictorError: a target column is missing, or all its values are.
         """
         self.check_params()
-        frame, values = cost_targets(self.space, archs_or_table, n, targets, costs,
-                                     seed=self._int_seed("pool", 0))
+        frame, values = cost_targets(
+            self.space, archs_or_table, n, targets, costs, seed=self._int_seed("pool", 0)
+        )
         scaled, transforms, mean, std = standardize_labels(values)
         dev = torch.device(self.device)
         x = torch.from_numpy(self.space.encode_arch(frame)).to(dev)
@@ -185,9 +218,18 @@ class AccuracyPredictor:
         bs = min(len(x), max(self.batch_size, 256))
         with self._bar(self.pretrain_epochs * -(-len(x) // bs), "pretrain") as bar:
             self.pretrain_loss_ = pretrain_encoder(
-                encoder, proxy, x, y, recon_weight=self.recon_weight, generator=gen,
-                epochs=self.pretrain_epochs, batch_size=bs, lr=self.lr,
-                weight_decay=self.weight_decay, tick=bar.update)
+                encoder,
+                proxy,
+                x,
+                y,
+                recon_weight=self.recon_weight,
+                generator=gen,
+                epochs=self.pretrain_epochs,
+                batch_size=bs,
+                lr=self.lr,
+                weight_decay=self.weight_decay,
+                tick=bar.update,
+            )
         self.encoder_ = encoder.eval()
         self.proxy_ = proxy.eval()
         self.proxy_targets_ = tuple(targets)
@@ -208,8 +250,7 @@ class AccuracyPredictor:
             for a, _ in self._batches(configs, recipe=False):
                 chunks.append(self.proxy_(self.encoder_(a)).cpu().numpy())
         out = np.concatenate(chunks) if chunks else np.zeros((0, len(self.proxy_targets_)))
-        values = unstandardize_labels(out, self.proxy_transforms_, self.proxy_mean_,
-                                      self.proxy_std_)
+        values = unstandardize_labels(out, self.proxy_transforms_, self.proxy_mean_, self.proxy_std_)
         return pd.DataFrame(values, columns=list(self.proxy_targets_))
 
     # -- fitting -----------------------------------------------------------------------
@@ -256,8 +297,15 @@ class AccuracyPredictor:
         self.n_skipped_ = skipped
         return self
 
-    def _fit_member(self, m: int, xa: torch.Tensor, xr: torch.Tensor, y: torch.Tensor,
-                    batch_size: int, tick: Callable[[int], None]) -> Member:
+    def _fit_member(
+        self,
+        m: int,
+        xa: torch.Tensor,
+        xr: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        tick: Callable[[int], None],
+    ) -> Member:
         gen = self._generator("member", m)
         encoders = self._member_encoders()
         if self.is_pretrained:
@@ -267,15 +315,29 @@ class AccuracyPredictor:
         else:
             init_weights(encoders[0], gen)
         head = init_weights(self._new_head(len(encoders)), gen)
-        return fit_member(encoders, head, xa, xr, y, pretrained=self.is_pretrained,
-                          frozen_epochs=self.frozen_epochs, epochs=self.epochs,
-                          huber_delta=self.huber_delta, valid_fraction=self.valid_fraction,
-                          patience=self.patience, generator=gen, batch_size=batch_size,
-                          lr=self.lr, weight_decay=self.weight_decay, tick=tick)
+        return fit_member(
+            encoders,
+            head,
+            xa,
+            xr,
+            y,
+            pretrained=self.is_pretrained,
+            frozen_epochs=self.frozen_epochs,
+            epochs=self.epochs,
+            huber_delta=self.huber_delta,
+            valid_fraction=self.valid_fraction,
+            patience=self.patience,
+            generator=gen,
+            batch_size=batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            tick=tick,
+        )
 
     # -- inference ---------------------------------------------------------------------
-    def predict(self, configs_or_table: Configs, return_std: bool = False
-                ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, configs_or_table: Configs, return_std: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predicted accuracy of each config (higher is better), vectorized.
 
         The ensemble mean is taken on the transformed scale and mapped back to the
@@ -318,12 +380,13 @@ class AccuracyPredictor:
         with torch.inference_mode():
             for a, r in self._batches(configs, recipe=True):
                 for j, member in enumerate(members):
-                    z[j, start:start + len(a)] = member(a, r).cpu().numpy()
+                    z[j, start : start + len(a)] = member(a, r).cpu().numpy()
                 start += len(a)
         return z
 
-    def score(self, table: pd.DataFrame, target: str | None = None, k: int | None = None,
-              n_top: int = 10) -> dict[str, float]:
+    def score(
+        self, table: pd.DataFrame, target: str | None = None, k: int | None = None, n_top: int = 10
+    ) -> dict[str, float]:
         """Metrics of the predictions on a measured table (usable rows only).
 
         Args:
@@ -398,8 +461,10 @@ class AccuracyPredictor:
         members = getattr(self, "members_", None)
         if not members:
             extra = " (it holds only a pretrained encoder)" if self.is_pretrained else ""
-            raise NotFittedError(f"this AccuracyPredictor is not fitted{extra}: fit it on a "
-                                 "measured table first (fit(), or `predictor train`)")
+            raise NotFittedError(
+                f"this AccuracyPredictor is not fitted{extra}: fit it on a "
+                "measured table first (fit(), or `predictor train`)"
+            )
         return members
 
     def check_params(self) -> None:
@@ -409,8 +474,9 @@ class AccuracyPredictor:
             PredictorError: a value out of its range, naming the parameter.
         """
         if self.target_transform not in TRANSFORMS:
-            raise PredictorError(f"target_transform={self.target_transform!r} "
-                                 f"(allowed: {', '.join(TRANSFORMS)})")
+            raise PredictorError(
+                f"target_transform={self.target_transform!r} (allowed: {', '.join(TRANSFORMS)})"
+            )
         for key in ("hidden", "embed", "n_models", "batch_size"):
             value = getattr(self, key)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -454,8 +520,14 @@ class AccuracyPredictor:
 
     def _new_head(self, n_encoders: int) -> AccuracyHead:
         recipe_dim = self.space.width - self.space.arch_width + len(self.features)
-        return AccuracyHead(self.embed * n_encoders, recipe_dim, self.hidden, self.head_depth,
-                            recipe_embed=self.embed, arch_dropout=self.arch_dropout)
+        return AccuracyHead(
+            self.embed * n_encoders,
+            recipe_dim,
+            self.hidden,
+            self.head_depth,
+            recipe_embed=self.embed,
+            arch_dropout=self.arch_dropout,
+        )
 
     def _int_seed(self, purpose: str, index: int) -> int:
         """A 32-bit seed derived from ``seed`` (or fixed fresh entropy) and a purpose."""
@@ -468,22 +540,20 @@ class AccuracyPredictor:
     def _generator(self, purpose: str, index: int) -> torch.Generator:
         return torch.Generator().manual_seed(self._int_seed(purpose, index))
 
-    def _batches(self, configs: Configs, recipe: bool
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    def _batches(self, configs: Configs, recipe: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """Encode all configs at once, then yield tensor chunks for inference."""
         xa = self.space.encode_arch(configs)
         xr = self._recipe_inputs(configs) if recipe else None
         dev = torch.device(self.device)
         chunk = _CHUNK.get(dev.type, _CHUNK["cpu"])
         for start in range(0, len(xa), chunk):
-            a = torch.from_numpy(xa[start:start + chunk]).to(dev)
-            r = torch.from_numpy(xr[start:start + chunk]).to(dev) if recipe else None
+            a = torch.from_numpy(xa[start : start + chunk]).to(dev)
+            r = torch.from_numpy(xr[start : start + chunk]).to(dev) if recipe else None
             yield a, r
 
     def _bar(self, total: int, desc: str) -> tqdm:
         # progress=True shows bars on a terminal only (tqdm's disable=None)
-        return tqdm(total=total, desc=desc, unit="step", disable=None if self.progress else True,
-                    leave=False)
+        return tqdm(total=total, desc=desc, unit="step", disable=None if self.progress else True, leave=False)
 
 
 def _feature_values(configs: Configs, names: list[str], what: str) -> np.ndarray:
@@ -495,10 +565,11 @@ def _feature_values(configs: Configs, names: list[str], what: str) -> np.ndarray
     frame = configs if isinstance(configs, pd.DataFrame) else pd.DataFrame(list(configs))
     missing = [n for n in names if n not in frame.columns]
     if missing:
-        raise PredictorError(f"feature column(s) {', '.join(missing)} missing in {what} "
-                             f"(the predictor's features: {', '.join(names)})")
-    values = frame[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64,
-                                                                          copy=True)
+        raise PredictorError(
+            f"feature column(s) {', '.join(missing)} missing in {what} "
+            f"(the predictor's features: {', '.join(names)})"
+        )
+    values = frame[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     values[~np.isfinite(values)] = np.nan
     return values
 

@@ -21,8 +21,14 @@ from ..errors import PredictorError
 CostsFn = Callable[[SearchSpace, pd.DataFrame], pd.DataFrame]
 
 
-def cost_targets(space: SearchSpace, data: Configs | None, n: int, targets: Sequence[str],
-                 costs: CostsFn | pd.DataFrame | None, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+def cost_targets(
+    space: SearchSpace,
+    data: Configs | None,
+    n: int,
+    targets: Sequence[str],
+    costs: CostsFn | pd.DataFrame | None,
+    seed: int,
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Architectures and their free label values (costs, proxies) for pretraining.
 
     Args:
@@ -32,8 +38,7 @@ def cost_targets(space: SearchSpace, data: Configs | None, n: int, targets: Sequ
         n: pool size when ``data`` is ``None``.
         targets: cost columns.
         costs: a callable ``costs(space, frame)``, a DataFrame aligned with the
-            architectures, or ``None``: a table's own columns, else
-            :func:`jointnas.recipes.cost.space_costs` (imported only then).
+            architectures, or ``None``: a table's own columns.
         seed: Sobol scramble seed.
 
     Returns:
@@ -62,29 +67,37 @@ def cost_targets(space: SearchSpace, data: Configs | None, n: int, targets: Sequ
     elif isinstance(data, pd.DataFrame):
         table = frame
     else:
-        from ..recipes.cost import space_costs  # the default, imported only when needed
-
-        table = space_costs(space, frame)
+        raise PredictorError(
+            f"pretraining targets {', '.join(targets)} need their values: pass a table holding "
+            "them, or costs= a function costs(space, frame) (for model spaces "
+            "jointnas.recipes.space_costs; the predictor builds no network itself)"
+        )
     missing = [t for t in targets if t not in table.columns]
     if missing:
-        raise PredictorError(f"pretraining target column(s) {', '.join(missing)} not found "
-                             f"(columns: {', '.join(map(str, table.columns))})")
-    values = table.loc[:, targets].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64,
-                                                                            copy=True)
+        raise PredictorError(
+            f"pretraining target column(s) {', '.join(missing)} not found "
+            f"(columns: {', '.join(map(str, table.columns))})"
+        )
+    values = table.loc[:, targets].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     values[~np.isfinite(values)] = np.nan  # missing: masked out of the pretraining loss
     empty = [t for t, col in zip(targets, values.T) if np.isnan(col).all()]
     if empty:
-        raise PredictorError(f"every value of pretraining target {', '.join(empty)} is missing "
-                             "(NaN or infinite)")
+        raise PredictorError(
+            f"every value of pretraining target {', '.join(empty)} is missing (NaN or infinite)"
+        )
     keep = ~np.isnan(values).all(axis=1)
     if not keep.all():
-        warnings.warn(f"pretraining skips {int((~keep).sum())} of {len(keep)} rows with no "
-                      f"finite value of {', '.join(targets)}", stacklevel=3)
+        warnings.warn(
+            f"pretraining skips {int((~keep).sum())} of {len(keep)} rows with no "
+            f"finite value of {', '.join(targets)}",
+            stacklevel=3,
+        )
     return frame.loc[keep].reset_index(drop=True), values[keep]
 
 
-def usable_targets(space: SearchSpace, table: pd.DataFrame, target: str, minimum: int = 2,
-                   warn: bool = True) -> tuple[pd.DataFrame, np.ndarray, int]:
+def usable_targets(
+    space: SearchSpace, table: pd.DataFrame, target: str, minimum: int = 2, warn: bool = True
+) -> tuple[pd.DataFrame, np.ndarray, int]:
     """Rows of a measured table a fit (or a score) can use, and their target values.
 
     Args:
@@ -106,11 +119,14 @@ def usable_targets(space: SearchSpace, table: pd.DataFrame, target: str, minimum
     mask = usable_rows(table, target)
     skipped = int((~mask).sum())
     if mask.sum() < minimum:
-        raise PredictorError(f"{int(mask.sum())} usable row(s) of {len(table)} for target "
-                             f"'{target}': need at least {minimum} with status ok and a value")
+        raise PredictorError(
+            f"{int(mask.sum())} usable row(s) of {len(table)} for target "
+            f"'{target}': need at least {minimum} with status ok and a value"
+        )
     if skipped and warn:
-        warnings.warn(f"fit skips {skipped} of {len(table)} rows (status not ok or missing "
-                      f"'{target}')", stacklevel=3)
+        warnings.warn(
+            f"fit skips {skipped} of {len(table)} rows (status not ok or missing '{target}')", stacklevel=3
+        )
     rows = table.loc[mask]
     return rows, pd.to_numeric(rows[target]).to_numpy(dtype=np.float64), skipped
 

@@ -162,8 +162,9 @@ def explain(names: Sequence[str]) -> str:
     return "\n".join(f"  {name}: {METRIC_HELP[name]}" for name in names if name in METRIC_HELP)
 
 
-def regression_report(y_true: ArrayLike, y_pred: ArrayLike, k: int | None = None,
-                      n_top: int = 10) -> dict[str, float]:
+def regression_report(
+    y_true: ArrayLike, y_pred: ArrayLike, k: int | None = None, n_top: int = 10
+) -> dict[str, float]:
     """All metrics of one prediction at once.
 
     Args:

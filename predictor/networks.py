@@ -105,19 +105,26 @@ class AccuracyHead(nn.Module):
             only with a recipe branch).
     """
 
-    def __init__(self, embed: int, recipe_dim: int = 0, hidden: int = 128, depth: int = 1,
-                 recipe_embed: int = 32, arch_dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        embed: int,
+        recipe_dim: int = 0,
+        hidden: int = 128,
+        depth: int = 1,
+        recipe_embed: int = 32,
+        arch_dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.recipe_dim = recipe_dim
         self.arch_dropout = arch_dropout if recipe_dim else 0.0
         self.recipe = None
         if recipe_dim:
-            self.recipe = nn.Sequential(_mlp(recipe_dim, hidden, 1, recipe_embed),
-                                        nn.LayerNorm(recipe_embed))
+            self.recipe = nn.Sequential(_mlp(recipe_dim, hidden, 1, recipe_embed), nn.LayerNorm(recipe_embed))
         self.net = _mlp(embed + (recipe_embed if recipe_dim else 0), hidden, depth, 1)
 
-    def forward(self, z: torch.Tensor, recipe: torch.Tensor | None = None,
-                keep: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, recipe: torch.Tensor | None = None, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Predict ``(n,)`` accuracies from embeddings and recipe encodings.
 
         ``keep``: an ``(n, 1)`` 0/1 training mask of the rows whose arch embedding is
@@ -143,8 +150,9 @@ class Member(nn.Module):
         self.encoders = nn.ModuleList(encoders)
         self.head = head
 
-    def forward(self, arch: torch.Tensor, recipe: torch.Tensor | None = None,
-                keep: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, arch: torch.Tensor, recipe: torch.Tensor | None = None, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Predicted transformed accuracy of ``(arch, recipe)`` encodings (``keep``: see
         :meth:`AccuracyHead.forward`)."""
         if len(self.encoders) == 1:

@@ -97,23 +97,29 @@ def load_predictor(cls: type, path: str | os.PathLike, space: SearchSpace | None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise PredictorError("not a jointnas predictor file", where)
     if blob.get("format_version") != FORMAT_VERSION:
-        raise PredictorError(f"predictor file format {blob.get('format_version')!r} is not "
-                             f"supported (this version reads {FORMAT_VERSION})", where)
+        raise PredictorError(
+            f"predictor file format {blob.get('format_version')!r} is not "
+            f"supported (this version reads {FORMAT_VERSION})",
+            where,
+        )
     try:
         saved_space = SearchSpace.from_dict(blob["space"], where)
         if space is not None and space.fingerprint() != blob["fingerprint"]:
             raise PredictorError(
                 f"predictor was made for another search space (file fingerprint "
-                f"{blob['fingerprint']}, given space {space.fingerprint()})", where)
+                f"{blob['fingerprint']}, given space {space.fingerprint()})",
+                where,
+            )
         params = {"arch_dropout": 0.0, **blob["params"]}  # files from before arch dropout
         est = cls(space if space is not None else saved_space, **params)
         _restore(est, blob)
     except JointNASError as exc:
-        raise exc.at(where)
+        raise exc.at(where) from None
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise PredictorError(f"predictor file is damaged: {type(exc).__name__}: {reason[:200]}",
-                             where) from None
+        raise PredictorError(
+            f"predictor file is damaged: {type(exc).__name__}: {reason[:200]}", where
+        ) from None
     return est
 
 
@@ -128,8 +134,10 @@ def _restore(est: Any, blob: dict[str, Any]) -> None:
         est.encoder_ = encoder.to(dev).eval()
         est.proxy_ = proxy.to(dev).eval()
         est.proxy_targets_ = tuple(proxy_blob["targets"])
-        est.proxy_transforms_ = tuple(proxy_blob.get("transforms")  # older files: all log
-                                      or ["log"] * len(est.proxy_targets_))
+        est.proxy_transforms_ = tuple(
+            proxy_blob.get("transforms")  # older files: all log
+            or ["log"] * len(est.proxy_targets_)
+        )
         est.proxy_mean_ = proxy_blob["mean"].numpy().astype(np.float64)
         est.proxy_std_ = proxy_blob["std"].numpy().astype(np.float64)
     fitted = blob["members"]
@@ -145,17 +153,26 @@ def _restore(est: Any, blob: dict[str, Any]) -> None:
         est.n_train_ = int(fitted["n_train"])
         est.n_skipped_ = int(fitted["n_skipped"])
         scaling = fitted.get("features")  # absent in files from before features
-        est.feature_scaling_ = (None if not scaling else (
-            tuple(scaling["transforms"]), scaling["mean"].numpy().astype(np.float64),
-            scaling["std"].numpy().astype(np.float64)))
+        est.feature_scaling_ = (
+            None
+            if not scaling
+            else (
+                tuple(scaling["transforms"]),
+                scaling["mean"].numpy().astype(np.float64),
+                scaling["std"].numpy().astype(np.float64),
+            )
+        )
 
 
 def _scaling_blob(scaling: Any) -> dict[str, Any] | None:
     if scaling is None:
         return None
     transforms, mean, std = scaling
-    return {"transforms": list(transforms), "mean": torch.from_numpy(np.asarray(mean, np.float64)),
-            "std": torch.from_numpy(np.asarray(std, np.float64))}
+    return {
+        "transforms": list(transforms),
+        "mean": torch.from_numpy(np.asarray(mean, np.float64)),
+        "std": torch.from_numpy(np.asarray(std, np.float64)),
+    }
 
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_predictor", "save_predictor"]

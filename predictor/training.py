@@ -96,8 +96,7 @@ class TargetTransform:
     def _bounded(self, y: np.ndarray) -> np.ndarray:
         """Inside the observed range: ``y``; outside: a smooth saturation within the margins."""
         out = y
-        for edge, margin, sign in ((self.high, self.margin_high, 1.0),
-                                   (self.low, self.margin_low, -1.0)):
+        for edge, margin, sign in ((self.high, self.margin_high, 1.0), (self.low, self.margin_low, -1.0)):
             if not np.isfinite(edge):
                 continue
             past = sign * (y - edge)  # > 0 beyond this edge
@@ -108,11 +107,16 @@ class TargetTransform:
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-python and tensor state for saving."""
-        return {"kind": self.kind, "mean": self.mean, "std": self.std,
-                "bounds": torch.tensor([self.low, self.high, self.margin_low, self.margin_high],
-                                       dtype=torch.float64),
-                "knots_z": torch.from_numpy(self.knots_z.copy()),
-                "knots_y": torch.from_numpy(self.knots_y.copy())}
+        return {
+            "kind": self.kind,
+            "mean": self.mean,
+            "std": self.std,
+            "bounds": torch.tensor(
+                [self.low, self.high, self.margin_low, self.margin_high], dtype=torch.float64
+            ),
+            "knots_z": torch.from_numpy(self.knots_z.copy()),
+            "knots_y": torch.from_numpy(self.knots_y.copy()),
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "TargetTransform":
@@ -122,8 +126,7 @@ class TargetTransform:
         out.knots_z = state["knots_z"].numpy().astype(np.float64)
         out.knots_y = state["knots_y"].numpy().astype(np.float64)
         if "bounds" in state:  # files written before predictions were bounded have none
-            out.low, out.high, out.margin_low, out.margin_high = (
-                float(v) for v in state["bounds"].numpy())
+            out.low, out.high, out.margin_low, out.margin_high = (float(v) for v in state["bounds"].numpy())
         return out
 
 
@@ -153,8 +156,9 @@ def _inverse(values: np.ndarray, transform: str) -> np.ndarray:
     return np.sign(values) * np.expm1(np.abs(values))
 
 
-def standardize_labels(values: np.ndarray, transforms: Sequence[str] | None = None
-                       ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+def standardize_labels(
+    values: np.ndarray, transforms: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     """Free labels transformed per column (see :data:`LABEL_TRANSFORMS`), then standardized.
 
     Missing values (NaN) stay NaN: the pretraining loss masks them out.
@@ -172,8 +176,9 @@ def standardize_labels(values: np.ndarray, transforms: Sequence[str] | None = No
     return (moved - mean) / std, transforms, mean, std
 
 
-def unstandardize_labels(scaled: np.ndarray, transforms: Sequence[str], mean: np.ndarray,
-                         std: np.ndarray) -> np.ndarray:
+def unstandardize_labels(
+    scaled: np.ndarray, transforms: Sequence[str], mean: np.ndarray, std: np.ndarray
+) -> np.ndarray:
     """Labels in their original units from :func:`standardize_labels`' scale."""
     moved = np.asarray(scaled, dtype=np.float64) * std + mean
     return np.column_stack([_inverse(moved[:, j], t) for j, t in enumerate(transforms)])
@@ -226,14 +231,15 @@ def train_loop(
     total = epochs * steps
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total)))
+        opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total))
+    )
     best, best_state, stale, last = math.inf, None, 0, float("nan")
     full = torch.arange(n)
     for _ in range(epochs):
         order = full if n <= batch_size else torch.randperm(n, generator=generator)
         running = 0.0
         for start in range(0, n, batch_size):
-            loss = loss_fn(order[start:start + batch_size])
+            loss = loss_fn(order[start : start + batch_size])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -262,11 +268,19 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     and add nothing, not even a gradient)."""
     known = torch.isfinite(target)
     diff = torch.where(known, pred - torch.nan_to_num(target), torch.zeros_like(pred))
-    return (diff ** 2).sum() / known.sum().clamp(min=1)
+    return (diff**2).sum() / known.sum().clamp(min=1)
 
 
-def pretrain_encoder(encoder: Encoder, proxy: ProxyHead, x: torch.Tensor, y: torch.Tensor, *,
-                     recon_weight: float, generator: torch.Generator, **loop: Any) -> float:
+def pretrain_encoder(
+    encoder: Encoder,
+    proxy: ProxyHead,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    recon_weight: float,
+    generator: torch.Generator,
+    **loop: Any,
+) -> float:
     """Fit ``encoder`` and ``proxy`` to predict standardized free labels ``y`` from ``x``.
 
     ``y`` may hold NaN where a label is missing; those entries add nothing to the loss.
@@ -303,10 +317,22 @@ def pretrain_encoder(encoder: Encoder, proxy: ProxyHead, x: torch.Tensor, y: tor
     return train_loop(params, loss_fn, len(x), generator=generator, **loop)
 
 
-def fit_member(encoders: list[Encoder], head: AccuracyHead, xa: torch.Tensor, xr: torch.Tensor,
-               y: torch.Tensor, *, pretrained: bool, frozen_epochs: int, epochs: int,
-               huber_delta: float, valid_fraction: float, patience: int,
-               generator: torch.Generator, **loop: Any) -> Member:
+def fit_member(
+    encoders: list[Encoder],
+    head: AccuracyHead,
+    xa: torch.Tensor,
+    xr: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    pretrained: bool,
+    frozen_epochs: int,
+    epochs: int,
+    huber_delta: float,
+    valid_fraction: float,
+    patience: int,
+    generator: torch.Generator,
+    **loop: Any,
+) -> Member:
     """Train one ensemble member in two phases.
 
     Phase 1 (only when ``pretrained``): the first encoder (the pretrained one) is frozen
@@ -347,6 +373,7 @@ def fit_member(encoders: list[Encoder], head: AccuracyHead, xa: torch.Tensor, xr
 
     valid_fn = None
     if valid_idx is not None:
+
         def valid_fn() -> float:
             with torch.no_grad():
                 pred = member(xa[valid_idx], xr[valid_idx])
@@ -356,12 +383,31 @@ def fit_member(encoders: list[Encoder], head: AccuracyHead, xa: torch.Tensor, xr
     if pretrained and frozen_epochs > 0:
         free = [p for enc in encoders[1:] for p in enc.parameters()] + list(head.parameters())
         train_loop(free, loss_fn, len(train_idx), epochs=frozen_epochs, generator=generator, **loop)
-    train_loop(list(member.parameters()), loss_fn, len(train_idx), epochs=epochs,
-               generator=generator, valid_fn=valid_fn, module=member, patience=patience, **loop)
+    train_loop(
+        list(member.parameters()),
+        loss_fn,
+        len(train_idx),
+        epochs=epochs,
+        generator=generator,
+        valid_fn=valid_fn,
+        module=member,
+        patience=patience,
+        **loop,
+    )
     return member.eval()
 
 
-__all__ = ["LABEL_TRANSFORMS", "TRANSFORMS", "TargetTransform", "apply_transform", "batch_size_for",
-           "fit_member",
-           "label_transform", "masked_mse", "pretrain_encoder", "standardize_labels", "train_loop",
-           "unstandardize_labels"]
+__all__ = [
+    "LABEL_TRANSFORMS",
+    "TRANSFORMS",
+    "TargetTransform",
+    "apply_transform",
+    "batch_size_for",
+    "fit_member",
+    "label_transform",
+    "masked_mse",
+    "pretrain_encoder",
+    "standardize_labels",
+    "train_loop",
+    "unstandardize_labels",
+]

@@ -18,8 +18,9 @@ class TensorBatches:
     A final batch of one sample is dropped when shuffling (batch norm cannot train on it).
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                 generator: torch.Generator | None) -> None:
+    def __init__(
+        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator | None
+    ) -> None:
         self.x, self.y, self.batch_size, self.generator = x, y, batch_size, generator
         n = len(y)
         self.steps = math.ceil(n / batch_size)
@@ -33,11 +34,11 @@ class TensorBatches:
         n, bs = len(self.y), self.batch_size
         if self.generator is None:
             for i in range(self.steps):
-                yield self.x[i * bs:(i + 1) * bs], self.y[i * bs:(i + 1) * bs]
+                yield self.x[i * bs : (i + 1) * bs], self.y[i * bs : (i + 1) * bs]
             return
         order = torch.randperm(n, generator=self.generator).to(self.x.device)
         for i in range(self.steps):
-            idx = order[i * bs:(i + 1) * bs]
+            idx = order[i * bs : (i + 1) * bs]
             yield self.x[idx], self.y[idx]
 
 
@@ -55,8 +56,14 @@ class DeviceLoader:
             yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
 
-def make_batches(dataset: Dataset, batch_size: int, device: torch.device,
-                 generator: torch.Generator, shuffle: bool, num_workers: int | None) -> Any:
+def make_batches(
+    dataset: Dataset,
+    batch_size: int,
+    device: torch.device,
+    generator: torch.Generator,
+    shuffle: bool,
+    num_workers: int | None,
+) -> Any:
     """Batches of ``dataset`` on ``device``, reshuffled by ``generator`` each epoch.
 
     Args:
@@ -77,10 +84,16 @@ def make_batches(dataset: Dataset, batch_size: int, device: torch.device,
         x, y = (t.to(device) for t in dataset.tensors[:2])
         return TensorBatches(x, y, batch_size, generator if shuffle else None)
     workers = num_workers if num_workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
-                        generator=generator if shuffle else None, num_workers=workers,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0,
-                        drop_last=shuffle and len(dataset) > batch_size)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator if shuffle else None,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        drop_last=shuffle and len(dataset) > batch_size,
+    )
     return DeviceLoader(loader, device)
 
 

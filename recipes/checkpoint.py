@@ -28,10 +28,15 @@ FORMAT = "jointnas-model/1"
 REQUIRED_META = ("in_shape", "num_classes")
 
 
-def save_model(path: str | os.PathLike, model: nn.Module, arch: Mapping[str, Any],
-               recipe: TrainingRecipe | Mapping[str, Any],
-               meta: Mapping[str, Any] | None = None, *,
-               model_spec: ModelSpec | None = None) -> None:
+def save_model(
+    path: str | os.PathLike,
+    model: nn.Module,
+    arch: Mapping[str, Any],
+    recipe: TrainingRecipe | Mapping[str, Any],
+    meta: Mapping[str, Any] | None = None,
+    *,
+    model_spec: ModelSpec | None = None,
+) -> None:
     """Write a trained model and what is needed to rebuild it, atomically.
 
     Args:
@@ -51,13 +56,19 @@ def save_model(path: str | os.PathLike, model: nn.Module, arch: Mapping[str, Any
     """
     meta = dict(meta or {})
     if model_spec is not None:
-        meta = {"builder": model_spec.builder, "in_shape": list(model_spec.in_shape),
-                "num_classes": model_spec.num_classes, "options": dict(model_spec.options),
-                **meta}
+        meta = {
+            "builder": model_spec.builder,
+            "in_shape": list(model_spec.in_shape),
+            "num_classes": model_spec.num_classes,
+            "options": dict(model_spec.options),
+            **meta,
+        }
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
-        raise ConfigError(f"save_model meta is missing {', '.join(missing)} "
-                          f"(required: {', '.join(REQUIRED_META)})", str(path))
+        raise ConfigError(
+            f"save_model meta is missing {', '.join(missing)} (required: {', '.join(REQUIRED_META)})",
+            str(path),
+        )
     meta.setdefault("builder", "mbconv")
     recipe = TrainingRecipe.from_config(recipe)
     payload = {
@@ -98,15 +109,20 @@ def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
         raise ConfigError(f"not a jointnas model file (expected format {FORMAT!r})", where)
     meta, recipe = payload["meta"], payload["recipe"]
     try:
-        spec = ModelSpec(builder=meta.get("builder", "mbconv"), in_shape=tuple(meta["in_shape"]),
-                         num_classes=meta["num_classes"], options=meta.get("options") or {})
+        spec = ModelSpec(
+            builder=meta.get("builder", "mbconv"),
+            in_shape=tuple(meta["in_shape"]),
+            num_classes=meta["num_classes"],
+            options=meta.get("options") or {},
+        )
         model = create_model(spec, payload["arch"], dropout=float(recipe.get("dropout", 0.0)))
         model.load_state_dict(payload["state_dict"])
     except JointNASError as exc:
-        raise exc.at(where)
+        raise exc.at(where) from None
     except RuntimeError as exc:
-        raise ConfigError(f"weights do not fit the rebuilt model: {str(exc).splitlines()[0]}",
-                          where) from None
+        raise ConfigError(
+            f"weights do not fit the rebuilt model: {str(exc).splitlines()[0]}", where
+        ) from None
     model.eval()
     return model, {"arch": payload["arch"], "recipe": recipe, "meta": meta}
 
@@ -121,8 +137,11 @@ def _plain(value: Any, name: str, path: Any) -> Any:
         return value
     if hasattr(value, "item") and callable(value.item):
         return _plain(value.item(), name, path)
-    raise ConfigError(f"save_model {name} holds a {type(value).__name__}; only plain values "
-                      f"(numbers, strings, lists, dicts) are stored", str(path))
+    raise ConfigError(
+        f"save_model {name} holds a {type(value).__name__}; only plain values "
+        f"(numbers, strings, lists, dicts) are stored",
+        str(path),
+    )
 
 
 __all__ = ["FORMAT", "load_model", "save_model"]

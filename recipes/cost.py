@@ -18,7 +18,7 @@ second), which is what searches that rank large candidate pools need.
 Example:
     >>> arch = {"stem_width": 8, "activation": "relu", "s1_width": 8, "s1_depth": 1,
     ...         "s1_kernel": 3, "s1_expand": 1, "s1_se": False}
-    >>> flops(arch, (1, 8, 8), 10), params(arch, 10, (1, 8, 8))
+    >>> flops(arch, in_shape=(1, 8, 8), num_classes=10), params(arch, in_shape=(1, 8, 8), num_classes=10)
     (16976, 346)
 """
 
@@ -26,23 +26,41 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
 from ..data.space import ModelSpec, SearchSpace
 from ..errors import SpaceError
-from .specs import (ACTIVATIONS, STAGE_FIELDS, STEM_KERNEL, STRIDES, BlockSpec, NetworkSpec,
-                    check_fits, check_in_shape, max_kernel, network_spec, num_stages, out_size)
+from .spec_cost import spec_costs
+from .specs import (
+    ACTIVATIONS,
+    STAGE_FIELDS,
+    STEM_KERNEL,
+    STRIDES,
+    check_in_shape,
+    max_kernel,
+    network_spec,
+    num_stages,
+)
 
 Configs = Union[Sequence[Mapping[str, Any]], pd.DataFrame]
 
 COST_BUILDERS: tuple[str, ...] = ("mbconv",)
 """Model builders whose costs this module computes."""
 
+SpaceCostFn = Callable[[SearchSpace, Configs], pd.DataFrame]
+SPACE_COSTS: dict[str, SpaceCostFn] = {}
+"""Cost functions of other model builders (the supernet's register on import)."""
 
-def arch_costs(arch: Mapping[str, Any], in_shape: Any, num_classes: int) -> tuple[int, int]:
+
+def register_space_costs(builder: str, fn: SpaceCostFn) -> None:
+    """Let :func:`space_costs` cost the spaces of model builder ``builder`` with ``fn``."""
+    SPACE_COSTS[builder] = fn
+
+
+def arch_costs(arch: Mapping[str, Any], *, in_shape: Any, num_classes: int) -> tuple[int, int]:
     """``(flops, params)`` of one arch, decoding it once (cheaper than both calls).
 
     Args:
@@ -61,74 +79,22 @@ def arch_costs(arch: Mapping[str, Any], in_shape: Any, num_classes: int) -> tupl
     return spec_costs(spec, *spatial)
 
 
-def flops(arch: Mapping[str, Any], in_shape: Any, num_classes: int) -> int:
+def flops(arch: Mapping[str, Any], *, in_shape: Any, num_classes: int) -> int:
     """FLOPs (fvcore convention: multiply-adds) of one forward pass of a single input.
 
     Arguments and errors as :func:`arch_costs`.
     """
-    return arch_costs(arch, in_shape, num_classes)[0]
+    return arch_costs(arch, in_shape=in_shape, num_classes=num_classes)[0]
 
 
-def params(arch: Mapping[str, Any], num_classes: int, in_shape: Any) -> int:
-    """Number of trainable parameters.
+def params(arch: Mapping[str, Any], *, in_shape: Any, num_classes: int) -> int:
+    """Number of trainable parameters (only the channels of ``in_shape`` matter).
 
-    Arguments and errors as :func:`arch_costs` (note the order: ``num_classes`` comes
-    before ``in_shape`` here, and only the channels of ``in_shape`` matter).
+    Arguments and errors as :func:`arch_costs`.
     """
-    return arch_costs(arch, in_shape, num_classes)[1]
+    return arch_costs(arch, in_shape=in_shape, num_classes=num_classes)[1]
 
 
-def spec_costs(spec: NetworkSpec, *spatial: int) -> tuple[int, int]:
-    """``(flops, params)`` of a decoded network on inputs of the given spatial sizes.
-
-    Args:
-        spec: the network; ``spec.spatial_dims`` sizes follow (``height, width`` for
-            images, ``length`` for sequences).
-
-    Raises:
-        SpaceError: a 1D kernel too large for its sequence length (see
-            :func:`.specs.check_fits`).
-    """
-    if len(spatial) != spec.spatial_dims:
-        raise SpaceError(f"a {spec.spatial_dims}D network needs {spec.spatial_dims} spatial "
-                         f"size(s), got {list(spatial)}")
-    check_fits(spec, spatial)
-    d, c, s = spec.spatial_dims, spec.stem_width, STEM_KERNEL
-    sizes = tuple(out_size(n, s, 1) for n in spatial)
-    area = math.prod(sizes)
-    total_flops = c * area * (spec.in_channels * s**d + 2)
-    total_params = c * (spec.in_channels * s**d + 2)
-    previous = None
-    for block in spec.blocks:
-        if block is not previous or block.stride != 1:  # repeated blocks cost the same
-            f, p, sizes = _block_costs(block, sizes)
-            previous = block
-        total_flops += f
-        total_params += p
-    c = spec.last_channels
-    total_flops += c * math.prod(sizes) + c * spec.num_classes
-    total_params += (c + 1) * spec.num_classes
-    return total_flops, total_params
-
-
-def _block_costs(b: BlockSpec, sizes: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
-    hidden, cin, cout, k = b.expanded_channels, b.in_channels, b.out_channels, b.kernel
-    taps = k ** len(sizes)
-    out = tuple(out_size(n, k, b.stride) for n in sizes)
-    area_in, area_out = math.prod(sizes), math.prod(out)
-    f = hidden * area_out * (taps + 2) + cout * area_out * (hidden + 2)
-    p = hidden * (taps + 2) + cout * (hidden + 2)
-    if b.has_expansion:
-        f += hidden * area_in * (cin + 2)
-        p += hidden * (cin + 2)
-    if b.se:
-        sq = b.squeeze_channels
-        f += hidden * area_out + 2 * hidden * sq
-        p += 2 * hidden * sq + sq + hidden
-    return f, p, out
-
-
-# -- vectorized ------------------------------------------------------------------------
 def costs(configs: Configs, model_spec: ModelSpec) -> pd.DataFrame:
     """FLOPs and parameters of many archs at once, computed over whole columns.
 
@@ -155,13 +121,11 @@ def costs(configs: Configs, model_spec: ModelSpec) -> pd.DataFrame:
         index = pd.RangeIndex(len(configs))
         get = lambda key: _list_column(configs, key)  # noqa: E731
     if len(index) == 0:
-        return pd.DataFrame({"flops": np.zeros(0, np.int64), "params": np.zeros(0, np.int64)},
-                            index=index)
+        return pd.DataFrame({"flops": np.zeros(0, np.int64), "params": np.zeros(0, np.int64)}, index=index)
     stages = num_stages(names)
     if stages == 0:
         raise SpaceError("arch is missing variable 's1_width'")
-    keys = ["stem_width", "activation"] + [f"s{i}_{f}" for i in range(1, stages + 1)
-                                           for f in STAGE_FIELDS]
+    keys = ["stem_width", "activation"] + [f"s{i}_{f}" for i in range(1, stages + 1) for f in STAGE_FIELDS]
     missing = [k for k in keys if k not in names]
     if missing:
         raise SpaceError(f"arch is missing variable(s) {', '.join(map(repr, missing))}")
@@ -177,10 +141,14 @@ def space_costs(space: SearchSpace, configs: Configs) -> pd.DataFrame:
     """
     if space.model is None:
         raise SpaceError(f"space {space.name!r} has no model: its costs cannot be computed")
-    if space.model.builder not in COST_BUILDERS:
-        from .supernet_decode import supernet_costs  # supernet spaces: costs per path
-
-        return supernet_costs(space, configs)
+    builder = space.model.builder
+    if builder not in COST_BUILDERS:
+        if builder not in SPACE_COSTS:
+            raise SpaceError(
+                f"space {space.name!r}: no cost function for model builder {builder!r} "
+                f"(known: {', '.join(COST_BUILDERS + tuple(SPACE_COSTS))})"
+            )
+        return SPACE_COSTS[builder](space, configs)
     cols = space.columns(configs, space.arch_names)
     frame = configs if isinstance(configs, pd.DataFrame) else pd.DataFrame(cols)
     return costs(frame, space.model)
@@ -194,13 +162,13 @@ def _list_column(configs: Sequence[Mapping[str, Any]], key: str) -> pd.Series:
         raise SpaceError(f"arch is missing variable {key!r} (row {row})") from None
 
 
-def _column_costs(cols: dict[str, Any], stages: int, model_spec: ModelSpec,
-                  index: pd.Index) -> pd.DataFrame:
+def _column_costs(cols: dict[str, Any], stages: int, model_spec: ModelSpec, index: pd.Index) -> pd.DataFrame:
     if not isinstance(model_spec, ModelSpec):
         raise SpaceError(f"expected a ModelSpec (a space's 'model'), got {model_spec!r}")
     if model_spec.builder not in COST_BUILDERS:
-        raise SpaceError(f"no analytic costs for model.builder={model_spec.builder!r} "
-                         f"(one of {', '.join(COST_BUILDERS)})")
+        raise SpaceError(
+            f"no analytic costs for model.builder={model_spec.builder!r} (one of {', '.join(COST_BUILDERS)})"
+        )
     channels, *spatial = model_spec.in_shape
     d, n = len(spatial), len(index)
     _check_activation(cols["activation"], index)
@@ -221,11 +189,14 @@ def _column_costs(cols: dict[str, Any], stages: int, model_spec: ModelSpec,
         stride = _stride_column(cols, i, n, index)
         if d == 1:  # every later block of the stage sees the shorter length: check both
             first, later = sizes[0], (sizes[0] - 1) // stride + 1
-            limit = np.where(depth > 1, np.minimum(max_kernel(first), max_kernel(later)),
-                             max_kernel(first))
-            _raise_rows(f"s{i}_kernel", kernel, kernel > limit,
-                        f"at most {int(limit[int(np.argmax(kernel > limit))])} at this stage's "
-                        f"sequence length", index)
+            limit = np.where(depth > 1, np.minimum(max_kernel(first), max_kernel(later)), max_kernel(first))
+            _raise_rows(
+                f"s{i}_kernel",
+                kernel,
+                kernel > limit,
+                f"at most {int(limit[int(np.argmax(kernel > limit))])} at this stage's sequence length",
+                index,
+            )
         out = [(size - 1) // stride + 1 for size in sizes]
         area_in, area_out = math.prod(sizes), math.prod(out)
         kk2 = kernel**d + 2
@@ -237,8 +208,10 @@ def _column_costs(cols: dict[str, Any], stages: int, model_spec: ModelSpec,
         cin, sizes = width, out
     total_f += cin * (math.prod(sizes) + model_spec.num_classes)
     total_p += (cin + 1) * model_spec.num_classes
-    return pd.DataFrame({"flops": total_f.astype(np.int64, copy=False),
-                         "params": total_p.astype(np.int64, copy=False)}, index=index)
+    return pd.DataFrame(
+        {"flops": total_f.astype(np.int64, copy=False), "params": total_p.astype(np.int64, copy=False)},
+        index=index,
+    )
 
 
 def _stride_column(cols: dict[str, Any], stage: int, n: int, index: pd.Index) -> np.ndarray:
@@ -247,13 +220,19 @@ def _stride_column(cols: dict[str, Any], stage: int, n: int, index: pd.Index) ->
     if key not in cols:
         return np.full(n, 2 if stage > 1 else 1, dtype=np.int64)
     values = _int_column(cols, key, 1, index)
-    _raise_rows(key, values, ~np.isin(values, STRIDES),
-                f"one of {', '.join(map(str, STRIDES))}", index)
+    _raise_rows(key, values, ~np.isin(values, STRIDES), f"one of {', '.join(map(str, STRIDES))}", index)
     return values
 
 
-def _blocks(cin: np.ndarray, cout: np.ndarray, kk2: np.ndarray, expand: np.ndarray,
-            se: np.ndarray, hw_in: Any, hw_out: Any) -> tuple[np.ndarray, np.ndarray]:
+def _blocks(
+    cin: np.ndarray,
+    cout: np.ndarray,
+    kk2: np.ndarray,
+    expand: np.ndarray,
+    se: np.ndarray,
+    hw_in: Any,
+    hw_out: Any,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-row (flops, params) of one MBConv block (see :func:`_block_costs`)."""
     if expand.dtype.kind == "f":
         hidden = np.rint(cin * expand).astype(np.int64)
@@ -275,16 +254,17 @@ def _blocks(cin: np.ndarray, cout: np.ndarray, kk2: np.ndarray, expand: np.ndarr
 def _raise_rows(key: str, values: Any, bad: np.ndarray, allowed: str, index: pd.Index) -> None:
     if bad.any():
         row = int(np.argmax(bad))
-        raise SpaceError(f"arch variable {key!r}: value {np.asarray(values)[row]!r} not allowed "
-                         f"({allowed}) (row {index[row]})")
+        raise SpaceError(
+            f"arch variable {key!r}: value {np.asarray(values)[row]!r} not allowed "
+            f"({allowed}) (row {index[row]})"
+        )
 
 
 def _int_column(cols: dict[str, Any], key: str, minimum: int, index: pd.Index) -> np.ndarray:
     values = np.asarray(cols[key])
     allowed = f"an integer >= {minimum}"
     if values.dtype.kind == "f":
-        _raise_rows(key, values, ~(np.isfinite(values) & (values == np.round(values))),
-                    allowed, index)
+        _raise_rows(key, values, ~(np.isfinite(values) & (values == np.round(values))), allowed, index)
         values = values.astype(np.int64)
     elif values.dtype.kind not in "iu":
         _raise_rows(key, values, np.array([not _is_int(v) for v in values]), allowed, index)
@@ -327,7 +307,8 @@ def _is_int(value: Any) -> bool:
 
 def _is_real(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_))
+        value, (bool, np.bool_)
+    )
 
 
 # -- reference -------------------------------------------------------------------------
@@ -367,5 +348,13 @@ def fvcore_costs(model: Any, in_shape: Any) -> tuple[int, int]:
     return total, int(parameter_count(model)[""])
 
 
-__all__ = ["COST_BUILDERS", "arch_costs", "costs", "flops", "fvcore_costs", "params", "space_costs",
-           "spec_costs"]
+__all__ = [
+    "COST_BUILDERS",
+    "arch_costs",
+    "costs",
+    "flops",
+    "fvcore_costs",
+    "params",
+    "space_costs",
+    "spec_costs",
+]

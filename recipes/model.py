@@ -28,8 +28,15 @@ from torchvision.ops.misc import ConvNormActivation
 
 from ..data.space import ModelSpec
 from ..errors import SpaceError
-from .specs import (STEM_KERNEL, BlockSpec, NetworkSpec, check_fits, check_in_shape,
-                    make_divisible, network_spec)
+from .specs import (
+    STEM_KERNEL,
+    BlockSpec,
+    NetworkSpec,
+    check_fits,
+    check_in_shape,
+    make_divisible,
+    network_spec,
+)
 
 _make_divisible = make_divisible  # the usual name in torchvision / timm code
 
@@ -40,6 +47,7 @@ ACTIVATION_LAYERS: dict[str, Callable[..., nn.Module]] = {
 }
 """Activation module for each allowed ``activation`` value (see ``specs.ACTIVATIONS``)."""
 
+
 class Conv1dNormActivation(ConvNormActivation):
     """torchvision's conv -> norm -> activation block over one spatial axis (sequences).
 
@@ -47,12 +55,27 @@ class Conv1dNormActivation(ConvNormActivation):
     ``nn.BatchNorm1d``, 'same' padding, the same arguments.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 stride: int = 1, groups: int = 1,
-                 activation_layer: Callable[..., nn.Module] | None = nn.ReLU, **kwargs: Any) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, groups=groups,
-                         norm_layer=nn.BatchNorm1d, activation_layer=activation_layer,
-                         conv_layer=nn.Conv1d, **kwargs)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        activation_layer: Callable[..., nn.Module] | None = nn.ReLU,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            groups=groups,
+            norm_layer=nn.BatchNorm1d,
+            activation_layer=activation_layer,
+            conv_layer=nn.Conv1d,
+            **kwargs,
+        )
 
 
 LAYERS: dict[int, tuple[type[ConvNormActivation], type[nn.Module]]] = {
@@ -62,26 +85,45 @@ LAYERS: dict[int, tuple[type[ConvNormActivation], type[nn.Module]]] = {
 """Conv-norm-activation block and global pooling for 1 (sequences) or 2 (images) spatial dims."""
 
 
-def conv_norm_act(in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int = 2,
-                  stride: int = 1, groups: int = 1,
-                  activation_layer: Callable[..., nn.Module] | None = None) -> ConvNormActivation:
+def conv_norm_act(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    *,
+    spatial_dims: int = 2,
+    stride: int = 1,
+    groups: int = 1,
+    activation_layer: Callable[..., nn.Module] | None = None,
+) -> ConvNormActivation:
     """torchvision's conv -> batch norm -> activation, in 1D or 2D ('same' padding)."""
-    return LAYERS[spatial_dims][0](in_channels, out_channels, kernel_size=kernel_size,
-                                   stride=stride, groups=groups, activation_layer=activation_layer)
+    return LAYERS[spatial_dims][0](
+        in_channels,
+        out_channels,
+        kernel_size=kernel_size,
+        stride=stride,
+        groups=groups,
+        activation_layer=activation_layer,
+    )
 
 
 def stem_layer(spec: NetworkSpec | Any) -> ConvNormActivation:
     """The stride-1 stem convolution of a network (or supernet) spec."""
-    return conv_norm_act(spec.in_channels, spec.stem_width, STEM_KERNEL,
-                         spatial_dims=spec.spatial_dims,
-                         activation_layer=ACTIVATION_LAYERS[spec.activation])
+    return conv_norm_act(
+        spec.in_channels,
+        spec.stem_width,
+        STEM_KERNEL,
+        spatial_dims=spec.spatial_dims,
+        activation_layer=ACTIVATION_LAYERS[spec.activation],
+    )
 
 
-def pooled_classifier(channels: int, num_classes: int, dropout: float,
-                      spatial_dims: int = 2) -> nn.Sequential:
+def pooled_classifier(
+    channels: int, num_classes: int, dropout: float, spatial_dims: int = 2
+) -> nn.Sequential:
     """Global average pooling, flatten, dropout and a linear layer."""
-    return nn.Sequential(LAYERS[spatial_dims][1](1), nn.Flatten(1), nn.Dropout(dropout),
-                         nn.Linear(channels, num_classes))
+    return nn.Sequential(
+        LAYERS[spatial_dims][1](1), nn.Flatten(1), nn.Dropout(dropout), nn.Linear(channels, num_classes)
+    )
 
 
 class SqueezeExcitation1d(SqueezeExcitation):
@@ -110,10 +152,20 @@ class MBConv(nn.Module):
         hidden = spec.expanded_channels
         layers: list[nn.Module] = []
         if spec.has_expansion:
-            layers.append(conv_norm_act(spec.in_channels, hidden, 1, spatial_dims=spatial_dims,
-                                        activation_layer=act))
-        layers.append(conv_norm_act(hidden, hidden, spec.kernel, spatial_dims=spatial_dims,
-                                    stride=spec.stride, groups=hidden, activation_layer=act))
+            layers.append(
+                conv_norm_act(spec.in_channels, hidden, 1, spatial_dims=spatial_dims, activation_layer=act)
+            )
+        layers.append(
+            conv_norm_act(
+                hidden,
+                hidden,
+                spec.kernel,
+                spatial_dims=spatial_dims,
+                stride=spec.stride,
+                groups=hidden,
+                activation_layer=act,
+            )
+        )
         if spec.se:
             se = SqueezeExcitation if spatial_dims == 2 else SqueezeExcitation1d
             layers.append(se(hidden, spec.squeeze_channels, scale_activation=nn.Hardsigmoid))
@@ -138,8 +190,7 @@ class MBConvNet(nn.Module):
     def __init__(self, spec: NetworkSpec) -> None:
         super().__init__()
         dims = spec.spatial_dims
-        self.features = nn.Sequential(stem_layer(spec),
-                                      *(MBConv(block, dims) for block in spec.blocks))
+        self.features = nn.Sequential(stem_layer(spec), *(MBConv(block, dims) for block in spec.blocks))
         self.avgpool = LAYERS[dims][1](1)
         self.classifier = nn.Sequential(
             nn.Flatten(1),
@@ -153,8 +204,9 @@ class MBConvNet(nn.Module):
         return self.classifier(self.avgpool(self.features(x)))
 
 
-def build_model(arch: Mapping[str, Any], num_classes: int, in_shape: Any,
-                dropout: float = 0.0, seed: int | None = None) -> nn.Module:
+def build_model(
+    arch: Mapping[str, Any], num_classes: int, in_shape: Any, dropout: float = 0.0, seed: int | None = None
+) -> nn.Module:
     """Build the MBConv network an arch dict describes.
 
     Args:
@@ -191,9 +243,13 @@ MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {"mbconv": build_model}
 def unknown_builder(name: Any, need: str = "") -> str:
     """Why ``name`` is no registered builder: every builder, ``need`` and the closest name."""
     close = difflib.get_close_matches(str(name), list(MODEL_BUILDERS), n=1)
-    return "; ".join([f"model.builder={name!r} is not a known builder (builders: "
-                      f"{', '.join(sorted(MODEL_BUILDERS))})", *([need] if need else []),
-                      *([f"did you mean {close[0]!r}?"] if close else [])])
+    return "; ".join(
+        [
+            f"model.builder={name!r} is not a known builder (builders: {', '.join(sorted(MODEL_BUILDERS))})",
+            *([need] if need else []),
+            *([f"did you mean {close[0]!r}?"] if close else []),
+        ]
+    )
 
 
 def check_builder(name: str) -> Callable[..., nn.Module]:
@@ -208,8 +264,9 @@ def check_builder(name: str) -> Callable[..., nn.Module]:
     return builder
 
 
-def create_model(model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float = 0.0,
-                 seed: int | None = None) -> nn.Module:
+def create_model(
+    model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float = 0.0, seed: int | None = None
+) -> nn.Module:
     """Build the network for an arch with the builder a space's model spec names.
 
     Args:
@@ -228,13 +285,15 @@ def create_model(model_spec: ModelSpec, arch: Mapping[str, Any], dropout: float 
     options = dict(model_spec.options)
     if options:
         try:
-            inspect.signature(builder).bind(arch, model_spec.num_classes, model_spec.in_shape,
-                                            dropout=dropout, seed=seed, **options)
+            inspect.signature(builder).bind(
+                arch, model_spec.num_classes, model_spec.in_shape, dropout=dropout, seed=seed, **options
+            )
         except TypeError:
-            raise SpaceError(f"model.options {', '.join(sorted(options))} not accepted by "
-                             f"model.builder={model_spec.builder!r}") from None
-    return builder(arch, model_spec.num_classes, model_spec.in_shape, dropout=dropout, seed=seed,
-                   **options)
+            raise SpaceError(
+                f"model.options {', '.join(sorted(options))} not accepted by "
+                f"model.builder={model_spec.builder!r}"
+            ) from None
+    return builder(arch, model_spec.num_classes, model_spec.in_shape, dropout=dropout, seed=seed, **options)
 
 
 def _init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
@@ -252,6 +311,19 @@ def _init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
             nn.init.zeros_(module.bias)
 
 
-__all__ = ["ACTIVATION_LAYERS", "Conv1dNormActivation", "LAYERS", "MBConv", "MBConvNet", "MODEL_BUILDERS",
-           "SqueezeExcitation1d", "build_model", "check_builder", "conv_norm_act", "create_model",
-           "pooled_classifier", "stem_layer", "unknown_builder"]
+__all__ = [
+    "ACTIVATION_LAYERS",
+    "Conv1dNormActivation",
+    "LAYERS",
+    "MBConv",
+    "MBConvNet",
+    "MODEL_BUILDERS",
+    "SqueezeExcitation1d",
+    "build_model",
+    "check_builder",
+    "conv_norm_act",
+    "create_model",
+    "pooled_classifier",
+    "stem_layer",
+    "unknown_builder",
+]

@@ -98,11 +98,14 @@ class TrainingRecipe:
         _integer(self, "batch_size", low=1)
         _integer(self, "warmup_epochs", low=0)
         if self.warmup_epochs >= self.epochs:
-            raise ConfigError(f"recipe field 'warmup_epochs'={self.warmup_epochs} must be smaller "
-                              f"than epochs={self.epochs}")
+            raise ConfigError(
+                f"recipe field 'warmup_epochs'={self.warmup_epochs} must be smaller than epochs={self.epochs}"
+            )
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
-            raise ConfigError("recipe field 'nesterov'=true needs optimizer 'sgd' and momentum > 0 "
-                              f"(got optimizer {self.optimizer!r}, momentum {self.momentum})")
+            raise ConfigError(
+                "recipe field 'nesterov'=true needs optimizer 'sgd' and momentum > 0 "
+                f"(got optimizer {self.optimizer!r}, momentum {self.momentum})"
+            )
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -123,17 +126,17 @@ class TrainingRecipe:
         if isinstance(config, TrainingRecipe):
             return config
         if not isinstance(config, Mapping):
-            raise ConfigError(f"a recipe must be a mapping of field names to values, got {config!r}",
-                              where)
+            raise ConfigError(f"a recipe must be a mapping of field names to values, got {config!r}", where)
         names = cls.field_names()
         unknown = [str(k) for k in config if k not in names]
         if unknown:
-            raise ConfigError(f"unknown recipe field(s) {', '.join(unknown)} "
-                              f"(allowed: {', '.join(names)})", where)
+            raise ConfigError(
+                f"unknown recipe field(s) {', '.join(unknown)} (allowed: {', '.join(names)})", where
+            )
         try:
             return cls(**{k: _plain(v) for k, v in config.items()})
         except ConfigError as exc:
-            raise exc.at(where) if where else exc
+            raise exc.at(where) if where else exc from None
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (YAML / ``torch.save`` friendly)."""
@@ -154,18 +157,21 @@ def check_recipe_variables(variables: Iterable[Variable]) -> None:
     names = TrainingRecipe.field_names()
     for var in variables:
         if var.name not in names:
-            raise ConfigError(f"recipe variable '{var.name}' is not a training-recipe field "
-                              f"(allowed: {', '.join(names)})")
+            raise ConfigError(
+                f"recipe variable '{var.name}' is not a training-recipe field (allowed: {', '.join(names)})"
+            )
         allowed = CHOICES.get(var.name)
         if allowed is None:
             continue
         if not isinstance(var, Categorical):
-            raise ConfigError(f"recipe variable '{var.name}' must be categorical "
-                              f"(choices among {', '.join(allowed)})")
+            raise ConfigError(
+                f"recipe variable '{var.name}' must be categorical (choices among {', '.join(allowed)})"
+            )
         bad = [c for c in var.choices if c not in allowed]
         if bad:
-            raise ConfigError(f"recipe variable '{var.name}': choice {bad[0]!r} not allowed "
-                              f"(allowed: {', '.join(allowed)})")
+            raise ConfigError(
+                f"recipe variable '{var.name}': choice {bad[0]!r} not allowed (allowed: {', '.join(allowed)})"
+            )
 
 
 # -- torch objects ---------------------------------------------------------------------
@@ -183,8 +189,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     for param in model.parameters():
         if param.requires_grad:
             (decay if param.ndim > 1 else no_decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def build_optimizer(model: nn.Module, recipe: TrainingRecipe) -> torch.optim.Optimizer:
@@ -193,15 +198,15 @@ def build_optimizer(model: nn.Module, recipe: TrainingRecipe) -> torch.optim.Opt
 
     groups = param_groups(model, recipe.weight_decay)
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum,
-                               nesterov=recipe.nesterov)
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=recipe.lr)
     return torch.optim.RMSprop(groups, lr=recipe.lr, momentum=recipe.momentum, alpha=0.9)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, recipe: TrainingRecipe,
-                    steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, recipe: TrainingRecipe, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler:
     """The learning-rate schedule, to be stepped once per iteration.
 
     Args:
@@ -222,8 +227,9 @@ def build_scheduler(optimizer: torch.optim.Optimizer, recipe: TrainingRecipe,
     if recipe.schedule == "cosine":
         main = sched.CosineAnnealingLR(optimizer, T_max=main_steps)
     elif recipe.schedule == "step":
-        main = sched.StepLR(optimizer, step_size=max(1, math.ceil(main_steps / STEP_DECAYS)),
-                            gamma=STEP_GAMMA)
+        main = sched.StepLR(
+            optimizer, step_size=max(1, math.ceil(main_steps / STEP_DECAYS)), gamma=STEP_GAMMA
+        )
     else:
         main = sched.ConstantLR(optimizer, factor=1.0, total_iters=0)
     if warmup == 0:
@@ -298,8 +304,9 @@ def _choice(recipe: TrainingRecipe, name: str, allowed: tuple[str, ...]) -> None
         raise ConfigError(f"recipe field '{name}'={value!r} not allowed (allowed: {', '.join(allowed)})")
 
 
-def _number(recipe: TrainingRecipe, name: str, low: float, high: float | None = None,
-            low_open: bool = False) -> None:
+def _number(
+    recipe: TrainingRecipe, name: str, low: float, high: float | None = None, low_open: bool = False
+) -> None:
     value = getattr(recipe, name)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok:

@@ -161,12 +161,19 @@ def _stage_keys(stage: int) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=None)
 def _all_stage_keys(stages: int) -> frozenset[str]:
-    return frozenset(f"s{i}_{field}" for i in range(1, stages + 1)
-                     for field in STAGE_FIELDS + OPTIONAL_STAGE_FIELDS)
+    return frozenset(
+        f"s{i}_{field}" for i in range(1, stages + 1) for field in STAGE_FIELDS + OPTIONAL_STAGE_FIELDS
+    )
 
 
-def network_spec(arch: Mapping[str, Any], num_classes: int, in_channels: int,
-                 dropout: float = 0.0, *, spatial_dims: int = 2) -> NetworkSpec:
+def network_spec(
+    arch: Mapping[str, Any],
+    num_classes: int,
+    in_channels: int,
+    dropout: float = 0.0,
+    *,
+    spatial_dims: int = 2,
+) -> NetworkSpec:
     """Decode an arch dict into a :class:`NetworkSpec`.
 
     Keys that are not arch variables (e.g. the recipe part of a full config) are ignored.
@@ -201,22 +208,45 @@ def network_spec(arch: Mapping[str, Any], num_classes: int, in_channels: int,
         depth = _integer(arch, depth_key, 1)
         kernel = _integer(arch, kernel_key, 1)
         if kernel % 2 == 0:
-            raise SpaceError(f"arch variable '{kernel_key}': value {kernel} not allowed "
-                             "(an odd kernel size)")
+            raise SpaceError(f"arch variable '{kernel_key}': value {kernel} not allowed (an odd kernel size)")
         expand = _expand(arch, expand_key)
         se = _boolean(arch, se_key)
-        blocks.append(BlockSpec(in_channels=channels, out_channels=width, kernel=kernel,
-                                stride=stage_stride(arch, i), expand=expand, se=se,
-                                activation=activation))
+        blocks.append(
+            BlockSpec(
+                in_channels=channels,
+                out_channels=width,
+                kernel=kernel,
+                stride=stage_stride(arch, i),
+                expand=expand,
+                se=se,
+                activation=activation,
+            )
+        )
         if depth > 1:  # the other blocks of a stage are equal (frozen: shared safely)
-            blocks.extend([BlockSpec(in_channels=width, out_channels=width, kernel=kernel,
-                                     stride=1, expand=expand, se=se,
-                                     activation=activation)] * (depth - 1))
+            blocks.extend(
+                [
+                    BlockSpec(
+                        in_channels=width,
+                        out_channels=width,
+                        kernel=kernel,
+                        stride=1,
+                        expand=expand,
+                        se=se,
+                        activation=activation,
+                    )
+                ]
+                * (depth - 1)
+            )
         channels = width
-    return NetworkSpec(in_channels=_positive_int(in_channels, "in_channels"), stem_width=stem,
-                       activation=activation, blocks=tuple(blocks),
-                       num_classes=_positive_int(num_classes, "num_classes"),
-                       dropout=_dropout(dropout), spatial_dims=_spatial_dims(spatial_dims))
+    return NetworkSpec(
+        in_channels=_positive_int(in_channels, "in_channels"),
+        stem_width=stem,
+        activation=activation,
+        blocks=tuple(blocks),
+        num_classes=_positive_int(num_classes, "num_classes"),
+        dropout=_dropout(dropout),
+        spatial_dims=_spatial_dims(spatial_dims),
+    )
 
 
 def stage_stride(arch: Mapping[str, Any], stage: int) -> int:
@@ -232,8 +262,9 @@ def stage_stride(arch: Mapping[str, Any], stage: int) -> int:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
     if not _is_int(value) or value not in STRIDES:
-        raise SpaceError(f"arch variable '{key}': value {value!r} not allowed "
-                         f"(one of {', '.join(map(str, STRIDES))})")
+        raise SpaceError(
+            f"arch variable '{key}': value {value!r} not allowed (one of {', '.join(map(str, STRIDES))})"
+        )
     return int(value)
 
 
@@ -265,9 +296,11 @@ def check_fits(spec: NetworkSpec, spatial: tuple[int, ...]) -> None:
     (length,) = spatial
     for index, block in enumerate(spec.blocks, start=1):
         if block.kernel > max_kernel(length):
-            raise SpaceError(f"block {index}: kernel {block.kernel} is too large for its input "
-                             f"length {length} (at most {max_kernel(length)} for a sequence of "
-                             f"length {length}; fewer stride-2 stages or smaller kernels)")
+            raise SpaceError(
+                f"block {index}: kernel {block.kernel} is too large for its input "
+                f"length {length} (at most {max_kernel(length)} for a sequence of "
+                f"length {length}; fewer stride-2 stages or smaller kernels)"
+            )
         length = out_size(length, block.kernel, block.stride)
 
 
@@ -277,11 +310,15 @@ def check_in_shape(in_shape: Any) -> tuple[int, ...]:
     Raises:
         DatasetError: not two or three positive integers.
     """
-    if (isinstance(in_shape, (list, tuple)) and len(in_shape) in (2, 3)
-            and all(_is_int(d) and d > 0 for d in in_shape)):
+    if (
+        isinstance(in_shape, (list, tuple))
+        and len(in_shape) in (2, 3)
+        and all(_is_int(d) and d > 0 for d in in_shape)
+    ):
         return tuple(int(d) for d in in_shape)
-    raise DatasetError(f"in_shape={in_shape!r} must be positive integers [C, H, W] (images) "
-                       "or [C, L] (sequences)")
+    raise DatasetError(
+        f"in_shape={in_shape!r} must be positive integers [C, H, W] (images) or [C, L] (sequences)"
+    )
 
 
 def _check_stage_keys(arch: Mapping[str, Any], stages: int) -> None:
@@ -291,8 +328,10 @@ def _check_stage_keys(arch: Mapping[str, Any], stages: int) -> None:
             continue
         match = _STAGE_KEY.match(key)
         if match:
-            raise SpaceError(f"arch variable '{key}' has no stage: stages must be numbered "
-                             f"1..S with an 's{{i}}_width' each, found {stages}")
+            raise SpaceError(
+                f"arch variable '{key}' has no stage: stages must be numbered "
+                f"1..S with an 's{{i}}_width' each, found {stages}"
+            )
 
 
 def _is_int(value: Any) -> bool:
@@ -315,8 +354,7 @@ def _integer(arch: Mapping[str, Any], key: str, minimum: int) -> int:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
     if not _is_int(value) or value < minimum:
-        raise SpaceError(f"arch variable '{key}': value {value!r} not allowed "
-                         f"(an integer >= {minimum})")
+        raise SpaceError(f"arch variable '{key}': value {value!r} not allowed (an integer >= {minimum})")
     return int(value)
 
 
@@ -325,8 +363,7 @@ def _expand(arch: Mapping[str, Any], key: str) -> float:
     if type(value) is int and value >= 1:
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not value >= 1:
-        raise SpaceError(f"arch variable '{key}': value {value!r} not allowed "
-                         "(an expansion ratio >= 1)")
+        raise SpaceError(f"arch variable '{key}': value {value!r} not allowed (an expansion ratio >= 1)")
     return int(value) if float(value).is_integer() else float(value)
 
 
@@ -342,8 +379,9 @@ def _boolean(arch: Mapping[str, Any], key: str) -> bool:
 def _activation(arch: Mapping[str, Any]) -> str:
     value = _get(arch, "activation")
     if not isinstance(value, str) or value not in ACTIVATIONS:
-        raise SpaceError(f"arch variable 'activation': value {value!r} not allowed "
-                         f"(one of {', '.join(ACTIVATIONS)})")
+        raise SpaceError(
+            f"arch variable 'activation': value {value!r} not allowed (one of {', '.join(ACTIVATIONS)})"
+        )
     return value
 
 

@@ -38,8 +38,15 @@ from ..data.space import ModelSpec, SearchSpace
 from ..errors import ConfigError, DatasetError, JointNASError
 from .batches import make_batches
 from .model import check_builder
-from .recipe import (TrainingRecipe, build_ema, build_loss, build_mixup, build_optimizer,
-                     build_scheduler, check_recipe_variables)
+from .recipe import (
+    TrainingRecipe,
+    build_ema,
+    build_loss,
+    build_mixup,
+    build_optimizer,
+    build_scheduler,
+    check_recipe_variables,
+)
 
 STATUSES: tuple[str, ...] = ("ok", "diverged", "failed")
 MAX_CPU_THREADS = 8
@@ -161,8 +168,11 @@ def train_and_evaluate(
     from .cost import COST_BUILDERS, arch_costs
 
     analytic = model_spec.builder in COST_BUILDERS  # others: measured on the built network
-    n_flops, n_params = (arch_costs(arch, bundle.in_shape, bundle.num_classes) if analytic
-                         else (math.nan, 0))
+    n_flops, n_params = (
+        arch_costs(arch, in_shape=bundle.in_shape, num_classes=bundle.num_classes)
+        if analytic
+        else (math.nan, 0)
+    )
     n_flops, n_params = float(n_flops), int(n_params)
     previous_threads = torch.get_num_threads()
     if dev.type == "cpu":
@@ -182,17 +192,25 @@ def train_and_evaluate(
     except JointNASError:
         raise
     except _CallbackError as exc:
-        raise exc.original
+        raise exc.original from None
     except Exception as exc:  # building the model or setting up the run failed
         curve, status, message, val_acc, test_acc = [], "failed", _describe(exc), math.nan, math.nan
         run = None
     finally:
         torch.set_num_threads(previous_threads)
-    return TrainResult(curve=curve, val_acc=val_acc, test_acc=test_acc, flops=n_flops,
-                       params=n_params, seconds=time.perf_counter() - start,
-                       epochs_run=len(curve), status=status, message=message,
-                       model=run.eval_model().cpu() if keep_model and run else None,
-                       threads=threads)
+    return TrainResult(
+        curve=curve,
+        val_acc=val_acc,
+        test_acc=test_acc,
+        flops=n_flops,
+        params=n_params,
+        seconds=time.perf_counter() - start,
+        epochs_run=len(curve),
+        status=status,
+        message=message,
+        model=run.eval_model().cpu() if keep_model and run else None,
+        threads=threads,
+    )
 
 
 def check_space(space: SearchSpace) -> None:
@@ -209,7 +227,7 @@ def check_space(space: SearchSpace) -> None:
             check_builder(space.model.builder)
         check_recipe_variables(space.recipe)
     except JointNASError as exc:
-        raise exc.at(space.source) if space.source else exc
+        raise exc.at(space.source) if space.source else exc from None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -233,8 +251,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 class _Run:
     """Model, optimizer, schedule, data and EMA of one training run."""
 
-    def __init__(self, model: nn.Module, recipe: TrainingRecipe, bundle: DatasetBundle,
-                 device: torch.device, seed: int, num_workers: int | None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        recipe: TrainingRecipe,
+        bundle: DatasetBundle,
+        device: torch.device,
+        seed: int,
+        num_workers: int | None,
+    ) -> None:
         self.device, self.recipe = device, recipe
         cuda = device.type == "cuda"
         self.sequences = len(bundle.in_shape) == 2  # [C, L] inputs: 1D networks
@@ -242,14 +267,18 @@ class _Run:
         self.amp_dtype = None
         if cuda:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        self.model = (model.to(device, memory_format=torch.channels_last) if self.channels_last
-                      else model.to(device))
+        self.model = (
+            model.to(device, memory_format=torch.channels_last) if self.channels_last else model.to(device)
+        )
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         gen = torch.Generator().manual_seed(seed)
         self.train = make_batches(bundle.train, recipe.batch_size, device, gen, True, num_workers)
         self.val = make_batches(bundle.val, EVAL_BATCH, device, gen, False, num_workers)
-        self.test = make_batches(bundle.test, EVAL_BATCH, device, gen, False, num_workers) \
-            if bundle.test is not None else None
+        self.test = (
+            make_batches(bundle.test, EVAL_BATCH, device, gen, False, num_workers)
+            if bundle.test is not None
+            else None
+        )
         self.optimizer = build_optimizer(self.model, recipe)
         self.scheduler = build_scheduler(self.optimizer, recipe, len(self.train))
         self.criterion = build_loss(recipe)
@@ -305,8 +334,9 @@ class _Run:
             if self.mixup is not None:  # torchvision's MixUp takes image batches: sequences as [N, C, L, 1]
                 x, y = self.mixup(x.unsqueeze(-1), y) if self.sequences else self.mixup(x, y)
                 x = x.squeeze(-1) if self.sequences else x
-            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
-                                enabled=self.amp_dtype is not None):
+            with torch.autocast(
+                self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None
+            ):
                 loss = self.criterion(model(x), y)
             opt.zero_grad(set_to_none=True)
             if self.scaler is not None:
@@ -332,8 +362,9 @@ class _Run:
         for x, y in batches:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
-                                enabled=self.amp_dtype is not None):
+            with torch.autocast(
+                self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None
+            ):
                 logits = model(x)
             correct += (logits.argmax(1) == y).sum()
             count += len(y)
@@ -341,8 +372,9 @@ class _Run:
 
 
 # -- checks ----------------------------------------------------------------------------
-def _check_pair(arch: Any, recipe: Any, space: SearchSpace | None,
-                model_spec: ModelSpec | None) -> tuple[TrainingRecipe, ModelSpec | None]:
+def _check_pair(
+    arch: Any, recipe: Any, space: SearchSpace | None, model_spec: ModelSpec | None
+) -> tuple[TrainingRecipe, ModelSpec | None]:
     recipe = TrainingRecipe.from_config(recipe)
     if space is not None:
         space.validate(dict(arch), where="arch", part="arch")
@@ -363,14 +395,17 @@ def check_data(model_spec: ModelSpec | None, bundle: DatasetBundle) -> ModelSpec
         return ModelSpec("mbconv", tuple(bundle.in_shape), bundle.num_classes)
     _check_dims(model_spec.in_shape, bundle)
     if model_spec.in_shape[0] != bundle.in_shape[0]:
-        raise DatasetError(f"the model takes {model_spec.in_shape[0]}-channel inputs "
-                           f"(in_shape {list(model_spec.in_shape)}) but dataset {bundle.name!r} "
-                           f"has {bundle.in_shape[0]} channel(s) (in_shape {list(bundle.in_shape)})")
+        raise DatasetError(
+            f"the model takes {model_spec.in_shape[0]}-channel inputs "
+            f"(in_shape {list(model_spec.in_shape)}) but dataset {bundle.name!r} "
+            f"has {bundle.in_shape[0]} channel(s) (in_shape {list(bundle.in_shape)})"
+        )
     if model_spec.num_classes != bundle.num_classes:
-        raise DatasetError(f"the model has {model_spec.num_classes} classes but dataset "
-                           f"{bundle.name!r} has {bundle.num_classes}")
-    return ModelSpec(model_spec.builder, tuple(bundle.in_shape), bundle.num_classes,
-                     model_spec.options)
+        raise DatasetError(
+            f"the model has {model_spec.num_classes} classes but dataset "
+            f"{bundle.name!r} has {bundle.num_classes}"
+        )
+    return ModelSpec(model_spec.builder, tuple(bundle.in_shape), bundle.num_classes, model_spec.options)
 
 
 def _check_dims(in_shape: Any, bundle: DatasetBundle) -> None:
@@ -381,10 +416,12 @@ def _check_dims(in_shape: Any, bundle: DatasetBundle) -> None:
     """
     kinds = {2: "sequences [C, L]", 3: "images [C, H, W]"}
     if len(in_shape) != len(bundle.in_shape):
-        raise DatasetError(f"the space's model takes {kinds.get(len(in_shape), 'inputs')} "
-                           f"(in_shape {list(in_shape)}) but dataset {bundle.name!r} holds "
-                           f"{kinds.get(len(bundle.in_shape), 'inputs')} (in_shape "
-                           f"{list(bundle.in_shape)}); pick a dataset of the space's kind")
+        raise DatasetError(
+            f"the space's model takes {kinds.get(len(in_shape), 'inputs')} "
+            f"(in_shape {list(in_shape)}) but dataset {bundle.name!r} holds "
+            f"{kinds.get(len(bundle.in_shape), 'inputs')} (in_shape "
+            f"{list(bundle.in_shape)}); pick a dataset of the space's kind"
+        )
 
 
 def _built_costs(model: nn.Module, in_shape: Any) -> tuple[float, int]:
@@ -414,5 +451,4 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-__all__ = ["STATUSES", "TrainResult", "TrainingPruned", "check_space", "resolve_device",
-           "train_and_evaluate"]
+__all__ = ["STATUSES", "TrainResult", "TrainingPruned", "check_space", "resolve_device", "train_and_evaluate"]

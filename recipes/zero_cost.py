@@ -55,8 +55,11 @@ def check_proxies(names: Sequence[str], where: str | None = None) -> list[str]:
     names = list(names)
     unknown = [n for n in names if n not in PROXIES]
     if unknown or not names:
-        raise ConfigError(f"unknown zero-cost proxy {', '.join(map(repr, unknown)) or '(none)'} "
-                          f"(allowed: {', '.join(PROXIES)})", where)
+        raise ConfigError(
+            f"unknown zero-cost proxy {', '.join(map(repr, unknown)) or '(none)'} "
+            f"(allowed: {', '.join(PROXIES)})",
+            where,
+        )
     return names
 
 
@@ -96,8 +99,11 @@ def nwot(model: nn.Module, x: torch.Tensor) -> float:
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
         codes.append((inputs[0].detach() > 0).flatten(1).to(torch.float64))
 
-    handles = [m.register_forward_pre_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU))]
+    handles = [
+        m.register_forward_pre_hook(hook)
+        for m in model.modules()
+        if isinstance(m, (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU))
+    ]
     try:
         with torch.no_grad():
             model.train()(x)
@@ -149,8 +155,9 @@ def jacov(model: nn.Module, x: torch.Tensor) -> float:
     return float(-np.sum(np.log(eig + JACOV_K) + 1.0 / (eig + JACOV_K)))
 
 
-def network_proxies(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                    names: Sequence[str], in_shape: Sequence[int]) -> dict[str, float]:
+def network_proxies(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: Sequence[str], in_shape: Sequence[int]
+) -> dict[str, float]:
     """The network proxies ``names`` of one untrained model (which they change)."""
     out: dict[str, float] = {}
     if "nwot" in names:
@@ -179,10 +186,16 @@ def minibatch(bundle: DatasetBundle, size: int, seed: int) -> tuple[torch.Tensor
     return x[index].float(), y[index]
 
 
-def zero_cost_scores(space: SearchSpace, archs: Sequence[Mapping[str, Any]] | pd.DataFrame,
-                     bundle: DatasetBundle | None, proxies: Sequence[str] = ("synflow", "nwot"),
-                     seed: int = 0, batch_size: int = 64, progress: bool = False,
-                     workers: int = 1) -> pd.DataFrame:
+def zero_cost_scores(
+    space: SearchSpace,
+    archs: Sequence[Mapping[str, Any]] | pd.DataFrame,
+    bundle: DatasetBundle | None,
+    proxies: Sequence[str] = ("synflow", "nwot"),
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool = False,
+    workers: int = 1,
+) -> pd.DataFrame:
     """Zero-cost proxies of architectures of a space, one row per architecture.
 
     Args:
@@ -210,8 +223,10 @@ def zero_cost_scores(space: SearchSpace, archs: Sequence[Mapping[str, Any]] | pd
 
     names = check_proxies(proxies)
     if space.model is None:
-        raise SpaceError(f"space {space.name!r} has no model builder: zero-cost proxies need "
-                         "networks (a tabular space takes them from its table's columns)")
+        raise SpaceError(
+            f"space {space.name!r} has no model builder: zero-cost proxies need "
+            "networks (a tabular space takes them from its table's columns)"
+        )
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers={workers!r} must be an integer >= 1")
     frame = archs if isinstance(archs, pd.DataFrame) else pd.DataFrame([dict(a) for a in archs])
@@ -225,10 +240,9 @@ def zero_cost_scores(space: SearchSpace, archs: Sequence[Mapping[str, Any]] | pd
     # descriptors, which run out when many chunks are queued at once
     batch = (None, None) if x is None else (x.numpy(), y.numpy())
     job = (space.to_dict(), net_names, batch, seed)
-    chunks = [configs[i:i + CHUNK] for i in range(0, len(configs), CHUNK)]
+    chunks = [configs[i : i + CHUNK] for i in range(0, len(configs), CHUNK)]
     rows: list[dict[str, float]] = []
-    with tqdm(total=len(configs), desc="zero-cost proxies", unit="arch",
-              disable=not progress) as bar:
+    with tqdm(total=len(configs), desc="zero-cost proxies", unit="arch", disable=not progress) as bar:
         for part in _map_chunks(job, chunks, workers):
             rows.extend(part)
             bar.update(len(part))
@@ -285,5 +299,17 @@ def _score_chunk(job: tuple, chunk: list[dict[str, Any]]) -> list[dict[str, floa
     return rows
 
 
-__all__ = ["COST_PROXIES", "NETWORK_PROXIES", "PROXIES", "check_proxies", "grad_norm", "jacov",
-           "minibatch", "network_proxies", "nwot", "snip", "synflow", "zero_cost_scores"]
+__all__ = [
+    "COST_PROXIES",
+    "NETWORK_PROXIES",
+    "PROXIES",
+    "check_proxies",
+    "grad_norm",
+    "jacov",
+    "minibatch",
+    "network_proxies",
+    "nwot",
+    "snip",
+    "synflow",
+    "zero_cost_scores",
+]

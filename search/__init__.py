@@ -22,7 +22,7 @@ _EXPORTS = {
     "create_strategy": ".strategies",
     "draw_feasible": ".pool",
     "draw_pool": ".pool",
-    "enas_search": ".enas",
+    "enas_search": ".oneshot.enas",
     "fine_search": ".fine",
     "load_settings": ".settings",
     "make_evaluator": ".evaluators",

@@ -33,8 +33,13 @@ class CandidateSet:
         cost_fn: computes cost columns for pairs not in a pool.
     """
 
-    def __init__(self, space: SearchSpace, pool: pd.DataFrame | None = None,
-                 limits: dict[str, float] | None = None, cost_fn: CostFn = model_costs) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        pool: pd.DataFrame | None = None,
+        limits: dict[str, float] | None = None,
+        cost_fn: CostFn = model_costs,
+    ) -> None:
         self.space = space
         self.limits = dict(space.constraints if limits is None else limits)
         self.cost_fn = cost_fn
@@ -63,8 +68,7 @@ class CandidateSet:
         """Pool row of each config (-1 where it is not in the pool); all -1 without a pool."""
         if self.pool is None:
             return np.full(len(frame), -1, dtype=np.int64)
-        return np.array([self._index.get(int(k), -1) for k in row_keys(self.space, frame)],
-                        dtype=np.int64)
+        return np.array([self._index.get(int(k), -1) for k in row_keys(self.space, frame)], dtype=np.int64)
 
     def feasible(self, frame: pd.DataFrame) -> np.ndarray:
         """Mask of configs that may be proposed: in the pool (if any) and within the limits."""
@@ -92,8 +96,9 @@ class CandidateSet:
             draw = self.space.sample(max(4 * (n - have), 64), rng, frame=True)
             draw = draw[self.feasible(draw)]
             keys = row_keys(self.space, draw)
-            keep = ~pd.Series(keys).duplicated().to_numpy() & np.array([int(k) not in exclude for k in keys],
-                                                                         dtype=bool)
+            keep = ~pd.Series(keys).duplicated().to_numpy() & np.array(
+                [int(k) not in exclude for k in keys], dtype=bool
+            )
             draw = draw[keep]
             exclude = exclude | {int(k) for k in keys[keep]}
             chunks.append(draw)

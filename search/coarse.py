@@ -90,9 +90,12 @@ class CoarseSearch(AsyncMode):
             store.set_meta("space", self.space.to_dict())
             store.set_meta("settings", _plain_settings(self.settings))
         elif found != self.space.fingerprint():
-            raise SearchError(f"run '{self.settings.name}' was made with space fingerprint {found}, "
-                              f"but {self.settings.space} has {self.space.fingerprint()}: use another "
-                              "--name or the original space", self.settings.storage_url)
+            raise SearchError(
+                f"run '{self.settings.name}' was made with space fingerprint {found}, "
+                f"but {self.settings.space} has {self.space.fingerprint()}: use another "
+                "--name or the original space",
+                self.settings.storage_url,
+            )
         store.set_meta("finished", False)
         return store
 
@@ -100,9 +103,11 @@ class CoarseSearch(AsyncMode):
         """The pool: the table's rows for a table evaluator, else a feasible Sobol pool."""
         if isinstance(self.evaluator, TableEvaluator):
             if self.settings.zero_cost:
-                raise ConfigError("zero_cost is computed for a Sobol pool of the train evaluator; "
-                                  "a table evaluator's table can carry proxy columns instead "
-                                  "(name them in predictor: {features: [...]})")
+                raise ConfigError(
+                    "zero_cost is computed for a Sobol pool of the train evaluator; "
+                    "a table evaluator's table can carry proxy columns instead "
+                    "(name them in predictor: {features: [...]})"
+                )
             return CandidateSet(self.space, pool=self.evaluator.pool(), limits=self.limits)
         pool = draw_pool(self.space, self.schedule.pool, seed=self.settings.seed, limits=self.limits)
         if self.settings.zero_cost:
@@ -121,27 +126,43 @@ class CoarseSearch(AsyncMode):
         arch = pool[list(self.space.arch_names)].reset_index(drop=True)
         path = self.run_dir / "zero_cost.csv"
         cached = read_table(path) if path.is_file() else None
-        if (cached is not None and len(cached) == len(arch) and set(names) <= set(cached.columns)
-                and cached[arch.columns].astype(str).equals(arch.astype(str))):
+        if (
+            cached is not None
+            and len(cached) == len(arch)
+            and set(names) <= set(cached.columns)
+            and cached[arch.columns].astype(str).equals(arch.astype(str))
+        ):
             scores = cached[names]
         else:
             bundle = self.evaluator.bundle() if hasattr(self.evaluator, "bundle") else None
             self._say(f"zero-cost proxies {', '.join(names)} of {len(arch):,} pool architectures")
             start = time.perf_counter()
-            scores = zero_cost_scores(self.space, arch, bundle, proxies=names,
-                                      seed=self.settings.seed, progress=self.progress,
-                                      workers=max(1, self.settings.workers))
-            self._say(f"zero-cost proxies: {time.perf_counter() - start:.1f} s "
-                      f"({scores['zero_cost_seconds'].mean() * 1e3:.0f} ms per architecture)")
+            scores = zero_cost_scores(
+                self.space,
+                arch,
+                bundle,
+                proxies=names,
+                seed=self.settings.seed,
+                progress=self.progress,
+                workers=max(1, self.settings.workers),
+            )
+            self._say(
+                f"zero-cost proxies: {time.perf_counter() - start:.1f} s "
+                f"({scores['zero_cost_seconds'].mean() * 1e3:.0f} ms per architecture)"
+            )
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_table(pd.concat([arch, scores], axis=1), path)
         new = [n for n in names if n not in pool.columns]  # flops, params: the pool has them
         return pd.concat([pool.reset_index(drop=True), scores[new].reset_index(drop=True)], axis=1)
 
     # -- the run --------------------------------------------------------------------------
-    def run(self, resume: bool = False, retry_failed: bool = False,
-            warm_start: pd.DataFrame | None = None, warm_start_where: str | None = None
-            ) -> CoarseResult:
+    def run(
+        self,
+        resume: bool = False,
+        retry_failed: bool = False,
+        warm_start: pd.DataFrame | None = None,
+        warm_start_where: str | None = None,
+    ) -> CoarseResult:
         """Run all iterations (continuing a stored run), write the outputs and return them.
 
         Args:
@@ -160,12 +181,19 @@ class CoarseSearch(AsyncMode):
         candidates = self.candidates()  # infeasible constraints fail here, before any storage
         self._candidates = candidates
         self.evaluator.check()  # and a dataset that cannot fit the space
-        imported = (None if warm_start is None
-                    else self._warm_results(warm_start, warm_start_where))  # and a bad table
+        imported = (
+            None if warm_start is None else self._warm_results(warm_start, warm_start_where)
+        )  # and a bad table
         predictor = {**s.predictor, **({"features": tuple(s.zero_cost)} if s.zero_cost else {})}
-        strategy = PredictorGuided(candidates, seed=s.seed, n_init=self.schedule.start, explore=s.explore,
-                                   selection=s.selection,  # and bad predictor settings here
-                                   pretrain_targets=s.pretrain_targets, predictor_params=predictor)
+        strategy = PredictorGuided(
+            candidates,
+            seed=s.seed,
+            n_init=self.schedule.start,
+            explore=s.explore,
+            selection=s.selection,  # and bad predictor settings here
+            pretrain_targets=s.pretrain_targets,
+            predictor_params=predictor,
+        )
         store = self.open_store()
         store.requeue_unfinished()  # pairs a Ctrl-C or a kill stopped are evaluated again, once
         if resume:
@@ -193,8 +221,9 @@ class CoarseSearch(AsyncMode):
                     proc.terminate()
         return self._finish(store, strategy)
 
-    def _run_batches(self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet,
-                     remote: bool) -> None:
+    def _run_batches(
+        self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet, remote: bool
+    ) -> None:
         """FBNetV3's loop: ``iterations`` rounds of ``batch`` pairs, a refit between rounds."""
         for it in range(1, self.schedule.iterations + 1):
             if not self._start_round(store, strategy, candidates, it, self._batch_size(store)):
@@ -206,8 +235,9 @@ class CoarseSearch(AsyncMode):
                 self._after_start(store)
             self.write_samples(store)
 
-    def _start_round(self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet,
-                     it: int, size: int) -> bool:
+    def _start_round(
+        self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet, it: int, size: int
+    ) -> bool:
         """Queue round ``it`` (topping up one a kill cut short); false when nothing is left."""
         have, _ = pair_counts(store, it)  # pairs, not their copies
         planned = store.meta(f"batch_{it}", have or None)
@@ -218,9 +248,10 @@ class CoarseSearch(AsyncMode):
             store.set_meta(f"batch_{it}", planned)  # before enqueuing: a kill mid-way is topped up
         if have < planned:
             measured = len(self.samples(store))
-            self._say(f"iteration {it}: choosing {planned - have} pair(s) of {len(candidates):,}"
-                      + (f" with the predictor fit on {measured} measured" if it > 1
-                         else " (Sobol start)"))
+            self._say(
+                f"iteration {it}: choosing {planned - have} pair(s) of {len(candidates):,}"
+                + (f" with the predictor fit on {measured} measured" if it > 1 else " (Sobol start)")
+            )
             self._enqueue(store, it, self._choose(store, strategy, planned - have))
         return True
 
@@ -247,8 +278,9 @@ class CoarseSearch(AsyncMode):
         """Pool positions of the next ``n`` pairs, from a predictor fit on the finished ones."""
         return self._choose_from(strategy, n, self.samples(store), self._every(store))
 
-    def _choose_from(self, strategy: PredictorGuided, n: int, samples: pd.DataFrame,
-                     every: pd.DataFrame) -> list[int]:
+    def _choose_from(
+        self, strategy: PredictorGuided, n: int, samples: pd.DataFrame, every: pd.DataFrame
+    ) -> list[int]:
         """Pool positions of ``n`` pairs not in ``every``, from a fit on ``samples``.
 
         Every pair already queued, running or finished (``every``) counts as chosen. The
@@ -278,8 +310,9 @@ class CoarseSearch(AsyncMode):
         configs = self.space.configs(pool.iloc[positions])
         stop = self.early_stop(store)
         max_epochs = stop.epoch if (it > 1 and stop is not None) else None
-        store.enqueue(configs, [{"iteration": it, "max_epochs": max_epochs, "pool_index": int(p)}
-                                for p in positions])
+        store.enqueue(
+            configs, [{"iteration": it, "max_epochs": max_epochs, "pool_index": int(p)} for p in positions]
+        )
 
     def _evaluate(self, store: RunStore, it: int, remote: bool) -> None:
         """Evaluate the iteration's queue here (or wait for the workers) until it is done."""
@@ -319,21 +352,30 @@ class CoarseSearch(AsyncMode):
         workers = self._workers
         if workers and not any(p.is_alive() for p in workers):
             codes = ", ".join(str(p.exitcode) for p in workers)
-            raise SearchError(f"all {len(workers)} local worker(s) exited (exit codes {codes}; "
-                              "their errors are printed above); the pairs left stay queued: "
-                              "fix the cause and run the command again")
+            raise SearchError(
+                f"all {len(workers)} local worker(s) exited (exit codes {codes}; "
+                "their errors are printed above); the pairs left stay queued: "
+                "fix the cause and run the command again"
+            )
 
     def _choose_early_stop(self, store: RunStore) -> None:
         samples = self.samples(store)
         first = samples[(samples["iteration"] == 1) & (samples["status"] == "ok")]
         s = self.settings
-        stop = choose_epoch([_curve(r) for r in first["curve"]], s.threshold,
-                            min_runs=s.early_stop_min_runs, hold=s.early_stop_hold)
+        stop = choose_epoch(
+            [_curve(r) for r in first["curve"]],
+            s.threshold,
+            min_runs=s.early_stop_min_runs,
+            hold=s.early_stop_hold,
+        )
         if stop is None:
-            warnings.warn(f"early stop: {len(first)} full-schedule run(s) finished in iteration "
-                          f"1, the choice needs {s.early_stop_min_runs} (early_stop_min_runs): "
-                          "later pairs train their full schedule (raise start, or batch in "
-                          "batch mode, or set early_stop: false to say so)", stacklevel=2)
+            warnings.warn(
+                f"early stop: {len(first)} full-schedule run(s) finished in iteration "
+                f"1, the choice needs {s.early_stop_min_runs} (early_stop_min_runs): "
+                "later pairs train their full schedule (raise start, or batch in "
+                "batch mode, or set early_stop: false to say so)",
+                stacklevel=2,
+            )
             return
         store.set_meta("early_stop", stop.__dict__)
         stop.save(self.run_dir / "early_stop.json")  # its plot is drawn at the end (_finish):
@@ -356,8 +398,10 @@ class CoarseSearch(AsyncMode):
             return pd.DataFrame(columns=[*self.space.names, "status", "iteration", "curve", TARGET])
         stop = self.early_stop(store)
         epoch = stop.epoch if stop else None
-        raw[TARGET] = [accuracy_at(_curve(c), epoch) if _curve(c) else (v if v is not None else np.nan)
-                       for c, v in zip(raw["curve"], raw["val_acc"])]
+        raw[TARGET] = [
+            accuracy_at(_curve(c), epoch) if _curve(c) else (v if v is not None else np.nan)
+            for c, v in zip(raw["curve"], raw["val_acc"])
+        ]
         raw.loc[raw["status"] != "ok", TARGET] = np.nan
         # a stable order (not trial numbers, which a re-queued pair changes): the same
         # finished results give the same predictor fit and the same next pairs after a resume
@@ -371,8 +415,9 @@ class CoarseSearch(AsyncMode):
         if len(samples):
             longest = max((len(_curve(c)) for c in samples["curve"]), default=0)
             for k in range(longest):
-                table[f"acc_e{k + 1}"] = [(_curve(c)[k] if len(_curve(c)) > k else np.nan)
-                                          for c in samples["curve"]]
+                table[f"acc_e{k + 1}"] = [
+                    (_curve(c)[k] if len(_curve(c)) > k else np.nan) for c in samples["curve"]
+                ]
         write_table(table, self.run_dir / "samples.csv")
         return samples
 
@@ -394,11 +439,17 @@ class CoarseSearch(AsyncMode):
             write_yaml(best, self.run_dir / "best.yaml")
         final = self._final_eval(best) if self.settings.final_eval and best else None
         plans = store.meta("plans") or []
-        return CoarseResult(samples=samples, best=best, early_stop=self.early_stop(store),
-                            run_dir=self.run_dir, final=final, queued=store.pending(),
-                            refits=len(plans), fit_seconds=sum(p["seconds"] for p in plans)
-                            + (store.meta("pretrain_seconds") or 0.0),
-                            wall_seconds=store.wall_seconds())
+        return CoarseResult(
+            samples=samples,
+            best=best,
+            early_stop=self.early_stop(store),
+            run_dir=self.run_dir,
+            final=final,
+            queued=store.pending(),
+            refits=len(plans),
+            fit_seconds=sum(p["seconds"] for p in plans) + (store.meta("pretrain_seconds") or 0.0),
+            wall_seconds=store.wall_seconds(),
+        )
 
     def _say(self, message: str) -> None:
         """One line on stderr for a step without a progress bar (nothing with progress off)."""
@@ -409,8 +460,7 @@ class CoarseSearch(AsyncMode):
         """What a continued run starts from."""
         done, queued = len(store.results(self.space)), store.pending()
         if done or queued:
-            self._say(f"{self.settings.name}: continuing with {done} pair(s) measured and "
-                      f"{queued} queued")
+            self._say(f"{self.settings.name}: continuing with {done} pair(s) measured and {queued} queued")
 
     def _final_eval(self, best: dict[str, Any]) -> pd.DataFrame:
         """Train the found pair and the space's default pair for their full schedules."""
@@ -420,15 +470,28 @@ class CoarseSearch(AsyncMode):
         out = []
         for label, config in rows.items():
             r = self.evaluator.evaluate(config)
-            out.append({"pair": label, "val_acc": r.val_acc, "test_acc": r.test_acc, "flops": r.flops,
-                        "params": r.params, "epochs": r.epochs_run, "seconds": r.seconds,
-                        "status": r.status})
+            out.append(
+                {
+                    "pair": label,
+                    "val_acc": r.val_acc,
+                    "test_acc": r.test_acc,
+                    "flops": r.flops,
+                    "params": r.params,
+                    "epochs": r.epochs_run,
+                    "seconds": r.seconds,
+                    "status": r.status,
+                }
+            )
         return pd.DataFrame(out)
 
     def _start_workers(self) -> list:
         ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_local_worker, args=(self.settings.storage_url, self.settings.name),
-                             daemon=True) for _ in range(self.settings.workers)]
+        procs = [
+            ctx.Process(
+                target=_local_worker, args=(self.settings.storage_url, self.settings.name), daemon=True
+            )
+            for _ in range(self.settings.workers)
+        ]
         for p in procs:
             p.start()
         return procs
@@ -483,6 +546,7 @@ def run_worker(storage: str, study: str, poll: float = 0.5, progress: bool = Fal
     evaluator = make_evaluator(space, settings["evaluator"])
     evaluator.check()
     with tqdm(desc=f"worker on {study}", unit="pair", disable=None if progress else True) as bar:
+
         def evaluate(config, max_epochs, on_epoch) -> EvalResult:
             result = evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
             bar.update(1)

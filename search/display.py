@@ -32,7 +32,10 @@ def format_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> s
     columns = list(frame.columns if columns is None else columns)
     rows = [[_cell(v) for v in row] for row in frame[columns].itertuples(index=False)]
     widths = [max([len(str(c))] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    line = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"
+
     out = [line([str(c) for c in columns]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
     return "\n".join(out)

@@ -21,14 +21,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-MIN_RUNS = 8  # full-schedule runs the rule needs
-HOLD = 3  # consecutive epochs the tau must stay at the threshold
-
 import numpy as np
 from scipy.stats import kendalltau
 
 from ..data.atomic import atomic_path
 from .plots import new_figure, save_figure
+
+MIN_RUNS = 8  # full-schedule runs the rule needs
+HOLD = 3  # consecutive epochs the tau must stay at the threshold
 
 
 @dataclass
@@ -77,8 +77,9 @@ def tau_by_epoch(curves: Sequence[Sequence[float]]) -> list[float]:
     return taus
 
 
-def choose_epoch(curves: Sequence[Sequence[float]], threshold: float = 0.9,
-                 min_runs: int = MIN_RUNS, hold: int = HOLD) -> EarlyStop | None:
+def choose_epoch(
+    curves: Sequence[Sequence[float]], threshold: float = 0.9, min_runs: int = MIN_RUNS, hold: int = HOLD
+) -> EarlyStop | None:
     """Pick the first epoch from which tau with the final ranking stays >= ``threshold``.
 
     Args:
@@ -94,10 +95,16 @@ def choose_epoch(curves: Sequence[Sequence[float]], threshold: float = 0.9,
     taus = tau_by_epoch(curves)
     if not taus or len(lengths) < max(min_runs, 2):
         return None
-    held = lambda k: all(t >= threshold for t in taus[k - 1:k - 1 + hold])  # noqa: E731
+    held = lambda k: all(t >= threshold for t in taus[k - 1 : k - 1 + hold])  # noqa: E731
     epoch = next(k for k in range(1, len(taus) + 1) if held(k) or k == len(taus))
-    return EarlyStop(epoch=epoch, threshold=threshold, tau_by_epoch=taus, runs=len(lengths),
-                     full_epochs_mean=float(np.mean(lengths)), hold=hold)
+    return EarlyStop(
+        epoch=epoch,
+        threshold=threshold,
+        tau_by_epoch=taus,
+        runs=len(lengths),
+        full_epochs_mean=float(np.mean(lengths)),
+        hold=hold,
+    )
 
 
 def plot_tau(stop: EarlyStop, path: str | Path) -> None:
@@ -107,7 +114,11 @@ def plot_tau(stop: EarlyStop, path: str | Path) -> None:
     ax.plot(epochs, stop.tau_by_epoch, marker="o", ms=3)
     ax.axhline(stop.threshold, color="grey", ls="--", lw=1, label=f"threshold {stop.threshold:g}")
     ax.axvline(stop.epoch, color="tab:red", lw=1, label=f"early stop at epoch {stop.epoch}")
-    ax.set(xlabel="epoch", ylabel="Kendall tau vs final", ylim=(min(0, min(stop.tau_by_epoch)), 1.02),
-           title=f"Ranking agreement over {stop.runs} runs (held {stop.hold} epochs)")
+    ax.set(
+        xlabel="epoch",
+        ylabel="Kendall tau vs final",
+        ylim=(min(0, min(stop.tau_by_epoch)), 1.02),
+        title=f"Ranking agreement over {stop.runs} runs (held {stop.hold} epochs)",
+    )
     ax.legend(loc="lower right", fontsize=8)
     save_figure(plt, fig, path)

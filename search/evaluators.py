@@ -51,12 +51,11 @@ class EvalResult:
 class Evaluator(Protocol):
     """What coarse search and the strategies need from an evaluator."""
 
-    def evaluate(self, config: Config, max_epochs: int | None = None,
-                 on_epoch: OnEpoch | None = None) -> EvalResult:
-        ...
+    def evaluate(
+        self, config: Config, max_epochs: int | None = None, on_epoch: OnEpoch | None = None
+    ) -> EvalResult: ...
 
-    def full_epochs(self, config: Config) -> int | None:
-        ...
+    def full_epochs(self, config: Config) -> int | None: ...
 
     def check(self) -> None:
         """Raise a clear error now for what would fail every pair (e.g. a wrong dataset)."""
@@ -76,12 +75,21 @@ class TrainEvaluator:
         dataset_options: options of the dataset (``mnist1d``: sample count, split sizes).
     """
 
-    def __init__(self, space: SearchSpace, dataset: Any = "digits", root: str | None = None,
-                 device: str = "auto", seed: int = 0, num_threads: int | None = None,
-                 dataset_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        dataset: Any = "digits",
+        root: str | None = None,
+        device: str = "auto",
+        seed: int = 0,
+        num_threads: int | None = None,
+        dataset_options: dict[str, Any] | None = None,
+    ) -> None:
         if space.model is None:
-            raise SearchError(f"space '{space.name}' has no model: the train evaluator needs one "
-                              "(use the table evaluator for tabular spaces)")
+            raise SearchError(
+                f"space '{space.name}' has no model: the train evaluator needs one "
+                "(use the table evaluator for tabular spaces)"
+            )
         self.space, self.dataset, self.root = space, dataset, root
         self.device, self.seed, self.num_threads = device, seed, num_threads
         self.dataset_options = dataset_options
@@ -110,17 +118,35 @@ class TrainEvaluator:
     def full_epochs(self, config: Config) -> int | None:
         return int(config["epochs"]) if "epochs" in config else None
 
-    def evaluate(self, config: Config, max_epochs: int | None = None,
-                 on_epoch: OnEpoch | None = None) -> EvalResult:
+    def evaluate(
+        self, config: Config, max_epochs: int | None = None, on_epoch: OnEpoch | None = None
+    ) -> EvalResult:
         from ..recipes.train import train_and_evaluate
 
         arch, recipe = self.space.split(config)
-        r = train_and_evaluate(arch, recipe, self.bundle(), device=self.device, seed=self.seed,
-                               max_epochs=max_epochs, on_epoch=on_epoch, model_spec=self.space.model,
-                               num_threads=self.num_threads)
-        return EvalResult(curve=list(r.curve), val_acc=r.val_acc, test_acc=r.test_acc, flops=r.flops,
-                          params=r.params, seconds=r.seconds, epochs_run=r.epochs_run,
-                          status=r.status, message=r.message, threads=r.threads)
+        r = train_and_evaluate(
+            arch,
+            recipe,
+            self.bundle(),
+            device=self.device,
+            seed=self.seed,
+            max_epochs=max_epochs,
+            on_epoch=on_epoch,
+            model_spec=self.space.model,
+            num_threads=self.num_threads,
+        )
+        return EvalResult(
+            curve=list(r.curve),
+            val_acc=r.val_acc,
+            test_acc=r.test_acc,
+            flops=r.flops,
+            params=r.params,
+            seconds=r.seconds,
+            epochs_run=r.epochs_run,
+            status=r.status,
+            message=r.message,
+            threads=r.threads,
+        )
 
 
 class TableEvaluator:
@@ -143,8 +169,14 @@ class TableEvaluator:
 
     TARGETS = ("val_acc", "valid_acc", "acc")
 
-    def __init__(self, space: SearchSpace, table: pd.DataFrame, target: str | None = None,
-                 where: str | None = None, sleep: float = 0.0) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        table: pd.DataFrame,
+        target: str | None = None,
+        where: str | None = None,
+        sleep: float = 0.0,
+    ) -> None:
         if target is None:
             target = next((t for t in self.TARGETS if t in table.columns), self.TARGETS[0])
         validate_table(table, space, where=where, require=(target,))
@@ -178,8 +210,9 @@ class TableEvaluator:
             raise SearchError(f"pair not in the table: {config}", self.where)
         return self._rows[key]
 
-    def evaluate(self, config: Config, max_epochs: int | None = None,
-                 on_epoch: OnEpoch | None = None) -> EvalResult:
+    def evaluate(
+        self, config: Config, max_epochs: int | None = None, on_epoch: OnEpoch | None = None
+    ) -> EvalResult:
         row = self.table.iloc[self.row(config)]
         if self.sleep:
             time.sleep(self.sleep)
@@ -196,10 +229,14 @@ class TableEvaluator:
             seconds *= len(curve) / full
         status = str(row.get("status", "ok"))
         return EvalResult(
-            curve=curve, val_acc=val,
+            curve=curve,
+            val_acc=val,
             test_acc=float(row.get("test_acc", row.get("test", math.nan))),
-            flops=float(row.get("flops", math.nan)), params=float(row.get("params", math.nan)),
-            seconds=seconds, epochs_run=len(curve), status=status if status != "nan" else "ok",
+            flops=float(row.get("flops", math.nan)),
+            params=float(row.get("params", math.nan)),
+            seconds=seconds,
+            epochs_run=len(curve),
+            status=status if status != "nan" else "ok",
         )
 
 
@@ -269,17 +306,25 @@ class SupernetEvaluator:
         0.93...
     """
 
-    def __init__(self, space: SearchSpace, dataset: Any = "digits", root: str | None = None,
-                 device: str = "auto", seed: int = 0, epochs: int = 10, sampler: str = "uniform",
-                 recalibrate_bn: int = 4, checkpoint: str | None = None,
-                 num_threads: int | None = None,
-                 dataset_options: dict[str, Any] | None = None) -> None:
-        from ..recipes.path_samplers import create_sampler
-        from ..recipes.supernet_decode import supernet_spec
+    def __init__(
+        self,
+        space: SearchSpace,
+        dataset: Any = "digits",
+        root: str | None = None,
+        device: str = "auto",
+        seed: int = 0,
+        epochs: int = 10,
+        sampler: str = "uniform",
+        recalibrate_bn: int = 4,
+        checkpoint: str | None = None,
+        num_threads: int | None = None,
+        dataset_options: dict[str, Any] | None = None,
+    ) -> None:
+        from ..recipes.supernet.decode import supernet_spec
+        from ..recipes.supernet.samplers import create_sampler
 
         self.space = space
-        self.arch_space = SearchSpace(space.arch, name=space.name, model=space.model,
-                                      source=space.source)
+        self.arch_space = SearchSpace(space.arch, name=space.name, model=space.model, source=space.source)
         self.spec = supernet_spec(self.arch_space)
         create_sampler(sampler, self.spec.num_choices)  # an unknown name fails now
         self.dataset, self.root, self.device, self.seed = dataset, root, device, seed
@@ -302,22 +347,36 @@ class SupernetEvaluator:
         if self._supernet is None:
             import os
 
-            from ..recipes.supernet import Supernet, load_supernet, save_supernet
-            from ..recipes.supernet_train import train_supernet
+            from ..recipes.supernet.model import Supernet, load_supernet, save_supernet
+            from ..recipes.supernet.training import train_supernet
 
             if self.checkpoint and os.path.exists(self.checkpoint):
                 self._supernet, meta = load_supernet(self.checkpoint, self.arch_space)
                 self.train_seconds_ = 0.0
             else:
                 net = Supernet(self.spec, seed=self.seed)
-                result = train_supernet(net, self.bundle(), self.sampler, epochs=self.epochs,
-                                        seed=self.seed, device=self.device,
-                                        num_threads=self.num_threads)
+                result = train_supernet(
+                    net,
+                    self.bundle(),
+                    self.sampler,
+                    epochs=self.epochs,
+                    seed=self.seed,
+                    device=self.device,
+                    num_threads=self.num_threads,
+                )
                 self.train_seconds_ = result.seconds
                 if self.checkpoint:
-                    save_supernet(self.checkpoint, net, self.arch_space,
-                                  {"epochs": self.epochs, "sampler": self.sampler,
-                                   "seed": self.seed, "status": result.status})
+                    save_supernet(
+                        self.checkpoint,
+                        net,
+                        self.arch_space,
+                        {
+                            "epochs": self.epochs,
+                            "sampler": self.sampler,
+                            "seed": self.seed,
+                            "status": result.status,
+                        },
+                    )
                 self._supernet = net
         return self._supernet
 
@@ -328,22 +387,30 @@ class SupernetEvaluator:
     def full_epochs(self, config: Config) -> int | None:
         return None
 
-    def evaluate(self, config: Config, max_epochs: int | None = None,
-                 on_epoch: OnEpoch | None = None) -> EvalResult:
-        from ..recipes.supernet_train import evaluate_paths
+    def evaluate(
+        self, config: Config, max_epochs: int | None = None, on_epoch: OnEpoch | None = None
+    ) -> EvalResult:
+        from ..recipes.supernet.training import evaluate_paths
 
         path = self.spec.path({n: config[n] for n in self.arch_space.arch_names if n in config})
         fresh = self._supernet is None
         net = self.supernet()
         start = time.perf_counter()
         if path not in self._cache:
-            self._cache[path] = evaluate_paths(net, [path], self.bundle(),
-                                               recalibrate_bn=self.recalibrate_bn,
-                                               seed=self.seed)[0]
+            self._cache[path] = evaluate_paths(
+                net, [path], self.bundle(), recalibrate_bn=self.recalibrate_bn, seed=self.seed
+            )[0]
         acc = self._cache[path]
         if on_epoch is not None:
             on_epoch(1, acc)
         flops, params = self.spec.costs(path, self.space.model.in_shape)
         extra = {"proxy": "supernet", "train_seconds": self.train_seconds_ if fresh else 0.0}
-        return EvalResult(curve=[acc], val_acc=acc, flops=float(flops), params=float(params),
-                          seconds=time.perf_counter() - start, epochs_run=1, extra=extra)
+        return EvalResult(
+            curve=[acc],
+            val_acc=acc,
+            flops=float(flops),
+            params=float(params),
+            seconds=time.perf_counter() - start,
+            epochs_run=1,
+            extra=extra,
+        )

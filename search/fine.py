@@ -29,8 +29,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..data.space import Config, SearchSpace
-from ..data.variables import Categorical
 from ..data.tables import usable_rows, validate_table
+from ..data.variables import Categorical
 from ..errors import ConfigError, SearchError
 from .candidates import row_keys
 from .display import format_number
@@ -44,8 +44,7 @@ _MULT = np.random.default_rng(20240611).integers(1, 2**63, size=4096, dtype=np.u
 class Scorer(Protocol):
     """Anything with ``predict(frame) -> scores`` (an :class:`AccuracyPredictor`)."""
 
-    def predict(self, configs: pd.DataFrame) -> np.ndarray:
-        ...
+    def predict(self, configs: pd.DataFrame) -> np.ndarray: ...
 
 
 @dataclass
@@ -78,8 +77,9 @@ class FineResult:
 
     def table(self) -> pd.DataFrame:
         """Best pair per budget and the Pareto front, one frame with a ``kind`` column."""
-        return pd.concat([self.best.assign(kind="best"), self.pareto.assign(kind="pareto")],
-                         ignore_index=True)[["kind", *self.best.columns]]
+        return pd.concat(
+            [self.best.assign(kind="best"), self.pareto.assign(kind="pareto")], ignore_index=True
+        )[["kind", *self.best.columns]]
 
     def best_configs(self, space: SearchSpace) -> dict[str, Config]:
         """Best pair per budget, keyed by :func:`budget_label`."""
@@ -91,8 +91,11 @@ class FineResult:
         Within each group, a higher score comes first.
         """
         table = self.table()
-        table = table.assign(_first=table["kind"] != "best").sort_values(
-            ["_first", "score"], ascending=[True, False], kind="stable").drop(columns="_first")
+        table = (
+            table.assign(_first=table["kind"] != "best")
+            .sort_values(["_first", "score"], ascending=[True, False], kind="stable")
+            .drop(columns="_first")
+        )
         keys = row_keys(space, table)
         return table[~pd.Series(keys).duplicated().to_numpy()].head(k).reset_index(drop=True)
 
@@ -115,8 +118,12 @@ def pareto_mask(acc: np.ndarray, flops: np.ndarray) -> np.ndarray:
     return mask
 
 
-def table_costs(space: SearchSpace, table: pd.DataFrame, columns: Sequence[str] = ("flops", "params"),
-                where: str | None = None) -> CostFn:
+def table_costs(
+    space: SearchSpace,
+    table: pd.DataFrame,
+    columns: Sequence[str] = ("flops", "params"),
+    where: str | None = None,
+) -> CostFn:
     """A cost function for tabular spaces: costs of each arch as measured in a table.
 
     Costs depend on the arch only, so a pair's costs are those of any table row with
@@ -157,16 +164,26 @@ class _Rows:
         return _Rows(self.unit[idx], self.pred[idx], self.measured[idx], self.costs[idx])
 
     def __add__(self, other: "_Rows") -> "_Rows":
-        return _Rows(np.vstack([self.unit, other.unit]), np.concatenate([self.pred, other.pred]),
-                     np.concatenate([self.measured, other.measured]), np.vstack([self.costs, other.costs]))
+        return _Rows(
+            np.vstack([self.unit, other.unit]),
+            np.concatenate([self.pred, other.pred]),
+            np.concatenate([self.measured, other.measured]),
+            np.vstack([self.costs, other.costs]),
+        )
 
 
 class _Evaluator:
     """Deduplicate, cost, filter and score batches of unit-cube rows, all vectorized."""
 
-    def __init__(self, space: SearchSpace, predictor: Scorer, cost_fn: CostFn,
-                 limits: dict[str, float], risk: float = 0.0,
-                 measured: dict[int, float] | None = None) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        predictor: Scorer,
+        cost_fn: CostFn,
+        limits: dict[str, float],
+        risk: float = 0.0,
+        measured: dict[int, float] | None = None,
+    ) -> None:
         self.space, self.predictor, self.cost_fn, self.limits = space, predictor, cost_fn, limits
         self.risk = risk
         self.measured = measured or {}
@@ -174,8 +191,10 @@ class _Evaluator:
         self.scored = 0
         self.cost_names: list[str] | None = None
         self.smallest: dict[str, float] = {}
-        self.dtypes = [pd.Series(list(v.choices)).infer_objects().dtype if isinstance(v, Categorical)
-                       else None for v in space.variables]
+        self.dtypes = [
+            pd.Series(list(v.choices)).infer_objects().dtype if isinstance(v, Categorical) else None
+            for v in space.variables
+        ]
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Predicted accuracy, less ``risk`` times the ensemble's spread when ``risk > 0``."""
@@ -205,8 +224,11 @@ class _Evaluator:
         costs = self.cost_fn(self.space, frame)
         if self.cost_names is None:
             self.cost_names = [str(c) for c in costs.columns]
-        values = costs[self.cost_names].to_numpy(dtype=np.float64) if len(unit) else \
-            np.zeros((0, len(self.cost_names)))
+        values = (
+            costs[self.cost_names].to_numpy(dtype=np.float64)
+            if len(unit)
+            else np.zeros((0, len(self.cost_names)))
+        )
         with np.errstate(invalid="ignore"):
             for j, name in enumerate(self.cost_names):
                 low = np.nanmin(values[:, j], initial=np.inf)
@@ -216,8 +238,9 @@ class _Evaluator:
             return _Rows(unit[:0], np.zeros(0), np.zeros(0), values[:0])
         score = self.score(frame if ok.all() else frame[ok])
         self.scored += int(ok.sum())
-        measured = np.fromiter((self.measured.get(k, np.nan) for k in keys[fresh][ok].tolist()),
-                               np.float64, int(ok.sum()))
+        measured = np.fromiter(
+            (self.measured.get(k, np.nan) for k in keys[fresh][ok].tolist()), np.float64, int(ok.sum())
+        )
         return _Rows(unit[ok], np.nan_to_num(score, nan=-np.inf), measured, values[ok])
 
 
@@ -225,7 +248,7 @@ def unit_keys(unit: np.ndarray) -> np.ndarray:
     """A 64-bit key per unit-cube row, on :func:`row_keys`'s grid (without a frame round trip)."""
     grid = np.rint(np.asarray(unit) * _GRID).astype(np.int64)
     hashed = pd.util.hash_array(grid.ravel()).reshape(grid.shape)
-    return (hashed * _MULT[:grid.shape[1]]).sum(axis=1)
+    return (hashed * _MULT[: grid.shape[1]]).sum(axis=1)
 
 
 def fine_search(
@@ -334,8 +357,7 @@ def fine_search(
             stopped = "saturated"
             break
     bar.close()
-    return _result(space, evaluate, pop, front, levels, history, gen, stopped,
-                   time.perf_counter() - started)
+    return _result(space, evaluate, pop, front, levels, history, gen, stopped, time.perf_counter() - started)
 
 
 def _measured(space: SearchSpace, table: pd.DataFrame | None) -> tuple[dict[int, float], np.ndarray]:
@@ -359,8 +381,12 @@ def _measured(space: SearchSpace, table: pd.DataFrame | None) -> tuple[dict[int,
 def _check(tol: float, patience: int, max_generations: int, children: int | None, sobol: int) -> None:
     if not (isinstance(tol, (int, float)) and tol >= 0):
         raise ConfigError(f"tol={tol!r} must be a number >= 0")
-    for key, value, low in (("patience", patience, 1), ("max_generations", max_generations, 1),
-                            ("children", 1 if children is None else children, 1), ("sobol", sobol, 0)):
+    for key, value, low in (
+        ("patience", patience, 1),
+        ("max_generations", max_generations, 1),
+        ("children", 1 if children is None else children, 1),
+        ("sobol", sobol, 0),
+    ):
         if not isinstance(value, (int, np.integer)) or value < low:
             raise ConfigError(f"{key}={value!r} must be an integer >= {low}")
 
@@ -379,17 +405,21 @@ def _flops(evaluate: _Evaluator, rows: _Rows) -> np.ndarray | None:
     return rows.costs[:, names.index("flops")] if "flops" in names else None
 
 
-def _check_start(evaluate: _Evaluator, rows: _Rows, flops: np.ndarray | None, levels: list[float],
-                 limits: dict[str, float]) -> None:
+def _check_start(
+    evaluate: _Evaluator, rows: _Rows, flops: np.ndarray | None, levels: list[float], limits: dict[str, float]
+) -> None:
     seen = len(evaluate.seen)
     unmet = [b for b in levels if np.isfinite(b) and (flops is None or not (flops <= b).any())]
     if unmet and "flops" in evaluate.smallest:
-        raise SearchError(f"no pair meets the FLOPs budget {format_number(unmet[0])}: the smallest FLOPs "
-                          f"seen among {seen} start pairs is {format_number(evaluate.smallest['flops'])}")
+        raise SearchError(
+            f"no pair meets the FLOPs budget {format_number(unmet[0])}: the smallest FLOPs "
+            f"seen among {seen} start pairs is {format_number(evaluate.smallest['flops'])}"
+        )
     if not len(rows):
-        smallest = ", ".join(f"{k} {format_number(evaluate.smallest.get(k, math.nan))} "
-                             f"(limit {format_number(v)})"
-                             for k, v in limits.items())
+        smallest = ", ".join(
+            f"{k} {format_number(evaluate.smallest.get(k, math.nan))} (limit {format_number(v)})"
+            for k, v in limits.items()
+        )
         raise SearchError(f"none of the {seen} start pairs meets the limits: smallest {smallest}")
 
 
@@ -402,7 +432,7 @@ def _select(score: np.ndarray, flops: np.ndarray | None, levels: list[float], si
         under = order if flops is None or not np.isfinite(b) else order[flops[order] <= b]
         keep[under[:share]] = True
     if keep.sum() < size:
-        keep[order[~keep[order]][:size - int(keep.sum())]] = True
+        keep[order[~keep[order]][: size - int(keep.sum())]] = True
     return order[keep[order]]
 
 
@@ -425,8 +455,17 @@ def _frame(space: SearchSpace, evaluate: _Evaluator, rows: _Rows) -> pd.DataFram
     return frame
 
 
-def _result(space: SearchSpace, evaluate: _Evaluator, pop: _Rows, front: _Rows | None,
-            levels: list[float], history: list, gen: int, stopped: str, seconds: float) -> FineResult:
+def _result(
+    space: SearchSpace,
+    evaluate: _Evaluator,
+    pop: _Rows,
+    front: _Rows | None,
+    levels: list[float],
+    history: list,
+    gen: int,
+    stopped: str,
+    seconds: float,
+) -> FineResult:
     flops = _flops(evaluate, pop)
     picks = []
     for b in levels:
@@ -440,10 +479,20 @@ def _result(space: SearchSpace, evaluate: _Evaluator, pop: _Rows, front: _Rows |
         pareto = _frame(space, evaluate, front)
     else:
         pareto = best.iloc[:0].drop(columns="budget")
-    hist = pd.DataFrame([{"generation": g, "budget": budget_label(b),
-                          "best": float(s), "scored": n}
-                         for g, values, n in history for b, s in zip(levels, values)])
-    return FineResult(best=best, pareto=pareto.assign(budget=np.nan)[best.columns],
-                      population=_frame(space, evaluate, pop), history=hist, generations=gen,
-                      scored=evaluate.scored, seconds=seconds, stopped=stopped)
-
+    hist = pd.DataFrame(
+        [
+            {"generation": g, "budget": budget_label(b), "best": float(s), "scored": n}
+            for g, values, n in history
+            for b, s in zip(levels, values)
+        ]
+    )
+    return FineResult(
+        best=best,
+        pareto=pareto.assign(budget=np.nan)[best.columns],
+        population=_frame(space, evaluate, pop),
+        history=hist,
+        generations=gen,
+        scored=evaluate.scored,
+        seconds=seconds,
+        stopped=stopped,
+    )

@@ -33,8 +33,9 @@ def save_figure(plt: Any, fig: Any, path: str | Path) -> Path:
     return Path(path)
 
 
-def clip_accuracy_axis(ax: Any, shown: dict[str, ArrayLike], keep: Sequence[str] = (),
-                       fence: float = 3.0) -> str:
+def clip_accuracy_axis(
+    ax: Any, shown: dict[str, ArrayLike], keep: Sequence[str] = (), fence: float = 3.0
+) -> str:
     """Limit the y-axis to the accuracy band where pairs differ, inside [0, 1], with a note.
 
     A few failed or diverged pairs near chance would otherwise squash that band: values
@@ -74,8 +75,13 @@ def _finite(values: ArrayLike) -> np.ndarray:
 
 
 # -- the run report's plots --------------------------------------------------------------------
-def draw_pareto(ax: Any, fine: pd.DataFrame, coarse: pd.DataFrame | None = None,
-                target: str | None = None, verified: pd.DataFrame | None = None) -> None:
+def draw_pareto(
+    ax: Any,
+    fine: pd.DataFrame,
+    coarse: pd.DataFrame | None = None,
+    target: str | None = None,
+    verified: pd.DataFrame | None = None,
+) -> None:
     """Fine search's score vs FLOPs on ``ax``: the front, the best pair per budget (dotted
     lines: the budgets), coarse samples in grey and verified pairs' measured accuracy
     (mean +- std of the training seeds) beside their prediction.
@@ -108,8 +114,14 @@ def draw_pareto(ax: Any, fine: pd.DataFrame, coarse: pd.DataFrame | None = None,
     ax.set(xlabel="FLOPs", ylabel="accuracy", title="Fine search: accuracy vs FLOPs")
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: "not drawn" in labels[i])  # the count last
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=7, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0,
+    )
 
 
 def _draw_found(ax: Any, fine: pd.DataFrame) -> dict[str, pd.Series]:
@@ -119,8 +131,7 @@ def _draw_found(ax: Any, fine: pd.DataFrame) -> dict[str, pd.Series]:
     ax.step(front["flops"], front[score], where="post", c="tab:blue", lw=1)
     ax.scatter(front["flops"], front[score], s=14, c="tab:blue", label="Pareto front")
     best = fine[fine["kind"] == "best"]
-    ax.scatter(best["flops"], best[score], marker="*", s=140, c="tab:red", zorder=3,
-               label="best per budget")
+    ax.scatter(best["flops"], best[score], marker="*", s=140, c="tab:red", zorder=3, label="best per budget")
     for i, b in enumerate(best["budget"].dropna()):
         ax.axvline(b, c="tab:red", ls=":", lw=0.8, label="FLOPs budget" if i == 0 else None)
     return {"front pairs": front[score], "best pairs": best[score]}
@@ -130,12 +141,17 @@ def _draw_verified(ax: Any, verified: pd.DataFrame) -> dict[str, pd.Series]:
     """Verified pairs (the default pair apart): hollow predicted markers, measured mean +- std,
     a line between them. Pairs without a measurement are counted in the legend."""
     acc = pd.to_numeric(verified["val_acc"], errors="coerce")
-    default = verified["kind"].eq("default") if "kind" in verified.columns else \
-        pd.Series(False, index=verified.index)
+    default = (
+        verified["kind"].eq("default")
+        if "kind" in verified.columns
+        else pd.Series(False, index=verified.index)
+    )
     missing = int(acc.isna().sum())
     values = []
-    for rows, name, colour, marker in ((verified[~default], "verified", "tab:green", "o"),
-                                       (verified[default], "default pair", "tab:purple", "s")):
+    for rows, name, colour, marker in (
+        (verified[~default], "verified", "tab:green", "o"),
+        (verified[default], "default pair", "tab:purple", "s"),
+    ):
         rows = rows[pd.to_numeric(rows["val_acc"], errors="coerce").notna()]
         if rows.empty:
             continue
@@ -143,10 +159,27 @@ def _draw_verified(ax: Any, verified: pd.DataFrame) -> dict[str, pd.Series]:
         flops, pred, mean, std = (pd.to_numeric(numbers[c], errors="coerce") for c in numbers.columns)
         std = std.fillna(0.0)  # one run: no spread
         ax.vlines(flops, np.fmin(pred, mean), np.fmax(pred, mean), colors=colour, lw=0.8, alpha=0.6)
-        ax.scatter(flops, pred, s=40, marker=marker, facecolors="none", edgecolors=colour, zorder=4,
-                   label=f"{name}: predicted")
-        ax.errorbar(flops, mean, yerr=std, fmt=marker, ms=4, c=colour, capsize=3, zorder=4,
-                    label=f"{name}: measured (mean ± std)")
+        ax.scatter(
+            flops,
+            pred,
+            s=40,
+            marker=marker,
+            facecolors="none",
+            edgecolors=colour,
+            zorder=4,
+            label=f"{name}: predicted",
+        )
+        ax.errorbar(
+            flops,
+            mean,
+            yerr=std,
+            fmt=marker,
+            ms=4,
+            c=colour,
+            capsize=3,
+            zorder=4,
+            label=f"{name}: measured (mean ± std)",
+        )
         values += [mean - std, mean + std, pred]
     if missing:
         ax.plot([], [], ls="none", label=f"{missing} verified pairs failed (not drawn)")
@@ -160,8 +193,7 @@ def plot_pred_vs_true(frame: pd.DataFrame, tau: float, method: str, path: Path) 
     low = float(min(frame["true"].min(), frame["pred"].min()))
     high = float(max(frame["true"].max(), frame["pred"].max()))
     ax.plot([low, high], [low, high], c="0.6", ls="--", lw=1)
-    ax.set(xlabel="measured accuracy", ylabel="predicted accuracy",
-           title=f"{method}: Kendall tau {tau:.3f}")
+    ax.set(xlabel="measured accuracy", ylabel="predicted accuracy", title=f"{method}: Kendall tau {tau:.3f}")
     save_figure(plt, fig, path)
 
 
@@ -175,8 +207,9 @@ def plot_acc_over_trials(samples: pd.DataFrame, target: str, path: Path) -> None
     for it in sorted(pd.unique(its)):
         sel = its == it
         ax.scatter(order[sel], acc[sel], s=14, label=f"iteration {it}")
-    ax.plot(order, np.fmax.accumulate(np.where(np.isfinite(acc), acc, -np.inf)), c="k", lw=1,
-            label="best so far")
+    ax.plot(
+        order, np.fmax.accumulate(np.where(np.isfinite(acc), acc, -np.inf)), c="k", lw=1, label="best so far"
+    )
     ax.set(xlabel="trial", ylabel=target, title="Accuracy over trials")
     ax.legend(fontsize=8, loc="lower right")
     save_figure(plt, fig, path)

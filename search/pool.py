@@ -31,8 +31,10 @@ def feasible(costs: pd.DataFrame, limits: dict[str, float]) -> np.ndarray:
     mask = np.ones(len(costs), dtype=bool)
     for name, limit in limits.items():
         if name not in costs.columns:
-            raise SearchError(f"constraint '{name}' cannot be checked: available costs are "
-                              f"{', '.join(costs.columns) or 'none (the space has no model)'}")
+            raise SearchError(
+                f"constraint '{name}' cannot be checked: available costs are "
+                f"{', '.join(costs.columns) or 'none (the space has no model)'}"
+            )
         mask &= costs[name].to_numpy() <= limit
     return mask
 
@@ -109,8 +111,11 @@ def draw_feasible(
     found = drawn = 0
     while found < n and drawn < budget:
         size = min(max(n, drawn), budget - drawn)
-        frame = (space.sample_qmc(size, seed, frame=True, skip=drawn) if qmc
-                 else space.sample(size, rng, frame=True))
+        frame = (
+            space.sample_qmc(size, seed, frame=True, skip=drawn)
+            if qmc
+            else space.sample(size, rng, frame=True)
+        )
         pool, mask = _with_costs(space, frame, drawn, limits, cost_fn)
         parts.append(pool.assign(_ok=mask))
         found += int(mask.sum())
@@ -135,8 +140,9 @@ def default_max_draws(n: int) -> int:
     return max(DRAWS_PER_PAIR * n, MIN_DRAWS)
 
 
-def _with_costs(space: SearchSpace, frame: pd.DataFrame, start: int, limits: dict[str, float],
-                cost_fn: CostFn) -> tuple[pd.DataFrame, np.ndarray]:
+def _with_costs(
+    space: SearchSpace, frame: pd.DataFrame, start: int, limits: dict[str, float], cost_fn: CostFn
+) -> tuple[pd.DataFrame, np.ndarray]:
     """``frame`` with its cost columns and ``pool_index`` from ``start``, and the feasible mask."""
     costs = cost_fn(space, frame)
     pool = pd.concat([frame, costs], axis=1)

@@ -27,8 +27,9 @@ class AsyncMode:
     """Coarse search's asynchronous mode, mixed into
     :class:`~jointnas.search.coarse.CoarseSearch` (it uses the search's storage helpers)."""
 
-    def _run_async(self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet,
-                   remote: bool) -> None:
+    def _run_async(
+        self, store: RunStore, strategy: PredictorGuided, candidates: CandidateSet, remote: bool
+    ) -> None:
         """The start set in full, then a refit after every ``refit_every`` finished pairs.
 
         Pairs of fit ``k`` are round ``k + 1`` (the start set is round 1). Each fit ranks
@@ -85,13 +86,20 @@ class AsyncMode:
                 ranked = store.meta(f"plan_{len(plans)}", []) if plans else []
                 queue = [p for p in ranked if p not in taken]
                 after = plans[-1]["after"] if plans else -1
-                if fitting is None and pretraining is None and (
-                        not plans or len(samples) >= after + plan.refit_every
-                        or (not queue and len(samples) > after)):
+                if (
+                    fitting is None
+                    and pretraining is None
+                    and (
+                        not plans
+                        or len(samples) >= after + plan.refit_every
+                        or (not queue and len(samples) > after)
+                    )
+                ):
                     # rank every pair still to choose (a fit slower than the workers leaves
                     # them the older plan's next best, not an empty queue)
-                    size = (plan.budget - chosen if plan.budget is not None
-                            else 10 * plan.refit_every) + 2 * depth
+                    size = (
+                        plan.budget - chosen if plan.budget is not None else 10 * plan.refit_every
+                    ) + 2 * depth
                     args = (strategy, size, samples, every)
                     if not remote:
                         self._store_plan(store, plans, self._plan(*args))
@@ -118,15 +126,15 @@ class AsyncMode:
             bar.close()
         self.write_samples(store)
 
-    def _plan(self, strategy: PredictorGuided, n: int, samples: pd.DataFrame,
-              every: pd.DataFrame) -> dict[str, Any]:
+    def _plan(
+        self, strategy: PredictorGuided, n: int, samples: pd.DataFrame, every: pd.DataFrame
+    ) -> dict[str, Any]:
         """One refit: the ``n`` pool rows it ranks first among those not yet chosen."""
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # failed rows in the fit
             positions = self._choose_from(strategy, n, samples, every)
-        return {"after": len(samples), "pool": positions,
-                "seconds": round(time.perf_counter() - started, 3)}
+        return {"after": len(samples), "pool": positions, "seconds": round(time.perf_counter() - started, 3)}
 
     def _store_plan(self, store: RunStore, plans: list, new: dict[str, Any]) -> list:
         """Store a fit's ranking (``plan_K``), then its summary in ``plans``, before any
@@ -145,8 +153,7 @@ class _Task:
 
     def __init__(self, step: Any, *args: Any) -> None:
         self._box: dict[str, Any] = {}
-        self._thread = threading.Thread(target=self._run, args=(step, args), daemon=True,
-                                        name="coarse-fit")
+        self._thread = threading.Thread(target=self._run, args=(step, args), daemon=True, name="coarse-fit")
         self._thread.start()
 
     def _run(self, step: Any, args: tuple) -> None:

@@ -27,10 +27,10 @@ from ..predictor.metrics import kendall_tau
 from .display import format_table
 from .early_stop import EarlyStop, plot_tau
 from .fine import FineResult, budget_label, table_costs
+from .plots import draw_pareto, new_figure, plot_acc_over_trials, plot_pred_vs_true, save_figure
 from .pool import CostFn, model_costs
 from .study import RunStore
 from .verify import failure_lines, verified_tau, verify_view
-from .plots import draw_pareto, new_figure, plot_acc_over_trials, plot_pred_vs_true, save_figure
 
 TARGETS = ("acc", "val_acc", "valid_acc")  # accuracy columns, in order of preference
 BEST_COLUMNS = ("budget", "pred_acc", "measured_acc", "flops", "params")  # fine search's summary
@@ -81,8 +81,9 @@ class RunFolder:
         own = (self.settings or {}).get("constraints") or {}
         return {**self.space.constraints, **{k: float(v) for k, v in own.items()}}
 
-    def measured_pairs(self, table: pd.DataFrame | None = None, where: str | None = None
-                       ) -> pd.DataFrame | None:
+    def measured_pairs(
+        self, table: pd.DataFrame | None = None, where: str | None = None
+    ) -> pd.DataFrame | None:
         """Finished pairs of ``table`` (default: the run's samples): the variables and ``acc``.
 
         ``acc`` is the table's first accuracy column of ``acc, val_acc, valid_acc``; a
@@ -101,8 +102,9 @@ class RunFolder:
         acc = pd.to_numeric(table[target]).to_numpy()[mask]
         return table.loc[mask, list(self.space.names)].assign(acc=acc)
 
-    def best_pairs(self, n: int, table: pd.DataFrame | None = None, where: str | None = None
-                   ) -> pd.DataFrame | None:
+    def best_pairs(
+        self, n: int, table: pd.DataFrame | None = None, where: str | None = None
+    ) -> pd.DataFrame | None:
         """The ``n`` best measured pairs of ``table`` (default: the run's samples)."""
         rows = self.measured_pairs(table, where)
         if rows is None:
@@ -141,8 +143,9 @@ class RunFolder:
         spec = dict(self.settings["evaluator"])
         if seed is not None:
             if spec.get("type", "train") != "train":
-                raise ConfigError(f"training seeds need the train evaluator (this run's: {spec['type']})",
-                                  str(self.path))
+                raise ConfigError(
+                    f"training seeds need the train evaluator (this run's: {spec['type']})", str(self.path)
+                )
             spec["seed"] = seed
         return make_evaluator(self.space, spec)
 
@@ -182,8 +185,9 @@ def write_fine(result: FineResult, run: RunFolder) -> list[Path]:
 
 
 # -- plots --------------------------------------------------------------------------------------
-def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = None,
-                verified: pd.DataFrame | None = None) -> bool:
+def plot_pareto(
+    fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = None, verified: pd.DataFrame | None = None
+) -> bool:
     """Write fine search's accuracy vs FLOPs plot (see :func:`~jointnas.search.plots.draw_pareto`).
 
     Coarse samples are drawn by their first accuracy column of ``TARGETS``.
@@ -201,8 +205,9 @@ def plot_pareto(fine: pd.DataFrame, path: Path, coarse: pd.DataFrame | None = No
 
 
 # -- held-out predictor quality -------------------------------------------------------------------
-def heldout(run: RunFolder, seed: int = 0, folds: int = 5, progress: bool = False
-            ) -> tuple[pd.DataFrame, str] | None:
+def heldout(
+    run: RunFolder, seed: int = 0, folds: int = 5, progress: bool = False
+) -> tuple[pd.DataFrame, str] | None:
     """Predictions of a fresh predictor for trials it was not fitted on.
 
     With several iterations, fit on the iterations before the last and score the last;
@@ -233,11 +238,11 @@ def heldout(run: RunFolder, seed: int = 0, folds: int = 5, progress: bool = Fals
         return None
     settings = run.settings or {}
     targets = settings.get("pretrain_targets") or (("flops", "params") if run.space.model else ())
-    targets = [t for t in targets if t in rows.columns
-               and (pd.to_numeric(rows[t], errors="coerce") > 0).all()]
+    targets = [
+        t for t in targets if t in rows.columns and (pd.to_numeric(rows[t], errors="coerce") > 0).all()
+    ]
     pred = np.full(len(rows), np.nan)
-    for train, test in tqdm(splits, desc="held-out predictor", unit="fit", disable=not progress,
-                            leave=False):
+    for train, test in tqdm(splits, desc="held-out predictor", unit="fit", disable=not progress, leave=False):
         est = AccuracyPredictor(run.space, **{"seed": seed, **(settings.get("predictor") or {})})
         if targets:
             est.pretrain(rows, targets=targets, costs=rows[targets])
@@ -266,14 +271,19 @@ def write_report(run: RunFolder, seed: int = 0, progress: bool = False) -> dict[
     from tqdm.auto import tqdm
 
     out: dict[str, Any] = {"files": []}
-    lines = [f"# Run report: {run.path.name}", "", f"Space `{run.space.name}` "
-             f"({len(run.space.arch)} arch + {len(run.space.recipe)} recipe variables)."]
+    lines = [
+        f"# Run report: {run.path.name}",
+        "",
+        f"Space `{run.space.name}` ({len(run.space.arch)} arch + {len(run.space.recipe)} recipe variables).",
+    ]
     verified = read_table(run.path / "verify.csv") if (run.path / "verify.csv").is_file() else None
-    sections = [("coarse search", lambda: _coarse_lines(run, out)),
-                ("held-out predictor", lambda: _heldout_lines(run, out, seed, progress)),
-                ("early stop", lambda: _early_stop_lines(run, out)),
-                ("fine search", lambda: _fine_lines(run, out, verified)),
-                ("verified pairs", lambda: _verified_lines(out, verified))]
+    sections = [
+        ("coarse search", lambda: _coarse_lines(run, out)),
+        ("held-out predictor", lambda: _heldout_lines(run, out, seed, progress)),
+        ("early stop", lambda: _early_stop_lines(run, out)),
+        ("fine search", lambda: _fine_lines(run, out, verified)),
+        ("verified pairs", lambda: _verified_lines(out, verified)),
+    ]
     with tqdm(total=len(sections), desc="report", unit="section", disable=not progress, leave=False) as bar:
         for name, section in sections:
             bar.set_postfix_str(name)
@@ -292,11 +302,20 @@ def _coarse_lines(run: RunFolder, out: dict[str, Any]) -> list[str]:
     if target is None or not len(s):
         return []
     ok = s[usable_rows(s, target)]
-    cols = [c for c in ("trial", "iteration", target, "val_acc", "test_acc", "flops", "params")
-            if c in ok.columns]
+    cols = [
+        c for c in ("trial", "iteration", target, "val_acc", "test_acc", "flops", "params") if c in ok.columns
+    ]
     _plot(out, run.path / "acc_over_trials.png", plot_acc_over_trials, s, target)
-    return ["", "## Coarse search", "", f"{len(s)} pairs evaluated, {len(ok)} ok.", "", "Best pairs:",
-            "", format_table(ok.sort_values(target, ascending=False).head(5), cols)]
+    return [
+        "",
+        "## Coarse search",
+        "",
+        f"{len(s)} pairs evaluated, {len(ok)} ok.",
+        "",
+        "Best pairs:",
+        "",
+        format_table(ok.sort_values(target, ascending=False).head(5), cols),
+    ]
 
 
 def _heldout_lines(run: RunFolder, out: dict[str, Any], seed: int, progress: bool) -> list[str]:
@@ -307,8 +326,12 @@ def _heldout_lines(run: RunFolder, out: dict[str, Any], seed: int, progress: boo
     tau = float(kendall_tau(frame["true"], frame["pred"]))
     out.update(heldout_tau=tau, heldout_method=method)
     _plot(out, run.path / "pred_vs_true.png", plot_pred_vs_true, frame, tau, method)
-    return ["", "## Predictor on held-out trials", "",
-            f"{method}: Kendall tau {tau:.3f} over {len(frame)} trials."]
+    return [
+        "",
+        "## Predictor on held-out trials",
+        "",
+        f"{method}: Kendall tau {tau:.3f} over {len(frame)} trials.",
+    ]
 
 
 def _early_stop_lines(run: RunFolder, out: dict[str, Any]) -> list[str]:
@@ -316,9 +339,14 @@ def _early_stop_lines(run: RunFolder, out: dict[str, Any]) -> list[str]:
         return []
     stop = EarlyStop(**json.loads((run.path / "early_stop.json").read_text()))
     _plot(out, run.path / "tau_by_epoch.png", plot_tau, stop)
-    return ["", "## Early stop", "", f"Epoch {stop.epoch}: Kendall tau with the final ranking "
-            f">= {stop.threshold:g} over {stop.runs} full runs "
-            f"(mean schedule {stop.full_epochs_mean:.1f} epochs)."]
+    return [
+        "",
+        "## Early stop",
+        "",
+        f"Epoch {stop.epoch}: Kendall tau with the final ranking "
+        f">= {stop.threshold:g} over {stop.runs} full runs "
+        f"(mean schedule {stop.full_epochs_mean:.1f} epochs).",
+    ]
 
 
 def _fine_lines(run: RunFolder, out: dict[str, Any], verified: pd.DataFrame | None) -> list[str]:
@@ -330,8 +358,14 @@ def _fine_lines(run: RunFolder, out: dict[str, Any], verified: pd.DataFrame | No
     best = fine[fine["kind"] == "best"]
     best = best.assign(budget=[budget_label(b) for b in best["budget"]])
     cols = [c for c in BEST_COLUMNS if c in best.columns]
-    return ["", "## Fine search", "", format_table(best, cols), "",
-            f"Pareto front: {int((fine['kind'] == 'pareto').sum())} pairs."]
+    return [
+        "",
+        "## Fine search",
+        "",
+        format_table(best, cols),
+        "",
+        f"Pareto front: {int((fine['kind'] == 'pareto').sum())} pairs.",
+    ]
 
 
 def _verified_lines(out: dict[str, Any], verified: pd.DataFrame | None) -> list[str]:

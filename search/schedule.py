@@ -49,8 +49,10 @@ class Schedule:
         if self.mode == BATCH:
             return f"{self.iterations} iteration(s) of {self.refit_every} pairs (batch mode)"
         budget = f"{self.budget} pairs" if self.budget else "until the time budget"
-        return (f"{budget}: {self.start} space-filling pairs in full, then a predictor refit "
-                f"after every {self.refit_every} finished pairs")
+        return (
+            f"{budget}: {self.start} space-filling pairs in full, then a predictor refit "
+            f"after every {self.refit_every} finished pairs"
+        )
 
 
 def budget_rule(budget: int) -> dict[str, int]:
@@ -61,9 +63,11 @@ def budget_rule(budget: int) -> dict[str, int]:
     budget (every 2 pairs at 50, every 10 at 200, every 100 at 2,000), and a pool of 100
     candidates per pair (20k to 200k).
     """
-    return {"start": min(budget, max(8, min(48, round(budget / 8)))),
-            "refit_every": max(2, min(100, round(budget / 20))),
-            "pool": max(POOL_MIN, min(POOL_MAX, POOL_PER_PAIR * budget))}
+    return {
+        "start": min(budget, max(8, min(48, round(budget / 8)))),
+        "refit_every": max(2, min(100, round(budget / 20))),
+        "pool": max(POOL_MIN, min(POOL_MAX, POOL_PER_PAIR * budget)),
+    }
 
 
 def resolve(settings: Any) -> Schedule:
@@ -77,20 +81,27 @@ def resolve(settings: Any) -> Schedule:
     batch_keys = [k for k in ("batch", "iterations") if getattr(s, k) is not None]
     async_keys = [k for k in ("start", "refit_every") if getattr(s, k) is not None]
     if batch_keys and async_keys:
-        raise ConfigError(f"{' and '.join(batch_keys)} choose the batch mode (FBNetV3's rounds), "
-                          f"{' and '.join(async_keys)} the asynchronous one: give one or the other")
+        raise ConfigError(
+            f"{' and '.join(batch_keys)} choose the batch mode (FBNetV3's rounds), "
+            f"{' and '.join(async_keys)} the asynchronous one: give one or the other"
+        )
     if batch_keys:
         batch = s.batch or PAPER_BATCH
         iterations = s.iterations or PAPER_ITERATIONS
         return Schedule(BATCH, s.budget_trials, batch, batch, iterations, s.pool or POOL_MIN)
-    budget = s.budget_trials if s.budget_trials is not None else (
-        None if s.budget_hours is not None else DEFAULT_BUDGET)
+    budget = (
+        s.budget_trials
+        if s.budget_trials is not None
+        else (None if s.budget_hours is not None else DEFAULT_BUDGET)
+    )
     rule = budget_rule(budget or DEFAULT_BUDGET)
     start = s.start if s.start is not None else rule["start"]
     refit = s.refit_every if s.refit_every is not None else rule["refit_every"]
     if budget is not None:
         for key, value in (("start", start), ("refit_every", refit)):
             if value > budget:
-                raise ConfigError(f"{key}={value} is larger than the budget of {budget} pairs "
-                                  f"(allowed: 1 to {budget}; or raise the budget)")
+                raise ConfigError(
+                    f"{key}={value} is larger than the budget of {budget} pairs "
+                    f"(allowed: 1 to {budget}; or raise the budget)"
+                )
     return Schedule(ASYNC, budget, start, refit, None, s.pool or rule["pool"])

@@ -21,8 +21,19 @@ from .schedule import Schedule, resolve
 EVALUATOR_KEYS = {
     "train": ("type", "dataset", "dataset_options", "root", "device", "seed", "num_threads"),
     "table": ("type", "table", "target", "sleep"),
-    "supernet": ("type", "dataset", "dataset_options", "root", "device", "seed", "epochs", "sampler",
-                 "recalibrate_bn", "checkpoint", "num_threads"),
+    "supernet": (
+        "type",
+        "dataset",
+        "dataset_options",
+        "root",
+        "device",
+        "seed",
+        "epochs",
+        "sampler",
+        "recalibrate_bn",
+        "checkpoint",
+        "num_threads",
+    ),
 }
 
 
@@ -129,8 +140,10 @@ class SearchSettings:
                 raise ConfigError(f"{key}={value!r} must be a positive integer")
         runs = self.early_stop_min_runs
         if isinstance(runs, bool) or not isinstance(runs, int) or runs < 2:
-            raise ConfigError(f"early_stop_min_runs={self.early_stop_min_runs!r} must be an "
-                              "integer >= 2 (Kendall tau over fewer runs is always +-1)")
+            raise ConfigError(
+                f"early_stop_min_runs={self.early_stop_min_runs!r} must be an "
+                "integer >= 2 (Kendall tau over fewer runs is always +-1)"
+            )
         if not (isinstance(self.threshold, (int, float)) and -1 < self.threshold <= 1):
             raise ConfigError(f"threshold={self.threshold!r} must be in (-1, 1]")
         if not isinstance(self.workers, int) or self.workers < 0:
@@ -138,13 +151,21 @@ class SearchSettings:
         check_selection(self.selection)
         if self.explore < 0:
             raise ConfigError(f"explore={self.explore!r} must be >= 0")
-        if self.budget_trials is not None and (isinstance(self.budget_trials, bool) or not isinstance(
-                self.budget_trials, int) or self.budget_trials < 1):
+        if self.budget_trials is not None and (
+            isinstance(self.budget_trials, bool)
+            or not isinstance(self.budget_trials, int)
+            or self.budget_trials < 1
+        ):
             raise ConfigError(f"budget_trials={self.budget_trials!r} must be an integer >= 1 pair")
-        if self.budget_hours is not None and (isinstance(self.budget_hours, bool) or not isinstance(
-                self.budget_hours, (int, float)) or not self.budget_hours > 0):
-            raise ConfigError(f"budget_hours={self.budget_hours!r} must be a number of hours > 0 "
-                              "(like the flag: --budget 2h or 30m)")
+        if self.budget_hours is not None and (
+            isinstance(self.budget_hours, bool)
+            or not isinstance(self.budget_hours, (int, float))
+            or not self.budget_hours > 0
+        ):
+            raise ConfigError(
+                f"budget_hours={self.budget_hours!r} must be a number of hours > 0 "
+                "(like the flag: --budget 2h or 30m)"
+            )
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(self.name)):
             raise ConfigError(f"name={self.name!r} may hold only letters, digits, '.', '_' and '-'")
         kind = self.evaluator.get("type") if isinstance(self.evaluator, dict) else None
@@ -152,8 +173,10 @@ class SearchSettings:
             raise ConfigError(f"evaluator.type={kind!r} (allowed: {', '.join(EVALUATOR_KEYS)})")
         unknown = sorted(set(self.evaluator) - set(EVALUATOR_KEYS[kind]))
         if unknown:
-            raise ConfigError(f"unknown evaluator key(s) {', '.join(unknown)} for type {kind} "
-                              f"(allowed: {', '.join(EVALUATOR_KEYS[kind])})")
+            raise ConfigError(
+                f"unknown evaluator key(s) {', '.join(unknown)} for type {kind} "
+                f"(allowed: {', '.join(EVALUATOR_KEYS[kind])})"
+            )
         if kind == "table" and "table" not in self.evaluator:
             raise ConfigError("evaluator.table: the table evaluator needs a table file")
         resolve(self)  # batch and asynchronous keys together, a start set above the budget
@@ -202,8 +225,9 @@ def load_settings(path: str | Path, **overrides: Any) -> SearchSettings:
     allowed = [f.name for f in dataclasses.fields(SearchSettings)]
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(map(str, unknown))} (allowed: {', '.join(allowed)})",
-                          str(path))
+        raise ConfigError(
+            f"unknown key(s) {', '.join(map(str, unknown))} (allowed: {', '.join(allowed)})", str(path)
+        )
     if "space" not in data and overrides.get("space") is None:
         raise ConfigError("missing key 'space' (the space YAML file)", str(path))
     base = path.parent
@@ -220,6 +244,6 @@ def load_settings(path: str | Path, **overrides: Any) -> SearchSettings:
     try:
         return SearchSettings(**data)
     except ConfigError as exc:
-        raise exc.at(str(path))
+        raise exc.at(str(path)) from None
     except TypeError as exc:
         raise ConfigError(f"bad value in search config: {exc}", str(path)) from None

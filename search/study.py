@@ -29,8 +29,8 @@ from typing import Any, Callable, Sequence
 
 import optuna
 import pandas as pd
-from optuna.exceptions import UpdateFinishedTrialError
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from ..data.space import Config, SearchSpace
@@ -39,6 +39,7 @@ from ..errors import SearchError
 from .evaluators import EvalResult
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
 
 def _heartbeat_seconds() -> float:
     """``JOINTNAS_HEARTBEAT_S`` from the environment (default 10), checked."""
@@ -82,10 +83,12 @@ def open_storage(url: str):
         if url.startswith("journal:"):
             from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-            return JournalStorage(JournalFileBackend(url[len("journal:"):]))
+            return JournalStorage(JournalFileBackend(url[len("journal:") :]))
         if "://" not in url:
-            raise SearchError(f"unknown storage URL {url!r} (allowed: sqlite:///FILE, "
-                              "postgresql://..., journal:FILE, memory)")
+            raise SearchError(
+                f"unknown storage URL {url!r} (allowed: sqlite:///FILE, "
+                "postgresql://..., journal:FILE, memory)"
+            )
         return _open_rdb(url)
     except SearchError:
         raise
@@ -108,8 +111,11 @@ def _open_rdb(url: str, attempts: int = 6):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # heartbeat_interval is marked experimental
                 storage = optuna.storages.RDBStorage(
-                    url, engine_kwargs=engine, heartbeat_interval=max(1, round(HEARTBEAT_S)),
-                    grace_period=max(2, round(GRACE_S)))  # stale trials fail; fail_stale re-queues
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=max(1, round(HEARTBEAT_S)),
+                    grace_period=max(2, round(GRACE_S)),
+                )  # stale trials fail; fail_stale re-queues
             if url.startswith("sqlite"):
                 _serialize_sqlite(storage.engine)
             return storage
@@ -187,13 +193,15 @@ class RunStore:
         self._deadline: tuple[float, float | None] = (-math.inf, None)
         self._beats: dict[int, tuple[Any, float]] = {}  # trial -> (beat seen, since when)
         if create:
-            self.study = optuna.create_study(storage=self.storage, study_name=name,
-                                             direction="maximize", load_if_exists=True)
+            self.study = optuna.create_study(
+                storage=self.storage, study_name=name, direction="maximize", load_if_exists=True
+            )
         else:
             names = optuna.get_all_study_names(self.storage)
             if name not in names:
-                raise SearchError(f"no study named {name!r} in the storage "
-                                  f"(studies: {', '.join(names) or 'none'})")
+                raise SearchError(
+                    f"no study named {name!r} in the storage (studies: {', '.join(names) or 'none'})"
+                )
             self.study = optuna.load_study(study_name=name, storage=self.storage)
 
     # -- metadata ------------------------------------------------------------------------
@@ -317,16 +325,27 @@ class RunStore:
             attrs = {k: v for k, v in t.user_attrs.items() if k in KEEP_ATTRS}
             self.study.enqueue_trial(trial_params(t), user_attrs={**attrs, "retry_of": t.number})
 
-    def import_results(self, space: SearchSpace, configs: Sequence[Config],
-                       results: Sequence[EvalResult], attrs: dict[str, Any]) -> None:
+    def import_results(
+        self,
+        space: SearchSpace,
+        configs: Sequence[Config],
+        results: Sequence[EvalResult],
+        attrs: dict[str, Any],
+    ) -> None:
         """Add results measured elsewhere (``--warm-start``) as finished trials."""
         dists = {v.name: distribution(v) for v in space.variables}
         for config, result in zip(configs, results):
             ok = result.status == "ok" and math.isfinite(result.val_acc)
             user = {MARK: True, **attrs, **{k: _jsonable(v) for k, v in result.to_dict().items()}}
-            self.study.add_trial(optuna.trial.create_trial(
-                params=dict(config), distributions=dists, value=result.val_acc if ok else None,
-                state=TrialState.COMPLETE if ok else TrialState.FAIL, user_attrs=user))
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    params=dict(config),
+                    distributions=dists,
+                    value=result.val_acc if ok else None,
+                    state=TrialState.COMPLETE if ok else TrialState.FAIL,
+                    user_attrs=user,
+                )
+            )
 
     def out_of_time(self, refresh: float = 30.0) -> bool:
         """Whether the run's time budget (the ``deadline`` meta, Unix seconds) is spent.
@@ -390,11 +409,17 @@ class RunStore:
         def stop() -> None:
             done.set()
             thread.join()
+
         return stop
 
     # -- work ------------------------------------------------------------------------------
-    def work(self, space: SearchSpace, evaluate: Callable[..., EvalResult],
-             stop: Callable[[], bool], poll: float = 0.5) -> int:
+    def work(
+        self,
+        space: SearchSpace,
+        evaluate: Callable[..., EvalResult],
+        stop: Callable[[], bool],
+        poll: float = 0.5,
+    ) -> int:
         """Evaluate queued trials until ``stop()`` is true and nothing is waiting.
 
         A run's time budget (the ``deadline`` meta, Unix seconds) also ends the loop
@@ -457,19 +482,24 @@ class RunStore:
                 continue
             claimed.clear()
             try:
-                self.study.optimize(objective, n_trials=1, catch=(EvaluationFailed,),
-                                    gc_after_trial=False)
+                self.study.optimize(objective, n_trials=1, catch=(EvaluationFailed,), gc_after_trial=False)
             except (UpdateFinishedTrialError, ValueError, AssertionError):
                 # Optuna refuses to write a trial another process finished; depending on the
                 # moment it raises one of these (an AssertionError from its own bookkeeping)
                 trial = self._finished_elsewhere(claimed[0]) if claimed else None
                 if trial is None:
                     raise
-                fate = ("its result was stored in full and counts" if "status" in trial.user_attrs
-                        else "its result is dropped and the pair is evaluated again")
-                warnings.warn(f"pair {claimed[0]} was failed by another process while this worker "
-                              f"evaluated it (no heartbeat reached the storage for {GRACE_S:g} s: "
-                              f"an overloaded or suspended machine); {fate}", stacklevel=2)
+                fate = (
+                    "its result was stored in full and counts"
+                    if "status" in trial.user_attrs
+                    else "its result is dropped and the pair is evaluated again"
+                )
+                warnings.warn(
+                    f"pair {claimed[0]} was failed by another process while this worker "
+                    f"evaluated it (no heartbeat reached the storage for {GRACE_S:g} s: "
+                    f"an overloaded or suspended machine); {fate}",
+                    stacklevel=2,
+                )
 
     def _finished_elsewhere(self, number: int) -> Any:
         """Trial ``number``, which this process claimed, if another process finished it."""
@@ -535,8 +565,11 @@ KEEP_ATTRS = (MARK, "iteration", "max_epochs", "pool_index")
 def pair_counts(store: "RunStore", iteration: int | None = None) -> tuple[int, int]:
     """Pairs of the run (of one ``iteration``, or all: imported ones included) and those
     still waiting or running; a re-queued pair's copies count once."""
-    trials = [t for t in store.trials() if t.user_attrs.get("iteration") is not None
-              and iteration in (None, t.user_attrs["iteration"])]
+    trials = [
+        t
+        for t in store.trials()
+        if t.user_attrs.get("iteration") is not None and iteration in (None, t.user_attrs["iteration"])
+    ]
     key = lambda t: (t.user_attrs["iteration"], t.user_attrs.get("pool_index", -1 - t.number))  # noqa: E731
     return len({key(t) for t in trials}), len({key(t) for t in trials if t.state in PENDING})
 
@@ -554,8 +587,11 @@ def _superseded(trials: Sequence[Any], retries: Sequence[Any] | None = None) -> 
     default every trial), and in studies of earlier versions ``requeued_from`` or
     Optuna's ``retry_history`` after a stale heartbeat (whose ``failed_trial`` names
     only the first of a chain)."""
-    out = {t.user_attrs["retry_of"] for t in (trials if retries is None else retries)
-           if "retry_of" in t.user_attrs}
+    out = {
+        t.user_attrs["retry_of"]
+        for t in (trials if retries is None else retries)
+        if "retry_of" in t.user_attrs
+    }
     for t in trials:
         if "requeued_from" in t.user_attrs:
             out.add(t.user_attrs["requeued_from"])
@@ -617,8 +653,13 @@ class SamplerSession:
         ConfigError: unknown sampler name or sampler argument.
     """
 
-    def __init__(self, space: SearchSpace, sampler: str = "tpe", seed: int | None = None,
-                 params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        sampler: str = "tpe",
+        seed: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         from ..errors import ConfigError
 
         if sampler not in SAMPLERS:
@@ -626,8 +667,9 @@ class SamplerSession:
         self.space, self.sampler, self.params = space, sampler, dict(params or {})
         self.dists = {v.name: distribution(v) for v in space.variables}
         try:
-            self.study = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
-                                             direction="maximize", sampler=self._sampler(seed))
+            self.study = optuna.create_study(
+                storage=optuna.storages.InMemoryStorage(), direction="maximize", sampler=self._sampler(seed)
+            )
         except TypeError as exc:
             raise ConfigError(f"bad argument for Optuna's {SAMPLERS[sampler]}: {exc}") from None
 
@@ -654,10 +696,14 @@ class SamplerSession:
         """Add measured configs as finished trials (higher scores are better)."""
         for config, score in zip(configs, scores):
             ok = score is not None and math.isfinite(float(score))
-            self.study.add_trial(optuna.trial.create_trial(
-                params={name: _optuna_value(config[name]) for name in self.dists},
-                distributions=self.dists, value=float(score) if ok else None,
-                state=TrialState.COMPLETE if ok else TrialState.FAIL))
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    params={name: _optuna_value(config[name]) for name in self.dists},
+                    distributions=self.dists,
+                    value=float(score) if ok else None,
+                    state=TrialState.COMPLETE if ok else TrialState.FAIL,
+                )
+            )
 
 
 def _optuna_value(value: Any) -> Any:

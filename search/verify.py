@@ -21,13 +21,28 @@ from ..predictor.metrics import kendall_tau
 from .display import format_number
 from .fine import budget_label
 
-VERIFY_COLUMNS = ("kind", "budget", "pred_acc", "val_acc", "val_acc_std", "test_acc",
-                  "test_acc_std", "flops", "params", "status")  # the columns printed for verified pairs
+VERIFY_COLUMNS = (
+    "kind",
+    "budget",
+    "pred_acc",
+    "val_acc",
+    "val_acc_std",
+    "test_acc",
+    "test_acc_std",
+    "flops",
+    "params",
+    "status",
+)  # the columns printed for verified pairs
 MIN_TAU_PAIRS = 3  # measured pairs below which a Kendall tau says nothing
 
 
-def verify_pairs(space: SearchSpace, evaluators: Sequence[Any], pairs: pd.DataFrame,
-                 progress: bool = True, desc: str = "verify") -> pd.DataFrame:
+def verify_pairs(
+    space: SearchSpace,
+    evaluators: Sequence[Any],
+    pairs: pd.DataFrame,
+    progress: bool = True,
+    desc: str = "verify",
+) -> pd.DataFrame:
     """Evaluate pairs for real (full schedules), once per evaluator (e.g. per training
     seed), next to their ``pred_acc``.
 
@@ -66,12 +81,25 @@ def verify_pairs(space: SearchSpace, evaluators: Sequence[Any], pairs: pd.DataFr
 def _verify_once(evaluator: Any, config: dict[str, Any], on_epoch: Any) -> dict[str, Any]:
     try:
         r = evaluator.evaluate(config, on_epoch=on_epoch)
-        return {"val_acc": r.val_acc, "test_acc": r.test_acc, "status": r.status,
-                "epochs_run": r.epochs_run, "seconds": r.seconds, "message": r.message,
-                "threads": r.threads}
+        return {
+            "val_acc": r.val_acc,
+            "test_acc": r.test_acc,
+            "status": r.status,
+            "epochs_run": r.epochs_run,
+            "seconds": r.seconds,
+            "message": r.message,
+            "threads": r.threads,
+        }
     except JointNASError as exc:  # e.g. a pair the table evaluator has not measured
-        return {"val_acc": np.nan, "test_acc": np.nan, "status": "failed", "epochs_run": 0,
-                "seconds": 0.0, "message": str(exc), "threads": None}
+        return {
+            "val_acc": np.nan,
+            "test_acc": np.nan,
+            "status": "failed",
+            "epochs_run": 0,
+            "seconds": 0.0,
+            "message": str(exc),
+            "threads": None,
+        }
 
 
 def _summarize_runs(runs: pd.DataFrame) -> dict[str, Any]:
@@ -79,12 +107,18 @@ def _summarize_runs(runs: pd.DataFrame) -> dict[str, Any]:
     bad = runs[runs["status"] != "ok"]
     val = pd.to_numeric(ok["val_acc"], errors="coerce")
     test = pd.to_numeric(ok["test_acc"], errors="coerce")
-    return {"val_acc": val.mean(), "val_acc_std": val.std(ddof=1),  # NaN below 1 and 2 finished runs
-            "test_acc": test.mean(), "test_acc_std": test.std(ddof=1),
-            "status": "ok" if bad.empty else bad["status"].iloc[0], "runs": len(ok),
-            "epochs_run": int(runs["epochs_run"].iloc[0]), "seconds": float(runs["seconds"].sum()),
-            "message": "" if bad.empty else bad["message"].iloc[0],
-            "threads": runs["threads"].iloc[0]}
+    return {
+        "val_acc": val.mean(),
+        "val_acc_std": val.std(ddof=1),  # NaN below 1 and 2 finished runs
+        "test_acc": test.mean(),
+        "test_acc_std": test.std(ddof=1),
+        "status": "ok" if bad.empty else bad["status"].iloc[0],
+        "runs": len(ok),
+        "epochs_run": int(runs["epochs_run"].iloc[0]),
+        "seconds": float(runs["seconds"].sum()),
+        "message": "" if bad.empty else bad["message"].iloc[0],
+        "threads": runs["threads"].iloc[0],
+    }
 
 
 @dataclass(frozen=True)
@@ -110,8 +144,10 @@ class VerifiedTau:
         """``Kendall tau, predicted (pred_acc) vs measured (val_acc): 0.333 over all 4 verified pairs``."""
         head = "Kendall tau, predicted (pred_acc) vs measured (val_acc)"
         if self.measured < MIN_TAU_PAIRS:
-            return (f"{head}: - (fewer than {MIN_TAU_PAIRS} verified pairs measured: {self.measured} "
-                    f"of {self.total} with every run ok)")
+            return (
+                f"{head}: - (fewer than {MIN_TAU_PAIRS} verified pairs measured: {self.measured} "
+                f"of {self.total} with every run ok)"
+            )
         over = f"all {self.total}" if self.measured == self.total else f"{self.measured} of {self.total}"
         over += " verified pairs" + ("" if self.measured == self.total else " (those with every run ok)")
         over += ", the default pair included" if self.default else ""
@@ -144,15 +180,18 @@ def failure_lines(verified: pd.DataFrame) -> list[str]:
     bad = np.flatnonzero(~_ok(verified))
     if not len(bad):
         return []
-    lines = [f"{len(bad)} of {len(verified)} verified pairs not ok (their val_acc is missing or "
-             "averages the runs that finished):"]
+    lines = [
+        f"{len(bad)} of {len(verified)} verified pairs not ok (their val_acc is missing or "
+        "averages the runs that finished):"
+    ]
     for i in bad:
         row = verified.iloc[i]
         flops = f", {format_number(row['flops'])} FLOPs" if "flops" in verified.columns else ""
         message = str(row.get("message", "") or "").strip() or "no message"
         finished = f" ({int(row['runs'])} runs finished)" if int(row.get("runs", 0) or 0) else ""
-        lines.append(f"  row {i + 1} ({row.get('kind', 'pair')}{flops}): {row['status']}{finished}: "
-                     f"{message}")
+        lines.append(
+            f"  row {i + 1} ({row.get('kind', 'pair')}{flops}): {row['status']}{finished}: {message}"
+        )
     return lines
 
 
@@ -160,8 +199,10 @@ def verify_view(verified: pd.DataFrame) -> pd.DataFrame:
     """The printed columns of verified pairs; a best pair's budget as fine search labels it."""
     view = verified[[c for c in VERIFY_COLUMNS if c in verified.columns]]
     if "budget" in view.columns and "kind" in view.columns:
-        labels = [budget_label(b) if k == "best" else format_number(b)
-                  for k, b in zip(view["kind"], pd.to_numeric(view["budget"], errors="coerce"))]
+        labels = [
+            budget_label(b) if k == "best" else format_number(b)
+            for k, b in zip(view["kind"], pd.to_numeric(view["budget"], errors="coerce"))
+        ]
         view = view.assign(budget=labels)
     return view
 
@@ -187,14 +228,20 @@ def compare_with_default(verified: pd.DataFrame, margin: float = 2.0) -> pd.Data
         found = found[pd.to_numeric(found["flops"], errors="coerce") <= float(ref["flops"])]
     rows = []
     for _, pair in found.iterrows():
-        row: dict[str, Any] = {"kind": pair.get("kind"), "budget": pair.get("budget"),
-                               "flops": pair.get("flops")}
+        row: dict[str, Any] = {
+            "kind": pair.get("kind"),
+            "budget": pair.get("budget"),
+            "flops": pair.get("flops"),
+        }
         for metric in ("val_acc", "test_acc"):
-            pooled = math.sqrt((float(pair[f"{metric}_std"]) ** 2
-                                + float(ref[f"{metric}_std"]) ** 2) / 2)
+            pooled = math.sqrt((float(pair[f"{metric}_std"]) ** 2 + float(ref[f"{metric}_std"]) ** 2) / 2)
             gain = float(pair[metric]) - float(ref[metric])
-            row.update({f"{metric}_gain": gain, f"{metric}_pooled_std": pooled,
-                        f"{metric}_beats": bool(gain > margin * pooled) if np.isfinite(pooled)
-                        else None})
+            row.update(
+                {
+                    f"{metric}_gain": gain,
+                    f"{metric}_pooled_std": pooled,
+                    f"{metric}_beats": bool(gain > margin * pooled) if np.isfinite(pooled) else None,
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -60,12 +60,20 @@ def postgres_url():
     port = _free_port()
     run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True)  # noqa: E731
     run(f"{bindir}/initdb", "-D", data, "-U", "jointnas", "--auth=trust")
-    run(f"{bindir}/pg_ctl", "-D", data, "-w", "-l", f"{data}/log", "-o",
-        f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
+    run(
+        f"{bindir}/pg_ctl",
+        "-D",
+        data,
+        "-w",
+        "-l",
+        f"{data}/log",
+        "-o",
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+        "start",
+    )
     try:
         run(f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "jointnas", "runs")
         yield f"postgresql://jointnas@127.0.0.1:{port}/runs"
     finally:
-        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"],
-                       capture_output=True)
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True)
         shutil.rmtree(data, ignore_errors=True)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from conftest import load_benchmark
+from test_coarse import toy_space, toy_table
 
 from jointnas.search.evaluators import TableEvaluator
 from jointnas.search.fine import table_costs
-
-from conftest import load_benchmark
-from test_coarse import toy_space, toy_table
 
 
 class ToyTruth:
@@ -19,7 +18,9 @@ class ToyTruth:
     def __init__(self, bench_search) -> None:
         self.space = toy_space()
         self.table = toy_table(self.space)
-        self.bench = bench_search.Bench("toy", self.space, TableEvaluator(self.space, self.table), ("params",))
+        self.bench = bench_search.Bench(
+            "toy", self.space, TableEvaluator(self.space, self.table), ("params",)
+        )
         self.cost_fn = table_costs(self.space, self.table)
         seen = self.quality(self.table)
         self.low, self.high = seen.min(), seen.max()
@@ -27,8 +28,11 @@ class ToyTruth:
 
     @staticmethod
     def quality(frame):
-        return (frame["width"] / 8 + (frame["op"] == "c") * 0.5
-                - (np.log10(frame["lr"].astype(float)) + 1.5) ** 2 * 0.2).to_numpy(dtype=float)
+        return (
+            frame["width"] / 8
+            + (frame["op"] == "c") * 0.5
+            - (np.log10(frame["lr"].astype(float)) + 1.5) ** 2 * 0.2
+        ).to_numpy(dtype=float)
 
     def __call__(self, frame):
         return 0.5 + 0.4 * (self.quality(frame) - self.low) / (self.high - self.low)

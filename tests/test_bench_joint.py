@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import CONFIGS, load_benchmark
 
 from jointnas.data.space_io import read_space
 from jointnas.search.evaluators import EvalResult, TrainEvaluator
-
-from conftest import CONFIGS, load_benchmark
 
 
 @pytest.fixture
@@ -23,8 +22,9 @@ def fake_training(monkeypatch):
         good = (config["optimizer"] == "sgd") + math.log10(config["lr"]) / 4 + config["s3_width"] / 64
         final = 0.5 + 0.1 * good + 0.001 * self.seed
         curve = [final * (e + 1) / epochs for e in range(epochs)]
-        return EvalResult(curve=curve, val_acc=curve[-1], test_acc=curve[-1], flops=1e5, params=1e3,
-                          epochs_run=epochs)
+        return EvalResult(
+            curve=curve, val_acc=curve[-1], test_acc=curve[-1], flops=1e5, params=1e3, epochs_run=epochs
+        )
 
     monkeypatch.setattr(TrainEvaluator, "evaluate", evaluate)
     monkeypatch.setattr(TrainEvaluator, "check", lambda self: None)
@@ -58,14 +58,31 @@ def test_runs_are_read_back_from_the_cache_by_pair_seed_and_epochs(tmp_path, fak
 def test_main_reports_every_method_the_default_and_the_recipe_swaps(tmp_path, fake_training):
     bench = load_benchmark("bench_joint")
     out = tmp_path / "joint.md"
-    argv = ["--budget", "9", "--seeds", "2", "--retrain", "2", "--jobs", "0", "--n-models", "1",
-            "--pool", "256", "--methods", "coarse-joint,tpe-joint", "--cache", str(tmp_path / "c.jsonl"),
-            "--out", str(out)]
+    argv = [
+        "--budget",
+        "9",
+        "--seeds",
+        "2",
+        "--retrain",
+        "2",
+        "--jobs",
+        "0",
+        "--n-models",
+        "1",
+        "--pool",
+        "256",
+        "--methods",
+        "coarse-joint,tpe-joint",
+        "--cache",
+        str(tmp_path / "c.jsonl"),
+        "--out",
+        str(out),
+    ]
     assert bench.main(argv) == 0
     text = out.read_text()
     for row in ("| default pair |", "| coarse-joint |", "| tpe-joint |"):
         assert row in text
-    assert "| joint s0 |" in text and "| joint s1 |" in text and "over 2 swaps" in text
+    assert "| coarse-joint/s0's |" in text and "| tpe-joint/s1's |" in text and "over 8 swaps" in text
     trained = len(fake_training)
     assert bench.main(argv) == 0  # a second run reads every training run back
     assert len(fake_training) == trained and out.read_text().splitlines()[:-1] == text.splitlines()[:-1]

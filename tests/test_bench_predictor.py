@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import load_benchmark
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace
-
-from conftest import load_benchmark
 
 
 def test_evaluate_and_report_every_method(capsys):
     bench = load_benchmark("bench_predictor")
-    space = SearchSpace(arch=[Categorical("op", ("a", "b", "c")), Integer("width", 1, 8)],
-                        recipe=[Float("lr", 1e-3, 1.0, log=True)], name="toy")
+    space = SearchSpace(
+        arch=[Categorical("op", ("a", "b", "c")), Integer("width", 1, 8)],
+        recipe=[Float("lr", 1e-3, 1.0, log=True)],
+        name="toy",
+    )
     table = space.sample(80, seed=0, frame=True)
-    table["acc"] = (table["width"] / 8 + (table["op"] == "c") * 0.5
-                    - (np.log10(table["lr"].astype(float)) + 1.5) ** 2 * 0.2)
+    table["acc"] = (
+        table["width"] / 8
+        + (table["op"] == "c") * 0.5
+        - (np.log10(table["lr"].astype(float)) + 1.5) ** 2 * 0.2
+    )
     table["params"] = table["width"] * 1e3 + 10.0
     table["proxy"] = -table["width"] * 2.0  # a free label of any sign
-    ds = bench.Dataset("toy", space, table, "acc",
-                       lambda est: est.pretrain(table, targets=("params",)),
-                       lambda est: est.pretrain(table, targets=("params", "proxy")))
+    ds = bench.Dataset(
+        "toy",
+        space,
+        table,
+        "acc",
+        lambda est: est.pretrain(table, targets=("params",)),
+        lambda est: est.pretrain(table, targets=("params", "proxy")),
+    )
     table["acc_2"] = table["acc"] + np.random.default_rng(0).normal(0, 0.05, len(table))
     methods = ["jointnas", "jointnas-zc", "jointnas-nopre", "ridge", "rf", "ridge-rank", "gp-rank"]
     fast = dict(hidden=16, embed=8, epochs=20, frozen_epochs=5, pretrain_epochs=2, n_models=2)

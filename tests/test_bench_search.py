@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
+from conftest import load_benchmark
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace
-
-from conftest import load_benchmark
 
 
 def synthetic_table(tmp_path, n=90, epochs=6):
@@ -20,8 +19,11 @@ def synthetic_table(tmp_path, n=90, epochs=6):
     )
     table = space.sample(n, seed=0, frame=True).drop_duplicates(subset=list(space.names))
     rng = np.random.default_rng(0)
-    quality = (table["width"] / 8 + (table["op"] == "c") * 0.5
-               - (np.log10(table["lr"].astype(float)) + 1.5) ** 2 * 0.2).to_numpy(dtype=float)
+    quality = (
+        table["width"] / 8
+        + (table["op"] == "c") * 0.5
+        - (np.log10(table["lr"].astype(float)) + 1.5) ** 2 * 0.2
+    ).to_numpy(dtype=float)
     final = 1 / (1 + np.exp(-quality)) + rng.normal(0, 0.01, len(table))
     for k in range(1, epochs + 1):
         frac = 1 - np.exp(-k / 2)
@@ -42,9 +44,32 @@ def test_quick_benchmark_writes_every_strategy_and_early_stop(tmp_path):
     bench = load_benchmark("bench_search")
     table, space = synthetic_table(tmp_path)
     out = tmp_path / "search.md"
-    code = bench.main(["--quick", "--table", str(table), "--space", str(space), "--budgets", "5,10,20",
-                       "--es-batch", "16", "--out", str(out), "--no-cache", "--set", "epochs=5", "--set", "frozen_epochs=2",
-                       "--set", "pretrain_epochs=1", "--set", "n_models=1", "--set", "hidden=16"])
+    code = bench.main(
+        [
+            "--quick",
+            "--table",
+            str(table),
+            "--space",
+            str(space),
+            "--budgets",
+            "5,10,20",
+            "--es-batch",
+            "16",
+            "--out",
+            str(out),
+            "--no-cache",
+            "--set",
+            "epochs=5",
+            "--set",
+            "frozen_epochs=2",
+            "--set",
+            "pretrain_epochs=1",
+            "--set",
+            "n_models=1",
+            "--set",
+            "hidden=16",
+        ]
+    )
     assert code == 0
     text = out.read_text()
     assert "### toy:" in text and "queries to top 0.1%" in text
@@ -52,7 +77,9 @@ def test_quick_benchmark_writes_every_strategy_and_early_stop(tmp_path):
         assert f"| {name} |" in text, name
     assert "error:" not in text
     assert "### early stop on toy" in text and "epochs saved on the rest of the pool" in text
-    assert "| threshold 0.9 | threshold 0.8 | threshold 0.7 |" in text and "threshold 0.7: >= 50% saved" in text
+    assert (
+        "| threshold 0.9 | threshold 0.8 | threshold 0.7 |" in text and "threshold 0.7: >= 50% saved" in text
+    )
     assert "coarse vs random" in text and "; vs tpe" in text
     assert "| coarse, batch mode 48 | 48 |" in text  # the paper's mode beside the default
     assert "| coarse | 5+2, 8+2, 8+2 |" in text  # start + refit cadence coarse's rule gives 5/10/20
@@ -76,8 +103,9 @@ def test_ranks_are_judged_by_the_seed_mean_where_a_second_seed_exists(tmp_path):
     second = pd.to_numeric(bench.pool["val_acc_2"])
     expected = np.where(second.notna(), (bench.scores + second) / 2, bench.scores)
     assert np.allclose(bench.truth, expected) and not np.allclose(bench.truth, bench.scores)
-    lines = bench_search.run_table(bench, bench_search.make_specs(["random"], bench, {}, [8]),
-                                   [0], [5, 10], 10)
+    lines = bench_search.run_table(
+        bench, bench_search.make_specs(["random"], bench, {}, [8]), [0], [5, 10], 10
+    )
     assert "truth = mean of 2 seeds on the 10 rows trained twice" in lines[0]
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import CONFIGS, load_benchmark
 
 from jointnas.data import load_dataset, read_space
 from jointnas.search.pool import draw_pool
-
-from conftest import CONFIGS, load_benchmark
 
 
 def test_proxies_are_cached_by_arch_and_correlated(tmp_path):

@@ -2,10 +2,11 @@
 
 A driver runs ``search coarse --workers 0`` (the coordinator evaluates too) and
 ``search worker`` processes on one storage (a table evaluator sleeping per pair), and
-every few seconds sends SIGKILL or SIGINT to one of them, then starts it again (the coordinator without ``--resume``, as
-a user would, so the heartbeat must re-queue the pairs of the dead). At the end every
-pool pair the run chose is stored exactly once, none is lost, and samples.csv equals
-the study. Both schedules are driven: FBNetV3's rounds (batch mode) and the
+every few seconds sends SIGKILL or SIGINT to one of them, then starts it again (the
+coordinator without ``--resume``, as a user would, so the heartbeat must re-queue the
+pairs of the dead). At the end every pool pair the run chose is stored exactly once,
+none is lost, and samples.csv equals the study. Both schedules are driven: FBNetV3's
+rounds (batch mode) and the
 asynchronous default (a refit after every 4 finished pairs, the queue topped up from the
 latest stored plan). The default suite runs one short round per storage in batch mode
 and one on SQLite asynchronously; ``make chaos`` runs ``CHAOS_RUNS`` (default 20) rounds
@@ -24,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from test_coarse import toy_space
+from test_coarse_reliability import default_sigint, make_run
 
 from jointnas.data import read_table
 from jointnas.search.study import RunStore, TrialState
-
-from test_coarse import toy_space
-from test_coarse_reliability import default_sigint, make_run
 
 BATCH, ITERATIONS = 8, 3
 PAIRS = BATCH * ITERATIONS
@@ -58,9 +58,14 @@ class Chaos:
         else:
             cmd = ["worker", "--storage", self.url, "--study", self.name]
         err = open(self.folder / f"{role}.err", "a")
-        return subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", *cmd], env=ENV,
-                                stdout=subprocess.DEVNULL, stderr=err, cwd=self.folder,
-                                preexec_fn=default_sigint)
+        return subprocess.Popen(
+            [sys.executable, "-m", "jointnas.search.cli", *cmd],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd=self.folder,
+            preexec_fn=default_sigint,
+        )
 
     def study_ready(self) -> bool:
         try:
@@ -135,13 +140,22 @@ def check_exactly_once(chaos: Chaos) -> None:
     assert written == pytest.approx(stored)
 
 
-def chaos_round(folder: Path, storage: str, seed: int, workers: int, kills: int,
-                sleep: float = 0.5, mode: str = "batch") -> Chaos:
+def chaos_round(
+    folder: Path, storage: str, seed: int, workers: int, kills: int, sleep: float = 0.5, mode: str = "batch"
+) -> Chaos:
     name = f"chaos{seed}"
-    url = {"sqlite": f"sqlite:///{folder / 'runs' / name / 'study.db'}",
-           "journal": f"journal:{folder / 'journal.log'}"}.get(storage, storage)
-    make_run(folder, name=name, storage=url, seed=seed, **SCHEDULES[mode],
-             evaluator={"type": "table", "table": "toy.csv", "sleep": sleep})
+    url = {
+        "sqlite": f"sqlite:///{folder / 'runs' / name / 'study.db'}",
+        "journal": f"journal:{folder / 'journal.log'}",
+    }.get(storage, storage)
+    make_run(
+        folder,
+        name=name,
+        storage=url,
+        seed=seed,
+        **SCHEDULES[mode],
+        evaluator={"type": "table", "table": "toy.csv", "sleep": sleep},
+    )
     chaos = Chaos(folder, url, name, workers=workers, seed=seed, kills=kills)
     code = chaos.run()
     assert code == 0, f"{chaos.log}\n{chaos.stderr('coordinator')}"
@@ -153,8 +167,9 @@ def storage_url(kind: str, request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("postgres_url") if kind == "postgresql" else kind
 
 
-@pytest.mark.parametrize("kind, mode", [("sqlite", "batch"), ("journal", "batch"),
-                                        ("postgresql", "batch"), ("sqlite", "async")])
+@pytest.mark.parametrize(
+    "kind, mode", [("sqlite", "batch"), ("journal", "batch"), ("postgresql", "batch"), ("sqlite", "async")]
+)
 def test_chaos_short_round_stores_every_pair_exactly_once(tmp_path, kind, mode, request):
     chaos = chaos_round(tmp_path, storage_url(kind, request), seed=1, workers=2, kills=3, mode=mode)
     assert len(chaos.log) >= 3
@@ -173,10 +188,15 @@ def test_chaos_many_rounds_store_every_pair_exactly_once(tmp_path, kind, mode, r
         chaos = chaos_round(folder, url, seed=100 + seed, workers=4, kills=6, sleep=1.5, mode=mode)
         signals = sum(line.startswith("SIG") for line in chaos.log)
         log += chaos.log
-        print(f"{kind} {mode} round {seed + 1}/{rounds}: ok after {signals} signals: "
-              f"{'; '.join(chaos.log)}", flush=True)
+        print(
+            f"{kind} {mode} round {seed + 1}/{rounds}: ok after {signals} signals: {'; '.join(chaos.log)}",
+            flush=True,
+        )
     interrupted = [line for line in log if line.startswith("SIGINT") and line.endswith("exit 130")]
     killed = [line for line in log if line.startswith("SIGKILL") and line.endswith("exit -9")]
-    print(f"{kind} {mode}: {rounds} rounds, {len(killed)} SIGKILLs and {len(interrupted)} SIGINTs that "
-          "ended a process mid-run (exit -9 / 130)", flush=True)
+    print(
+        f"{kind} {mode}: {rounds} rounds, {len(killed)} SIGKILLs and {len(interrupted)} SIGINTs that "
+        "ended a process mid-run (exit -9 / 130)",
+        flush=True,
+    )
     assert killed and interrupted, "the signals must land"

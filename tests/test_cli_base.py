@@ -7,12 +7,12 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import CONFIGS
 
 from jointnas.cli_base import DEVICE_DEFAULT, build_parser
 from jointnas.predictor.cli import main as predictor_main
-from jointnas.search.cli import commands, main as search_main
-
-from conftest import CONFIGS
+from jointnas.search.cli import commands
+from jointnas.search.cli import main as search_main
 
 
 def test_search_help_lists_only_existing_commands(capsys):
@@ -35,11 +35,17 @@ def test_bad_space_file_one_line_exit_2(tmp_path, capsys):
 def test_debug_shows_traceback(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("arch: [")
-    proc = subprocess.run([sys.executable, "-m", "jointnas.search.cli", "sample", "--space", str(path),
-                           "--debug"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jointnas.search.cli", "sample", "--space", str(path), "--debug"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "Traceback" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "jointnas.search.cli", "sample", "--space", str(path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jointnas.search.cli", "sample", "--space", str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "malformed YAML" in proc.stderr
 
 
@@ -50,12 +56,21 @@ def test_usage_error_exit_2(capsys):
 
 
 # -- usage errors, shared flags and --help ---------------------------------------------------
-@pytest.mark.parametrize("main, argv, usage", [
-    (search_main, ["sample", "--space", str(CONFIGS / "digits.yaml"), "--num", "5"],
-     "usage: search sample [-h] [--debug] --space SPACE"),
-    (predictor_main, ["evaluate", "--predictor", "p.pt", "--table", "t.csv", "--num", "5"],
-     "usage: predictor evaluate [-h] [--debug] --predictor PREDICTOR"),
-])
+@pytest.mark.parametrize(
+    "main, argv, usage",
+    [
+        (
+            search_main,
+            ["sample", "--space", str(CONFIGS / "digits.yaml"), "--num", "5"],
+            "usage: search sample [-h] [--debug] --space SPACE",
+        ),
+        (
+            predictor_main,
+            ["evaluate", "--predictor", "p.pt", "--table", "t.csv", "--num", "5"],
+            "usage: predictor evaluate [-h] [--debug] --predictor PREDICTOR",
+        ),
+    ],
+)
 def test_unknown_flag_shows_the_subcommand_usage(capsys, main, argv, usage):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -113,7 +128,7 @@ def test_pair_and_default_are_exclusive(capsys):
 
 
 def test_sample_draws_until_n_pairs_are_feasible(tmp_path, capsys):
-    from jointnas.data import read_table, read_space
+    from jointnas.data import read_space, read_table
     from jointnas.search.pool import draw_feasible, draw_pool
 
     argv = ["sample", "--space", str(CONFIGS / "digits.yaml"), "--n", "16", "--max-flops", "5e5"]
@@ -132,10 +147,21 @@ def test_sample_draws_until_n_pairs_are_feasible(tmp_path, capsys):
 
 
 def test_sample_says_when_fewer_pairs_are_feasible_than_asked(capsys):
-    argv = ["sample", "--space", str(CONFIGS / "digits.yaml"), "--n", "16", "--max-flops", "1.5e5",
-            "--max-draws", "200"]
+    argv = [
+        "sample",
+        "--space",
+        str(CONFIGS / "digits.yaml"),
+        "--n",
+        "16",
+        "--max-flops",
+        "1.5e5",
+        "--max-draws",
+        "200",
+    ]
     assert search_main(argv) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("digits-mbconv: 8 pairs within {'flops': 150000.0}, 200 drawn")
-    assert captured.err == ("warning: only 8 of the 16 pairs asked for satisfy the constraints in "
-                            "200 draws: relax the limits or raise --max-draws\n")
+    assert captured.err == (
+        "warning: only 8 of the 16 pairs asked for satisfy the constraints in "
+        "200 draws: relax the limits or raise --max-draws\n"
+    )

@@ -8,27 +8,33 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import CONFIGS
 
-from jointnas.data import Categorical, Float, Integer, SearchSpace, read_table
+from jointnas.data import Categorical, Float, Integer, SearchSpace, read_space, read_table
 from jointnas.errors import ConfigError, SearchError
+from jointnas.predictor import AccuracyPredictor
 from jointnas.search.cli import main as search_main
 from jointnas.search.coarse import CoarseSearch
 from jointnas.search.early_stop import choose_epoch, tau_by_epoch
 from jointnas.search.evaluators import TableEvaluator
 from jointnas.search.settings import load_settings
-from jointnas.data import read_space
-from jointnas.predictor import AccuracyPredictor
 
-from conftest import CONFIGS
-
-TINY_PREDICTOR = {"n_models": 1, "epochs": 30, "frozen_epochs": 10, "pretrain_epochs": 3,
-                  "hidden": 32, "embed": 16}
+TINY_PREDICTOR = {
+    "n_models": 1,
+    "epochs": 30,
+    "frozen_epochs": 10,
+    "pretrain_epochs": 3,
+    "hidden": 32,
+    "embed": 16,
+}
 
 
 def toy_space() -> SearchSpace:
-    return SearchSpace(arch=[Categorical("op", ("a", "b", "c")), Integer("width", 1, 8)],
-                       recipe=[Float("lr", 1e-3, 1.0, log=True), Integer("epochs", 4, 8, step=2)],
-                       name="toy")
+    return SearchSpace(
+        arch=[Categorical("op", ("a", "b", "c")), Integer("width", 1, 8)],
+        recipe=[Float("lr", 1e-3, 1.0, log=True), Integer("epochs", 4, 8, step=2)],
+        name="toy",
+    )
 
 
 def toy_table(space: SearchSpace, n: int = 256, seed: int = 0) -> pd.DataFrame:
@@ -55,9 +61,16 @@ def toy(tmp_path):
     space.to_yaml(tmp_path / "toy.yaml")
     table = toy_table(space)
     table.to_csv(tmp_path / "toy.csv", index=False)
-    config = {"space": "toy.yaml", "name": "toy", "runs_dir": "runs", "batch": 8, "iterations": 3,
-              "evaluator": {"type": "table", "table": "toy.csv"}, "predictor": TINY_PREDICTOR,
-              "pretrain_targets": ["params"]}
+    config = {
+        "space": "toy.yaml",
+        "name": "toy",
+        "runs_dir": "runs",
+        "batch": 8,
+        "iterations": 3,
+        "evaluator": {"type": "table", "table": "toy.csv"},
+        "predictor": TINY_PREDICTOR,
+        "pretrain_targets": ["params"],
+    }
     (tmp_path / "search.yaml").write_text(yaml.safe_dump(config))
     return tmp_path, space, table
 
@@ -67,7 +80,14 @@ def test_coarse_run_outputs_and_early_stop(toy):
     settings = load_settings(folder / "search.yaml")
     result = CoarseSearch(settings, progress=False).run()
     run = folder / "runs" / "toy"
-    for name in ("samples.csv", "predictor.pt", "best.yaml", "early_stop.json", "tau_by_epoch.png", "study.db"):
+    for name in (
+        "samples.csv",
+        "predictor.pt",
+        "best.yaml",
+        "early_stop.json",
+        "tau_by_epoch.png",
+        "study.db",
+    ):
         assert (run / name).exists(), name
     samples = read_table(run / "samples.csv")
     assert len(samples) == 24 and sorted(samples["iteration"].unique()) == [1, 2, 3]
@@ -163,10 +183,13 @@ def test_bad_selection_lists_allowed(toy, capsys):
     assert not (folder / "runs").exists()
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"hiden": 64}, "predictor: unknown parameter 'hiden' (valid: "),
-    ({"arch_dropout": 1.5}, "predictor: arch_dropout=1.5 must be in [0, 1)"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"hiden": 64}, "predictor: unknown parameter 'hiden' (valid: "),
+        ({"arch_dropout": 1.5}, "predictor: arch_dropout=1.5 must be in [0, 1)"),
+    ],
+)
 def test_bad_predictor_settings_fail_before_anything_is_written(toy, capsys, bad, message):
     folder, _, _ = toy
     config = yaml.safe_load((folder / "search.yaml").read_text())
@@ -178,33 +201,71 @@ def test_bad_predictor_settings_fail_before_anything_is_written(toy, capsys, bad
 
 
 def test_infeasible_constraints_name_smallest(tmp_path, capsys):
-    code, err = run_cli(["coarse", "--space", "configs/digits.yaml", "--max-flops", "10",
-                         "--pool", "64", "--runs-dir", str(tmp_path), "--quiet"], capsys)
+    code, err = run_cli(
+        [
+            "coarse",
+            "--space",
+            "configs/digits.yaml",
+            "--max-flops",
+            "10",
+            "--pool",
+            "64",
+            "--runs-dir",
+            str(tmp_path),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 2 and "smallest flops >=" in err and "limit 10" in err
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--dataset", "digits"], r"sequences \[C, L\] \(in_shape \[1, 40\]\) but dataset 'digits' "
-                              r"holds images \[C, H, W\] \(in_shape \[1, 8, 8\]\)"),
-    (["--dataset", "mnist-1d"], r"unknown dataset 'mnist-1d' \(allowed: digits, mnist1d, mnist5k"),
-])
-def test_a_dataset_that_cannot_fit_the_space_fails_before_any_worker(tmp_path, capsys, extra,
-                                                                     message):
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ["--dataset", "digits"],
+            r"sequences \[C, L\] \(in_shape \[1, 40\]\) but dataset 'digits' "
+            r"holds images \[C, H, W\] \(in_shape \[1, 8, 8\]\)",
+        ),
+        (["--dataset", "mnist-1d"], r"unknown dataset 'mnist-1d' \(allowed: digits, mnist1d, mnist5k"),
+    ],
+)
+def test_a_dataset_that_cannot_fit_the_space_fails_before_any_worker(tmp_path, capsys, extra, message):
     import re
 
-    code, err = run_cli(["coarse", "--space", "configs/mnist1d.yaml", "--pool", "64",
-                         "--batch", "2", "--iterations", "1", "--workers", "2",
-                         "--runs-dir", str(tmp_path), "--quiet", *extra], capsys)
+    code, err = run_cli(
+        [
+            "coarse",
+            "--space",
+            "configs/mnist1d.yaml",
+            "--pool",
+            "64",
+            "--batch",
+            "2",
+            "--iterations",
+            "1",
+            "--workers",
+            "2",
+            "--runs-dir",
+            str(tmp_path),
+            "--quiet",
+            *extra,
+        ],
+        capsys,
+    )
     assert code == 2 and re.search(message, err) and err.count("\n") == 1
     assert not any(tmp_path.iterdir())  # no study, no run folder
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("budget_hours", -1, "budget_hours=-1 must be a number of hours > 0"),
-    ("budget_hours", 0, "budget_hours=0 must be a number of hours > 0"),
-    ("budget_trials", 0, "budget_trials=0 must be an integer >= 1 pair"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("budget_hours", -1, "budget_hours=-1 must be a number of hours > 0"),
+        ("budget_hours", 0, "budget_hours=0 must be a number of hours > 0"),
+        ("budget_trials", 0, "budget_trials=0 must be an integer >= 1 pair"),
+    ],
+)
 def test_config_budgets_are_checked_like_the_flag(toy, capsys, key, value, message):
     folder, _, _ = toy
     config = yaml.safe_load((folder / "search.yaml").read_text())
@@ -218,8 +279,17 @@ def test_config_budgets_are_checked_like_the_flag(toy, capsys, key, value, messa
 def test_runs_dir_under_a_file_is_one_line_exit_2(toy, capsys):
     folder, _, _ = toy
     (folder / "plain").write_text("x")
-    code, err = run_cli(["coarse", "--config", str(folder / "search.yaml"), "--quiet",
-                         "--runs-dir", str(folder / "plain" / "runs")], capsys)
+    code, err = run_cli(
+        [
+            "coarse",
+            "--config",
+            str(folder / "search.yaml"),
+            "--quiet",
+            "--runs-dir",
+            str(folder / "plain" / "runs"),
+        ],
+        capsys,
+    )
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert "plain" in err and "Traceback" not in err
 
@@ -230,8 +300,17 @@ def test_bad_warm_start_names_the_file_and_leaves_no_study(toy, capsys):
     bad = table.head(5).astype({name: object})
     bad.loc[bad.index[2], name] = "not-a-value"
     bad.to_csv(folder / "warm.csv", index=False)
-    code, err = run_cli(["coarse", "--config", str(folder / "search.yaml"), "--quiet",
-                         "--warm-start", str(folder / "warm.csv")], capsys)
+    code, err = run_cli(
+        [
+            "coarse",
+            "--config",
+            str(folder / "search.yaml"),
+            "--quiet",
+            "--warm-start",
+            str(folder / "warm.csv"),
+        ],
+        capsys,
+    )
     assert code == 2 and "warm.csv" in err and name in err and err.count("\n") == 1
     assert not (folder / "runs").exists()  # no empty study left behind
 
@@ -239,15 +318,35 @@ def test_bad_warm_start_names_the_file_and_leaves_no_study(toy, capsys):
 def test_table_missing_columns(toy, capsys):
     folder, _, table = toy
     table.drop(columns=["lr"]).to_csv(folder / "cut.csv", index=False)
-    code, err = run_cli(["coarse", "--space", str(folder / "toy.yaml"), "--table", str(folder / "cut.csv"),
-                         "--runs-dir", str(folder / "runs"), "--quiet"], capsys)
+    code, err = run_cli(
+        [
+            "coarse",
+            "--space",
+            str(folder / "toy.yaml"),
+            "--table",
+            str(folder / "cut.csv"),
+            "--runs-dir",
+            str(folder / "runs"),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 2 and "missing variable column(s) lr" in err and "cut.csv" in err
 
 
 def test_unreachable_storage(toy, capsys):
     folder, _, _ = toy
-    code, err = run_cli(["coarse", "--config", str(folder / "search.yaml"), "--quiet",
-                         "--storage", "postgresql://nobody:secret@127.0.0.1:1/none"], capsys)
+    code, err = run_cli(
+        [
+            "coarse",
+            "--config",
+            str(folder / "search.yaml"),
+            "--quiet",
+            "--storage",
+            "postgresql://nobody:secret@127.0.0.1:1/none",
+        ],
+        capsys,
+    )
     assert code == 2 and "cannot open storage" in err and "secret" not in err
 
 
@@ -264,8 +363,10 @@ def test_resume_with_another_space_is_refused(toy, capsys):
     CoarseSearch(load_settings(folder / "search.yaml", iterations=1), progress=False).run()
     other = SearchSpace(arch=space.arch, recipe=[Float("lr", 1e-4, 1.0, log=True), space["epochs"]])
     other.to_yaml(folder / "other.yaml")
-    code, err = run_cli(["coarse", "--config", str(folder / "search.yaml"), "--space",
-                         str(folder / "other.yaml"), "--quiet"], capsys)
+    code, err = run_cli(
+        ["coarse", "--config", str(folder / "search.yaml"), "--space", str(folder / "other.yaml"), "--quiet"],
+        capsys,
+    )
     assert code == 2 and "fingerprint" in err
 
 
@@ -280,9 +381,15 @@ def test_budget_parsing_errors(toy, capsys):
 def test_config_paths_are_relative_to_the_config_file(tmp_path):
     folder = tmp_path / "configs"
     folder.mkdir()
-    (folder / "search.yaml").write_text(yaml.safe_dump({
-        "space": "s.yaml", "runs_dir": "runs",
-        "evaluator": {"type": "supernet", "checkpoint": "ckpt/super.pt"}}))
+    (folder / "search.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "space": "s.yaml",
+                "runs_dir": "runs",
+                "evaluator": {"type": "supernet", "checkpoint": "ckpt/super.pt"},
+            }
+        )
+    )
     settings = load_settings(folder / "search.yaml")
     assert settings.space == str(folder / "s.yaml")
     assert settings.evaluator["checkpoint"] == str(folder / "ckpt" / "super.pt")
@@ -294,14 +401,28 @@ def test_zero_cost_proxies_are_computed_once_cached_and_fed_to_the_predictor(tmp
     from jointnas.search.settings import SearchSettings
 
     space = read_space(CONFIGS / "mnist1d.yaml")
-    small = SearchSpace.from_dict({**{k: v for k, v in space.to_dict().items() if k != "default"}, "recipe": [
-        {"name": "lr", "type": "float", "low": 0.01, "high": 0.1, "log": True},
-        {"name": "epochs", "type": "int", "low": 1, "high": 1}]})
+    small = SearchSpace.from_dict(
+        {
+            **{k: v for k, v in space.to_dict().items() if k != "default"},
+            "recipe": [
+                {"name": "lr", "type": "float", "low": 0.01, "high": 0.1, "log": True},
+                {"name": "epochs", "type": "int", "low": 1, "high": 1},
+            ],
+        }
+    )
     small.to_yaml(str(tmp_path / "s.yaml"))
-    settings = SearchSettings(space=str(tmp_path / "s.yaml"), name="zc", runs_dir=str(tmp_path),
-                              evaluator={"type": "train", "dataset": "mnist1d"}, pool=64,
-                              batch=4, iterations=2, early_stop=False, predictor=TINY_PREDICTOR,
-                              zero_cost=["synflow", "params"])
+    settings = SearchSettings(
+        space=str(tmp_path / "s.yaml"),
+        name="zc",
+        runs_dir=str(tmp_path),
+        evaluator={"type": "train", "dataset": "mnist1d"},
+        pool=64,
+        batch=4,
+        iterations=2,
+        early_stop=False,
+        predictor=TINY_PREDICTOR,
+        zero_cost=["synflow", "params"],
+    )
     result = CoarseSearch(settings, progress=False).run()
     cache = read_table(tmp_path / "zc" / "zero_cost.csv")
     assert len(result.samples) == 8 and {"synflow", "params"} <= set(cache.columns)
@@ -312,5 +433,6 @@ def test_zero_cost_proxies_are_computed_once_cached_and_fed_to_the_predictor(tmp
     predictor = AccuracyPredictor.load(tmp_path / "zc" / "predictor.pt")
     assert predictor.features == ("synflow", "params")
     with pytest.raises(ConfigError, match="zero-cost proxy 'zen'"):
-        CoarseSearch(SearchSettings(**{**settings.__dict__, "zero_cost": ["zen"]}),
-                     progress=False).candidates()
+        CoarseSearch(
+            SearchSettings(**{**settings.__dict__, "zero_cost": ["zen"]}), progress=False
+        ).candidates()

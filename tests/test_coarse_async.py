@@ -6,6 +6,7 @@ import json
 
 import pytest
 import yaml
+from test_coarse import TINY_PREDICTOR, toy_space, toy_table
 
 from jointnas.data import read_table
 from jointnas.errors import ConfigError
@@ -15,17 +16,23 @@ from jointnas.search.schedule import ASYNC, BATCH, budget_rule
 from jointnas.search.settings import SearchSettings, load_settings
 from jointnas.search.study import RunStore
 
-from test_coarse import TINY_PREDICTOR, toy_space, toy_table
-
 
 @pytest.fixture
 def toy(tmp_path):
     space = toy_space()
     space.to_yaml(tmp_path / "toy.yaml")
     toy_table(space).to_csv(tmp_path / "toy.csv", index=False)
-    config = {"space": "toy.yaml", "name": "toy", "runs_dir": "runs", "budget_trials": 20,
-              "start": 8, "refit_every": 4, "evaluator": {"type": "table", "table": "toy.csv"},
-              "predictor": TINY_PREDICTOR, "pretrain_targets": ["params"]}
+    config = {
+        "space": "toy.yaml",
+        "name": "toy",
+        "runs_dir": "runs",
+        "budget_trials": 20,
+        "start": 8,
+        "refit_every": 4,
+        "evaluator": {"type": "table", "table": "toy.csv"},
+        "predictor": TINY_PREDICTOR,
+        "pretrain_targets": ["params"],
+    }
     (tmp_path / "search.yaml").write_text(yaml.safe_dump(config))
     return tmp_path, space
 
@@ -78,8 +85,9 @@ def test_a_resumed_async_run_chooses_the_pairs_of_an_uninterrupted_one(toy, tmp_
     b = read_table(folder / "runs" / "cut" / "samples.csv")
     keys = ["iteration", "pool_index"]
     assert a[keys].values.tolist() == b[keys].values.tolist()
-    assert ([p["pool"] for p in stored_plans(folder, "whole")]
-            == [p["pool"] for p in stored_plans(folder, "cut")])
+    assert [p["pool"] for p in stored_plans(folder, "whole")] == [
+        p["pool"] for p in stored_plans(folder, "cut")
+    ]
 
 
 def test_batch_keys_choose_the_papers_rounds(toy):
@@ -98,15 +106,21 @@ def test_budget_rule_gives_a_start_set_and_refits_inside_the_budget(budget):
     assert (budget - rule["start"]) / rule["refit_every"] >= 10  # refits, not one batch
     schedule = SearchSettings(space="s.yaml", budget_trials=budget).schedule
     assert (schedule.start, schedule.refit_every, schedule.pool) == (
-        rule["start"], rule["refit_every"], rule["pool"])
+        rule["start"],
+        rule["refit_every"],
+        rule["pool"],
+    )
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--refit-every", "30"], "refit_every=30 is larger than the budget of 20 pairs"),
-    (["--start", "21"], "start=21 is larger than the budget of 20 pairs"),
-    (["--batch", "4"], "batch choose the batch mode"),
-    (["--budget", "6"], "start=8 is larger than the budget of 6 pairs"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--refit-every", "30"], "refit_every=30 is larger than the budget of 20 pairs"),
+        (["--start", "21"], "start=21 is larger than the budget of 20 pairs"),
+        (["--batch", "4"], "batch choose the batch mode"),
+        (["--budget", "6"], "start=8 is larger than the budget of 6 pairs"),
+    ],
+)
 def test_bad_schedules_exit_2_with_one_line(toy, capsys, flags, message):
     folder, _ = toy
     assert search_main(["coarse", "--config", str(folder / "search.yaml"), "--quiet", *flags]) == 2
@@ -125,8 +139,12 @@ def test_iterations_with_an_async_key_in_the_config_is_refused(toy):
 
 def test_async_run_with_local_workers_fits_in_the_background(toy):
     folder, space = toy
-    settings = load_settings(folder / "search.yaml", workers=2, budget_trials=16,
-                             evaluator={"type": "table", "table": str(folder / "toy.csv"), "sleep": 0.2})
+    settings = load_settings(
+        folder / "search.yaml",
+        workers=2,
+        budget_trials=16,
+        evaluator={"type": "table", "table": str(folder / "toy.csv"), "sleep": 0.2},
+    )
     result = CoarseSearch(settings, progress=False).run()
     samples = read_table(folder / "runs" / "toy" / "samples.csv")
     assert len(samples) == 16 and not samples.duplicated(subset=list(space.names)).any()

@@ -11,20 +11,27 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_coarse import TINY_PREDICTOR, toy_space, toy_table
 
 from jointnas.data import read_table
 from jointnas.search.study import RunStore, TrialState
-
-from test_coarse import TINY_PREDICTOR, toy_space, toy_table
 
 
 def make_run(folder: Path, **extra) -> Path:
     space = toy_space()
     space.to_yaml(folder / "toy.yaml")
     toy_table(space).to_csv(folder / "toy.csv", index=False)
-    config = {"space": "toy.yaml", "name": "toy", "runs_dir": "runs", "batch": 6, "iterations": 2,
-              "evaluator": {"type": "table", "table": "toy.csv", "sleep": 0.3},
-              "predictor": TINY_PREDICTOR, "pretrain_targets": ["params"], **extra}
+    config = {
+        "space": "toy.yaml",
+        "name": "toy",
+        "runs_dir": "runs",
+        "batch": 6,
+        "iterations": 2,
+        "evaluator": {"type": "table", "table": "toy.csv", "sleep": 0.3},
+        "predictor": TINY_PREDICTOR,
+        "pretrain_targets": ["params"],
+        **extra,
+    }
     path = folder / "search.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -37,9 +44,13 @@ def default_sigint() -> None:
 
 
 def coarse(config: Path, *flags: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", "coarse", "--config",
-                             str(config), "--quiet", *flags], preexec_fn=default_sigint,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jointnas.search.cli", "coarse", "--config", str(config), "--quiet", *flags],
+        preexec_fn=default_sigint,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def evaluated(store: RunStore) -> list:
@@ -177,8 +188,9 @@ def test_out_of_time_reads_storage_rarely_and_sees_an_extended_budget(tmp_path, 
     reader = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "toy", create=False)
     reads = []
     original = RunStore.meta
-    monkeypatch.setattr(RunStore, "meta", lambda self, key, default=None: (
-        reads.append(key), original(self, key, default))[1])
+    monkeypatch.setattr(
+        RunStore, "meta", lambda self, key, default=None: (reads.append(key), original(self, key, default))[1]
+    )
     writer.set_meta("deadline", time.time() + 3600)
     assert not any(reader.out_of_time() for _ in range(50))
     assert len(reads) == 1
@@ -203,9 +215,15 @@ open_storage(sys.argv[1])
 
 def open_at_once(url: str, go: Path, processes: int = 4) -> None:
     """Open one new storage from ``processes`` processes released at the same instant."""
-    procs = [subprocess.Popen([sys.executable, "-c", OPEN_WHEN_TOLD, url, str(go)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_WHEN_TOLD, url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
     for proc in procs:
         assert proc.stdout.readline().strip() == "ready"
     go.touch()
@@ -248,10 +266,14 @@ def test_ctrl_c_then_rerun_loses_nothing_and_prints_no_traceback(tmp_path, worke
     """SIGINT to the terminal's process group (a Ctrl-C) mid-run, then the same command."""
     config = make_run(tmp_path, workers=workers)
     url = f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}"
-    proc = subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", "coarse", "--config",
-                             str(config), "--quiet"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=default_sigint)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jointnas.search.cli", "coarse", "--config", str(config), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=default_sigint,
+    )
     deadline = time.monotonic() + 120
     before = []
     while time.monotonic() < deadline and len(before) < 3:
@@ -307,8 +329,9 @@ def test_four_local_workers_on_sqlite_never_claim_a_pair_twice(tmp_path):
     """Without serialized claims this failed 1 round in 4: a pair popped by two workers,
     the second dying with "Cannot tell a COMPLETE trial"."""
     url = f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}"
-    config = make_run(tmp_path, workers=4, batch=8, evaluator={
-        "type": "table", "table": "toy.csv", "sleep": 0.1})
+    config = make_run(
+        tmp_path, workers=4, batch=8, evaluator={"type": "table", "table": "toy.csv", "sleep": 0.1}
+    )
     proc = coarse(config)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0 and "Traceback" not in stderr, stderr[-2000:]
@@ -344,8 +367,7 @@ def test_journal_rerun_after_kill_requeues_the_silent_pair_by_heartbeat(tmp_path
     _, stderr = rerun.communicate(timeout=240)
     assert rerun.returncode == 0 and "Traceback" not in stderr, stderr[-2000:]
     store = RunStore(url, "toy", create=False)
-    requeued = [t for t in store.trials() if "retry_of" in t.user_attrs
-                and not t.user_attrs.get("duplicate")]
+    requeued = [t for t in store.trials() if "retry_of" in t.user_attrs and not t.user_attrs.get("duplicate")]
     assert len(requeued) == left
     samples = read_table(tmp_path / "runs" / "toy" / "samples.csv")
     assert len(samples) == 12 and not samples.duplicated(subset=list(toy_space().names)).any()
@@ -364,8 +386,7 @@ def test_beats_keep_a_slow_pair_and_silence_requeues_it_once(tmp_path, monkeypat
     monkeypatch.setattr(study_module, "HEARTBEAT_S", 0.1)
     monkeypatch.setattr(study_module, "GRACE_S", 0.3)
     space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name="beat")
-    url = (f"journal:{tmp_path / 'journal.log'}" if kind == "journal"
-           else f"sqlite:///{tmp_path / 'study.db'}")
+    url = f"journal:{tmp_path / 'journal.log'}" if kind == "journal" else f"sqlite:///{tmp_path / 'study.db'}"
     store, watcher = RunStore(url, "beat"), RunStore(url, "beat", create=False)
     store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1, "pool_index": 0}])
 
@@ -408,8 +429,10 @@ def test_an_interrupt_while_a_pair_is_being_claimed_requeues_the_whole_pair(tmp_
         return real(trial, name, dist)
 
     monkeypatch.setattr(study_module, "_suggest", interrupted_suggest)
-    evaluate = lambda config, max_epochs, on_epoch: EvalResult(curve=[config["x"]],  # noqa: E731
-                                                               val_acc=config["x"])
+
+    def evaluate(config, max_epochs, on_epoch):
+        return EvalResult(curve=[config["x"]], val_acc=config["x"])
+
     with pytest.raises(KeyboardInterrupt):
         store.work(space, evaluate, stop=lambda: True, poll=0.01)
     (failed,) = store.trials()
@@ -418,8 +441,7 @@ def test_an_interrupt_while_a_pair_is_being_claimed_requeues_the_whole_pair(tmp_
     monkeypatch.setattr(study_module, "_suggest", real)
     assert store.requeue_unfinished() == 1 and store.requeue_unfinished() == 0
     seen = []
-    store.work(space, lambda c, m, cb: seen.append(c) or evaluate(c, m, cb), stop=lambda: True,
-               poll=0.01)
+    store.work(space, lambda c, m, cb: seen.append(c) or evaluate(c, m, cb), stop=lambda: True, poll=0.01)
     assert seen == [{"x": 0.5, "lr": 0.2}]
 
 
@@ -463,8 +485,9 @@ def test_two_copies_of_a_pair_queued_at_once_are_evaluated_once(tmp_path):
     store.requeue(failed)  # the other watcher, which read before the first copy existed
     assert pair_counts(store, 1) == (1, 1)
     seen = []
-    count = store.work(space, lambda c, m, cb: seen.append(c) or _measure(c, m, cb),
-                       stop=lambda: True, poll=0.01)
+    count = store.work(
+        space, lambda c, m, cb: seen.append(c) or _measure(c, m, cb), stop=lambda: True, poll=0.01
+    )
     assert count == 1 and len(seen) == 1 and len(store.results(space)) == 1
     assert [t.user_attrs.get("duplicate") for t in store.trials((TrialState.PRUNED,))] == [True]
     assert store.requeue_unfinished() == 0 and pair_counts(store, 1) == (1, 0)
@@ -509,8 +532,9 @@ def test_a_remote_workers_ctrl_c_is_requeued_by_the_running_coordinator(tmp_path
     url = f"sqlite:///{tmp_path / 'runs' / 'toy' / 'study.db'}"
     # pairs slow enough that the coordinator, which evaluates too, leaves some to the
     # workers even when their start (importing torch) is slow on a loaded machine
-    config = make_run(tmp_path, workers=0, storage=url,
-                      evaluator={"type": "table", "table": "toy.csv", "sleep": 3.0})
+    config = make_run(
+        tmp_path, workers=0, storage=url, evaluator={"type": "table", "table": "toy.csv", "sleep": 3.0}
+    )
     coordinator = coarse(config)
     workers = []
     deadline = time.monotonic() + 120
@@ -522,10 +546,15 @@ def test_a_remote_workers_ctrl_c_is_requeued_by_the_running_coordinator(tmp_path
         except Exception:
             continue
     for _ in range(2):
-        workers.append(subprocess.Popen(
-            [sys.executable, "-m", "jointnas.search.cli", "worker", "--storage", url, "--study",
-             "toy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            preexec_fn=default_sigint))
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "jointnas.search.cli", "worker", "--storage", url, "--study", "toy"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=default_sigint,
+            )
+        )
     by_pid = {str(w.pid): w for w in workers}
     victim = None
     while victim is None and time.monotonic() < deadline + 60:
@@ -533,8 +562,11 @@ def test_a_remote_workers_ctrl_c_is_requeued_by_the_running_coordinator(tmp_path
         store = RunStore(url, "toy", create=False)
         if len(evaluated(store)) < 2:
             continue
-        busy = [t.user_attrs.get("worker", "").rsplit(":", 1)[-1] for t in store.trials()
-                if t.state.name == "RUNNING"]
+        busy = [
+            t.user_attrs.get("worker", "").rsplit(":", 1)[-1]
+            for t in store.trials()
+            if t.state.name == "RUNNING"
+        ]
         victim = next((by_pid[p] for p in busy if p in by_pid), None)
     assert victim is not None, "no worker caught mid-pair"
     victim.send_signal(signal.SIGINT)  # a Ctrl-C in that worker's terminal
@@ -556,11 +588,11 @@ def test_a_worker_whose_pair_was_requeued_meanwhile_drops_its_result_and_goes_on
     from jointnas.search.evaluators import EvalResult
 
     space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name="lost")
-    url = (f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite"
-           else f"journal:{tmp_path / 'journal.log'}")
+    url = f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite" else f"journal:{tmp_path / 'journal.log'}"
     store, other = RunStore(url, "lost"), None
-    store.enqueue([{"x": 0.5, "lr": 0.2}, {"x": 0.7, "lr": 0.4}],
-                  [{"iteration": 1, "pool_index": i} for i in range(2)])
+    store.enqueue(
+        [{"x": 0.5, "lr": 0.2}, {"x": 0.7, "lr": 0.4}], [{"iteration": 1, "pool_index": i} for i in range(2)]
+    )
     seen = []
 
     def evaluate(config, max_epochs, on_epoch):
@@ -582,8 +614,9 @@ def test_progress_counts_each_pair_once_however_often_it_was_requeued(tmp_path):
     from jointnas.search.study import pair_counts
 
     store = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "count")
-    store.enqueue([{"x": 0.1}, {"x": 0.2}], [{"iteration": 1, "pool_index": 4},
-                                             {"iteration": 1, "pool_index": 9}])
+    store.enqueue(
+        [{"x": 0.1}, {"x": 0.2}], [{"iteration": 1, "pool_index": 4}, {"iteration": 1, "pool_index": 9}]
+    )
     store.study.ask()  # claimed by a worker that dies
     assert pair_counts(store, 1) == (2, 2)
     assert store.requeue_running() == 1
@@ -593,7 +626,8 @@ def test_progress_counts_each_pair_once_however_often_it_was_requeued(tmp_path):
 @pytest.mark.parametrize("complete", [True, False])
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_a_pair_failed_as_silent_keeps_a_complete_result_and_is_redone_otherwise(
-        tmp_path, kind, complete, monkeypatch):
+    tmp_path, kind, complete, monkeypatch
+):
     """The worker lived and lost its trial to a heartbeat watcher before telling it. A
     result it had stored in full (``status`` is written last) counts, once; half a
     result does not, and the pair is evaluated again, once."""
@@ -604,8 +638,7 @@ def test_a_pair_failed_as_silent_keeps_a_complete_result_and_is_redone_otherwise
     monkeypatch.setattr(study_module, "HEARTBEAT_S", 0.2)
     monkeypatch.setattr(study_module, "GRACE_S", 1.0)
     space = SearchSpace(arch=[Float("x", 0.0, 1.0)], recipe=[Float("lr", 0.1, 1.0)], name="late")
-    url = (f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite"
-           else f"journal:{tmp_path / 'journal.log'}")
+    url = f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite" else f"journal:{tmp_path / 'journal.log'}"
     store = RunStore(url, "late")
     store.enqueue([{"x": 0.5, "lr": 0.2}], [{"iteration": 1, "pool_index": 0}])
     trial = store.study.ask()
@@ -621,8 +654,9 @@ def test_a_pair_failed_as_silent_keeps_a_complete_result_and_is_redone_otherwise
     time.sleep(3.5)  # over the grace (2 s for SQLite, whose clock counts whole seconds)
     assert watcher.fail_stale() == (0 if complete else 1)
     assert store.running() == 0
-    assert store.work(space, lambda c, m, cb: EvalResult(val_acc=0.6, curve=[0.6], status="ok"),
-                      stop=lambda: True) == (0 if complete else 1)
+    assert store.work(
+        space, lambda c, m, cb: EvalResult(val_acc=0.6, curve=[0.6], status="ok"), stop=lambda: True
+    ) == (0 if complete else 1)
     assert watcher.results(space)["val_acc"].tolist() == [0.9 if complete else 0.6]
     assert watcher.fail_stale() == 0 and watcher.pending() == 0
 
@@ -645,17 +679,42 @@ def test_worker_shows_a_bar_of_its_pairs_on_a_terminal_unless_quiet(tmp_path, mo
 
     err = Terminal()
     monkeypatch.setattr(sys, "stderr", err)
-    assert search_main(["worker", "--storage", settings.storage_url, "--study", "toy",
-                        "--poll", "0.05", *(["--quiet"] if quiet else [])]) == 0
+    assert (
+        search_main(
+            [
+                "worker",
+                "--storage",
+                settings.storage_url,
+                "--study",
+                "toy",
+                "--poll",
+                "0.05",
+                *(["--quiet"] if quiet else []),
+            ]
+        )
+        == 0
+    )
     assert ("worker on toy" in err.getvalue()) is not quiet
 
 
 def test_a_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(tmp_path):
     """Torch and scipy take seconds to import: a Ctrl-C then is an ordinary interrupt."""
-    proc = subprocess.Popen([sys.executable, "-m", "jointnas.search.cli", "worker", "--storage",
-                             f"sqlite:///{tmp_path / 'study.db'}", "--study", "none"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=default_sigint)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jointnas.search.cli",
+            "worker",
+            "--storage",
+            f"sqlite:///{tmp_path / 'study.db'}",
+            "--study",
+            "none",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     time.sleep(0.4)  # the interpreter is up, the command's modules are loading
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

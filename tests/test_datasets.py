@@ -61,13 +61,11 @@ def test_digits_split_is_fixed_by_seed(digits):
 
 
 def test_data_package_imports_without_torch():
-    code = ("import sys, jointnas.data, jointnas.data.datasets; "
-            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    code = "import sys, jointnas.data, jointnas.data.datasets; sys.exit(1 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def _make_folder(root, split: str, classes: dict[str, tuple[int, int, int]], n: int,
-                 size=(6, 6)) -> None:
+def _make_folder(root, split: str, classes: dict[str, tuple[int, int, int]], n: int, size=(6, 6)) -> None:
     for name, color in classes.items():
         folder = root / split / name
         folder.mkdir(parents=True)
@@ -171,7 +169,10 @@ def test_mnist1d_default_sizes_are_documented_ones(cache):
     bundle = load_dataset("mnist1d")
     n = MNIST1D_OPTIONS
     assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (
-        n["num_samples"] - n["val_size"] - n["test_size"], n["val_size"], n["test_size"])
+        n["num_samples"] - n["val_size"] - n["test_size"],
+        n["val_size"],
+        n["test_size"],
+    )
 
 
 def test_mnist1d_is_deterministic_cached_and_leaves_global_random_state(cache):
@@ -219,17 +220,19 @@ def test_mnist1d_unwritable_cache_folder_only_warns(tmp_path, monkeypatch):
     assert len(bundle.val) == 100
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"num_samples": 250}, "num_samples=250 too small.*at least 300"),
-    ({"val_size": 50}, "val_size=50 too small.*at least 100"),
-    ({"test_size": 10}, "test_size=10 too small"),
-    ({"num_samples": "many"}, "num_samples='many' must be an integer"),
-    ({"samples": 600}, "unknown mnist1d option.*samples.*allowed: num_samples, val_size"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"num_samples": 250}, "num_samples=250 too small.*at least 300"),
+        ({"val_size": 50}, "val_size=50 too small.*at least 100"),
+        ({"test_size": 10}, "test_size=10 too small"),
+        ({"num_samples": "many"}, "num_samples='many' must be an integer"),
+        ({"samples": 600}, "unknown mnist1d option.*samples.*allowed: num_samples, val_size"),
+    ],
+)
 def test_mnist1d_options_out_of_range_are_one_line_errors(cache, options, message):
     with pytest.raises(DatasetError, match=message) as info:
-        load_dataset("mnist1d", options=dict(SMALL_1D, **options) if "samples" not in options
-                     else options)
+        load_dataset("mnist1d", options=dict(SMALL_1D, **options) if "samples" not in options else options)
     assert "\n" not in str(info.value)
     assert not list(cache.glob("*"))  # nothing generated for a refused request
 

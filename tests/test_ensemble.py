@@ -8,27 +8,40 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import CONFIGS
 from scipy.stats import spearmanr
 
 from jointnas.errors import ConfigError, SpaceError
 from jointnas.search.cli import main
-from jointnas.search.ensemble import (CellNetwork, CellSpace, DartsSettings, EdgeNES, Edge,
-                                      Genotype, HyperSettings, MemberSettings,
-                                      discretize, edge_count, ensemble_proba, ensemble_scores,
-                                      genotype_mask, greedy_select, gumbel_architecture,
-                                      inherit_weights, random_genotype, read_config,
-                                      shared_edges)
-from jointnas.search.ensemble.genotype import mask_to_genotype
-from jointnas.search.ensemble.training import predict_proba
-
-from conftest import CONFIGS
+from jointnas.search.oneshot.ensemble import (
+    CellNetwork,
+    CellSpace,
+    DartsSettings,
+    Edge,
+    EdgeNES,
+    Genotype,
+    HyperSettings,
+    MemberSettings,
+    discretize,
+    edge_count,
+    ensemble_proba,
+    ensemble_scores,
+    genotype_mask,
+    greedy_select,
+    gumbel_architecture,
+    inherit_weights,
+    random_genotype,
+    read_config,
+    shared_edges,
+)
+from jointnas.search.oneshot.ensemble.genotype import mask_to_genotype
+from jointnas.search.oneshot.ensemble.training import predict_proba
 
 TINY_OPS = ("none", "skip_connect", "sep_conv_3x3", "max_pool_3x3")
 
 
 def tiny_space(**kw) -> CellSpace:
-    return CellSpace(**{"nodes": 2, "ops": TINY_OPS, "layout": ("normal", "reduction"),
-                        "channels": 4, **kw})
+    return CellSpace(**{"nodes": 2, "ops": TINY_OPS, "layout": ("normal", "reduction"), "channels": 4, **kw})
 
 
 def peaked_logits(geno: Genotype, space: CellSpace, high: float = 60.0) -> torch.Tensor:
@@ -37,14 +50,34 @@ def peaked_logits(geno: Genotype, space: CellSpace, high: float = 60.0) -> torch
 
 
 # -- edge counts -------------------------------------------------------------------------
-A = Genotype(normal=(Edge(0, 0, "skip_connect"), Edge(0, 1, "sep_conv_3x3"),
-                     Edge(1, 0, "max_pool_3x3"), Edge(1, 2, "sep_conv_3x3")),
-             reduction=(Edge(0, 0, "max_pool_3x3"), Edge(0, 1, "max_pool_3x3"),
-                        Edge(1, 1, "skip_connect"), Edge(1, 2, "sep_conv_3x3")))
-B = Genotype(normal=(Edge(0, 0, "skip_connect"), Edge(0, 1, "max_pool_3x3"),   # 1 shared
-                     Edge(1, 0, "max_pool_3x3"), Edge(1, 1, "sep_conv_3x3")),  # 1 shared
-             reduction=(Edge(0, 0, "max_pool_3x3"), Edge(0, 1, "max_pool_3x3"),  # 2 shared
-                        Edge(1, 0, "skip_connect"), Edge(1, 2, "skip_connect")))  # 0 shared
+A = Genotype(
+    normal=(
+        Edge(0, 0, "skip_connect"),
+        Edge(0, 1, "sep_conv_3x3"),
+        Edge(1, 0, "max_pool_3x3"),
+        Edge(1, 2, "sep_conv_3x3"),
+    ),
+    reduction=(
+        Edge(0, 0, "max_pool_3x3"),
+        Edge(0, 1, "max_pool_3x3"),
+        Edge(1, 1, "skip_connect"),
+        Edge(1, 2, "sep_conv_3x3"),
+    ),
+)
+B = Genotype(
+    normal=(
+        Edge(0, 0, "skip_connect"),
+        Edge(0, 1, "max_pool_3x3"),  # 1 shared
+        Edge(1, 0, "max_pool_3x3"),
+        Edge(1, 1, "sep_conv_3x3"),
+    ),  # 1 shared
+    reduction=(
+        Edge(0, 0, "max_pool_3x3"),
+        Edge(0, 1, "max_pool_3x3"),  # 2 shared
+        Edge(1, 0, "skip_connect"),
+        Edge(1, 2, "skip_connect"),
+    ),
+)  # 0 shared
 
 
 @pytest.mark.parametrize("star, sampled, expected", [(A, A, 8), (A, B, 4), (B, A, 4), (B, B, 8)])
@@ -94,8 +127,12 @@ def test_discretize_keeps_two_strongest_non_none_edges_per_node():
     alpha[0, space.edge_index(1, 1), sep] = 4.0
     alpha[0, space.edge_index(1, 2), pool] = 5.0
     geno = discretize(alpha, space)
-    assert geno.normal == (Edge(0, 0, "sep_conv_3x3"), Edge(0, 1, "max_pool_3x3"),
-                           Edge(1, 1, "sep_conv_3x3"), Edge(1, 2, "max_pool_3x3"))
+    assert geno.normal == (
+        Edge(0, 0, "sep_conv_3x3"),
+        Edge(0, 1, "max_pool_3x3"),
+        Edge(1, 1, "sep_conv_3x3"),
+        Edge(1, 2, "max_pool_3x3"),
+    )
     assert Genotype.from_dict(geno.to_dict(), space) == geno
 
 
@@ -103,10 +140,14 @@ def test_discretize_keeps_two_strongest_non_none_edges_per_node():
 @pytest.fixture(scope="module")
 def nes():
     torch.set_num_threads(1)
-    return EdgeNES(tiny_space(), darts=DartsSettings(epochs=1, warmup_epochs=0, batch_size=64),
-                   hyper=HyperSettings(epochs=3, batch_size=32, lr=0.05, penalty=0.05),
-                   members=MemberSettings(epochs=1, batch_size=64), max_train=256,
-                   seed=0).search()
+    return EdgeNES(
+        tiny_space(),
+        darts=DartsSettings(epochs=1, warmup_epochs=0, batch_size=64),
+        hyper=HyperSettings(epochs=3, batch_size=32, lr=0.05, penalty=0.05),
+        members=MemberSettings(epochs=1, batch_size=64),
+        max_train=256,
+        seed=0,
+    ).search()
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +159,13 @@ def test_more_lambda_gives_more_edges_shared_with_alpha_star(nes):
     top = nes.space_.max_shared
     lambdas = [lam for lam in range(top + 1) for _ in range(12)]
     counts = [shared_edges(g, nes.alpha_star_) for g in nes.sample(lambdas)]
-    means = [np.mean(counts[12 * lam:12 * (lam + 1)]) for lam in range(top + 1)]
+    means = [np.mean(counts[12 * lam : 12 * (lam + 1)]) for lam in range(top + 1)]
     assert spearmanr(range(top + 1), means)[0] > 0.7, means
     assert np.mean(means[-2:]) > np.mean(means[:2]) + 2, means
 
 
 def test_sampling_is_seeded_and_checks_lambda(nes):
-    again = EdgeNES(nes.space, darts=nes.darts, hyper=nes.hyper, members=nes.members,
-                    max_train=256, seed=0)
+    again = EdgeNES(nes.space, darts=nes.darts, hyper=nes.hyper, members=nes.members, max_train=256, seed=0)
     again.__dict__.update({k: v for k, v in nes.__dict__.items() if k.endswith("_")})
     again.generator_ = torch.Generator().manual_seed(5)
     nes.generator_ = torch.Generator().manual_seed(5)
@@ -139,7 +179,9 @@ def test_ensemble_prediction_is_the_mean_of_member_softmaxes(nes, built):
     models = []
     for seed in (0, 1, 2):
         torch.manual_seed(seed)
-        models.append(CellNetwork(nes.space_, random_genotype(nes.space_, np.random.default_rng(seed))).eval())
+        models.append(
+            CellNetwork(nes.space_, random_genotype(nes.space_, np.random.default_rng(seed))).eval()
+        )
     x = splits.x_val[:50]
     with torch.no_grad():
         softmaxes = [torch.softmax(m(x).double(), -1) for m in models]
@@ -155,7 +197,7 @@ def test_ensemble_prediction_is_the_mean_of_member_softmaxes(nes, built):
 
 def test_selection_is_never_worse_than_the_best_single_member():
     rng = np.random.default_rng(0)
-    for trial in range(60):
+    for _ in range(60):
         k, n_val, classes = int(rng.integers(2, 8)), int(rng.integers(5, 40)), 3
         labels = torch.as_tensor(rng.integers(classes, size=n_val))
         probas = [torch.as_tensor(rng.dirichlet(np.ones(classes) * 0.5, size=n_val)) for _ in range(k)]
@@ -184,8 +226,7 @@ def test_inherited_members_take_the_supernet_weights(nes):
     model = CellNetwork(nes.space_, geno)
     copied = inherit_weights(model, nes.darts_.supernet)
     theirs = nes.darts_.supernet.state_dict()
-    key = next(k for k in model.state_dict() if ".edges." in k and k.endswith("weight")
-               and k in theirs)
+    key = next(k for k in model.state_dict() if ".edges." in k and k.endswith("weight") and k in theirs)
     assert copied > 10 and torch.equal(model.state_dict()[key], theirs[key])
     inherit = EdgeNES(nes.space, members=MemberSettings(epochs=0, inherit=True), max_train=256)
     inherit.__dict__.update({k: v for k, v in nes.__dict__.items() if k.endswith("_")})
@@ -201,11 +242,14 @@ def test_shipped_config_reads():
 
 
 def write_config(path: Path, **changes) -> Path:
-    data = {"name": "tiny", "cell": {"nodes": 2, "ops": list(TINY_OPS), "layout": ["normal", "reduction"],
-                                     "channels": 4},
-            "search": {"epochs": 1, "warmup_epochs": 0, "batch_size": 128},
-            "hypernet": {"epochs": 1, "batch_size": 128},
-            "members": {"epochs": 1, "batch_size": 128}, "ensemble": {"n": 2, "N": 3}}
+    data = {
+        "name": "tiny",
+        "cell": {"nodes": 2, "ops": list(TINY_OPS), "layout": ["normal", "reduction"], "channels": 4},
+        "search": {"epochs": 1, "warmup_epochs": 0, "batch_size": 128},
+        "hypernet": {"epochs": 1, "batch_size": 128},
+        "members": {"epochs": 1, "batch_size": 128},
+        "ensemble": {"n": 2, "N": 3},
+    }
     for key, value in changes.items():
         section, _, field = key.partition("__")
         if field:
@@ -224,20 +268,25 @@ def one_line_error(capsys, *fragments: str) -> str:
     return err
 
 
-@pytest.mark.parametrize("changes, args, fragments", [
-    ({"cell__ops": ["none", "conv_9x9"]}, [], ["unknown operation 'conv_9x9'", "allowed: none, ",
-                                              "avg_pool_3x3", "cell.ops"]),
-    ({}, ["--n", "5", "--N", "3"], ["n=5", "N=3", "ensemble.n"]),
-    ({"ensemble__n": 4}, [], ["n=4", "N=3"]),
-    ({"hypernet__lambda_range": [0, 99]}, [], ["[0, 99]", "Lambda=8", "hypernet.lambda_range"]),
-    ({"ensemble__lambda_range": [-1, 4]}, [], ["outside [0, Lambda=8]", "ensemble.lambda_range"]),
-    ({"hypernet__penalty": -0.5}, [], ["penalty C must be >= 0", "hypernet.penalty"]),
-    ({}, ["--penalty", "-2"], ["penalty C must be >= 0"]),
-    ({"cell__layout": ["normal", "pyramid"]}, [], ["unknown cell kind 'pyramid'", "cell.layout"]),
-    ({"members__epocs": 2}, [], ["unknown key(s) epocs", "members.epocs"]),
-    ({}, ["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "nope"],
-     ["device"]),
-])
+@pytest.mark.parametrize(
+    "changes, args, fragments",
+    [
+        (
+            {"cell__ops": ["none", "conv_9x9"]},
+            [],
+            ["unknown operation 'conv_9x9'", "allowed: none, ", "avg_pool_3x3", "cell.ops"],
+        ),
+        ({}, ["--n", "5", "--N", "3"], ["n=5", "N=3", "ensemble.n"]),
+        ({"ensemble__n": 4}, [], ["n=4", "N=3"]),
+        ({"hypernet__lambda_range": [0, 99]}, [], ["[0, 99]", "Lambda=8", "hypernet.lambda_range"]),
+        ({"ensemble__lambda_range": [-1, 4]}, [], ["outside [0, Lambda=8]", "ensemble.lambda_range"]),
+        ({"hypernet__penalty": -0.5}, [], ["penalty C must be >= 0", "hypernet.penalty"]),
+        ({}, ["--penalty", "-2"], ["penalty C must be >= 0"]),
+        ({"cell__layout": ["normal", "pyramid"]}, [], ["unknown cell kind 'pyramid'", "cell.layout"]),
+        ({"members__epocs": 2}, [], ["unknown key(s) epocs", "members.epocs"]),
+        ({}, ["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "nope"], ["device"]),
+    ],
+)
 def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, changes, args, fragments):
     config = write_config(tmp_path / "bad.yaml", **changes)
     out = tmp_path / "out"
@@ -255,21 +304,42 @@ def test_cli_missing_config(tmp_path, capsys):
 def test_cli_end_to_end_writes_members_and_summary(tmp_path, capsys):
     config = write_config(tmp_path / "tiny.yaml")
     out = tmp_path / "run"
-    assert main(["ensemble", "--space", str(config), "--n", "2", "--N", "3", "--epochs", "1",
-                 "--seed", "1", "--device", "cpu", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "ensemble",
+                "--space",
+                str(config),
+                "--n",
+                "2",
+                "--N",
+                "3",
+                "--epochs",
+                "1",
+                "--seed",
+                "1",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "ensemble" in printed and "shared_star" in printed
     members = sorted((out / "members").glob("member_*.yaml"))
     assert [p.name for p in members] == ["member_00.yaml", "member_01.yaml", "member_02.yaml"]
     member = yaml.safe_load(members[0].read_text())
-    assert {"lambda", "shared_with_alpha_star", "val_acc", "test_acc", "genotype",
-            "selected"} <= set(member)
+    assert {"lambda", "shared_with_alpha_star", "val_acc", "test_acc", "genotype", "selected"} <= set(member)
     Genotype.from_dict(member["genotype"], tiny_space())
     summary = yaml.safe_load((out / "summary.yaml").read_text())
     assert 1 <= summary["ensemble"]["size"] <= 2
     assert {"val_acc", "test_acc"} <= set(summary["ensemble"])
-    assert {"mean_pairwise_shared_chosen", "lambdas_chosen",
-            "mean_shared_with_alpha_star_chosen"} <= set(summary["diversity"])
+    assert {"mean_pairwise_shared_chosen", "lambdas_chosen", "mean_shared_with_alpha_star_chosen"} <= set(
+        summary["diversity"]
+    )
     assert summary["seconds"]["total"] > 0 and len(summary["members"]) == 3
     assert (out / "members.csv").is_file() and (out / "alpha_star.yaml").is_file()
 

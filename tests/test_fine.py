@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import CONFIGS
+from test_coarse import TINY_PREDICTOR, toy_space, toy_table
 
 from jointnas.data import SearchSpace, read_space, read_table
 from jointnas.errors import ConfigError, SearchError
@@ -22,9 +24,6 @@ from jointnas.search.report import RunFolder
 from jointnas.search.settings import load_settings
 from jointnas.search.strategies import create_strategy
 
-from conftest import CONFIGS
-from test_coarse import TINY_PREDICTOR, toy_space, toy_table
-
 
 class Known:
     """Stand-in predictor for the digits space: bigger nets help, lr best near 0.03, adamw helps."""
@@ -34,8 +33,13 @@ class Known:
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         self.rows += len(frame)
-        size = (frame["stem_width"] / 32 + frame["s1_width"] / 32 + frame["s2_width"] / 48
-                + frame["s3_width"] / 64 + (frame["s1_depth"] + frame["s2_depth"] + frame["s3_depth"]) / 9) / 5
+        size = (
+            frame["stem_width"] / 32
+            + frame["s1_width"] / 32
+            + frame["s2_width"] / 48
+            + frame["s3_width"] / 64
+            + (frame["s1_depth"] + frame["s2_depth"] + frame["s3_depth"]) / 9
+        ) / 5
         lr = np.log10(frame["lr"].astype(float))
         return (size - 0.1 * (lr + 1.5) ** 2 + 0.05 * (frame["optimizer"] == "adamw")).to_numpy(float)
 
@@ -63,8 +67,9 @@ def test_improves_over_start_and_reaches_known_optimum(digits):
 
 def test_every_budget_and_limit_holds(digits):
     budgets, max_params = [3e5, 1e6, 3e6], 2e5
-    result = fine_search(digits, Known(), population=32, budgets=budgets, limits={"params": max_params},
-                         seed=1)
+    result = fine_search(
+        digits, Known(), population=32, budgets=budgets, limits={"params": max_params}, seed=1
+    )
     assert result.best["budget"].tolist() == budgets
     costs = space_costs(digits, result.best)
     assert (costs["flops"].to_numpy() <= np.array(budgets)).all()
@@ -89,8 +94,11 @@ def test_tol_zero_runs_to_the_cap(digits):
 
 
 def test_same_seed_same_result(digits):
-    run = lambda seed: fine_search(digits, Known(), population=16, budgets=[5e5, 2e6], crossover=0.5,
-                                   mutations=2, seed=seed)
+    def run(seed):
+        return fine_search(
+            digits, Known(), population=16, budgets=[5e5, 2e6], crossover=0.5, mutations=2, seed=seed
+        )
+
     first, again, other = run(3), run(3), run(4)
     pd.testing.assert_frame_equal(first.table(), again.table())
     assert first.generations == again.generations and first.scored == again.scored
@@ -120,8 +128,16 @@ def test_real_predictor_on_a_tabular_space():
     space, table = toy_space(), toy_table(toy_space())
     fitted = AccuracyPredictor(space, seed=0, **TINY_PREDICTOR).fit(table, target="val_acc")
     init = table.sort_values("val_acc").head(8)  # start from the worst pairs
-    result = fine_search(space, fitted, init=init, population=16, sobol=0, budgets=[2e5],
-                         cost_fn=table_costs(space, table), seed=0)
+    result = fine_search(
+        space,
+        fitted,
+        init=init,
+        population=16,
+        sobol=0,
+        budgets=[2e5],
+        cost_fn=table_costs(space, table),
+        seed=0,
+    )
     start = result.history[result.history["generation"] == 0]["best"].max()
     assert result.best["pred_acc"].iloc[0] > start
     best = space.configs(result.best)[0]
@@ -189,9 +205,16 @@ def coarse_run(tmp_path_factory):
     space = toy_space()
     space.to_yaml(folder / "toy.yaml")
     toy_table(space).to_csv(folder / "toy.csv", index=False)
-    config = {"space": "toy.yaml", "name": "toy", "runs_dir": "runs", "batch": 8, "iterations": 2,
-              "evaluator": {"type": "table", "table": "toy.csv"}, "predictor": TINY_PREDICTOR,
-              "pretrain_targets": ["params"]}
+    config = {
+        "space": "toy.yaml",
+        "name": "toy",
+        "runs_dir": "runs",
+        "batch": 8,
+        "iterations": 2,
+        "evaluator": {"type": "table", "table": "toy.csv"},
+        "predictor": TINY_PREDICTOR,
+        "pretrain_targets": ["params"],
+    }
     (folder / "search.yaml").write_text(yaml.safe_dump(config))
     CoarseSearch(load_settings(folder / "search.yaml"), progress=False).run()
     return folder / "runs" / "toy"
@@ -232,7 +255,9 @@ class Oracle:
     """Measures the toy table's known quality for any pair (stands in for training)."""
 
     def evaluate(self, config, max_epochs=None, on_epoch=None):
-        quality = config["width"] / 8 + (config["op"] == "c") * 0.5 - (np.log10(config["lr"]) + 1.5) ** 2 * 0.2
+        quality = (
+            config["width"] / 8 + (config["op"] == "c") * 0.5 - (np.log10(config["lr"]) + 1.5) ** 2 * 0.2
+        )
         return EvalResult(curve=[quality], val_acc=quality, epochs_run=int(config["epochs"]))
 
 
@@ -240,7 +265,10 @@ def test_fine_cli_verify(run_dir, capsys, monkeypatch):
     monkeypatch.setattr(RunFolder, "evaluator", lambda self, seed=None: Oracle())
     code, out, _ = cli(["fine", "--run", str(run_dir), "--verify", "4", *FAST], capsys)
     assert code == 0 and "verified pairs (4, full schedules)" in out
-    assert "Kendall tau, predicted (pred_acc) vs measured (val_acc): " in out and "over all 4 verified pairs" in out
+    assert (
+        "Kendall tau, predicted (pred_acc) vs measured (val_acc): " in out
+        and "over all 4 verified pairs" in out
+    )
     verify = read_table(run_dir / "verify.csv")
     assert len(verify) == 4 and {"pred_acc", "val_acc", "status"} <= set(verify.columns)
     assert verify["score"].is_monotonic_decreasing and (verify["status"] == "ok").all()
@@ -268,8 +296,11 @@ class SeededOracle(Oracle):
         if self.fail and self.seed == 2:
             return EvalResult(curve=[], val_acc=float("nan"), status="diverged", message="loss is NaN")
         r = super().evaluate(config)
-        return EvalResult(curve=[r.val_acc + 0.01 * self.seed], val_acc=r.val_acc + 0.01 * self.seed,
-                          epochs_run=r.epochs_run)
+        return EvalResult(
+            curve=[r.val_acc + 0.01 * self.seed],
+            val_acc=r.val_acc + 0.01 * self.seed,
+            epochs_run=r.epochs_run,
+        )
 
 
 @pytest.mark.parametrize("fail", [False, True])
@@ -290,7 +321,9 @@ def test_fine_cli_verifies_with_several_training_seeds(run_dir, capsys, monkeypa
 
 
 def test_run_evaluators_count_up_from_the_run_seed(digits, tmp_path):
-    run = RunFolder(tmp_path, digits, settings={"evaluator": {"type": "train", "dataset": "digits", "seed": 5}})
+    run = RunFolder(
+        tmp_path, digits, settings={"evaluator": {"type": "train", "dataset": "digits", "seed": 5}}
+    )
     assert [e.seed for e in run.evaluators(3)] == [5, 6, 7]
     assert run.evaluators(1)[0].seed == 5
 
@@ -303,11 +336,24 @@ def test_several_training_seeds_need_the_train_evaluator(run_dir, capsys):
 def test_fine_cli_compares_with_the_default_pair(run_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(RunFolder, "evaluator", lambda self, seed=None: Oracle())
     space = toy_space()
-    with_default = SearchSpace(space.arch, space.recipe, name="toy",
-                               default={"op": "b", "width": 4, "lr": 0.03, "epochs": 6})
+    with_default = SearchSpace(
+        space.arch, space.recipe, name="toy", default={"op": "b", "width": 4, "lr": 0.03, "epochs": 6}
+    )
     with_default.to_yaml(tmp_path / "toy_default.yaml")
-    code, out, _ = cli(["fine", "--run", str(run_dir), "--space", str(tmp_path / "toy_default.yaml"),
-                        "--verify", "2", "--compare-default", *FAST], capsys)
+    code, out, _ = cli(
+        [
+            "fine",
+            "--run",
+            str(run_dir),
+            "--space",
+            str(tmp_path / "toy_default.yaml"),
+            "--verify",
+            "2",
+            "--compare-default",
+            *FAST,
+        ],
+        capsys,
+    )
     verify = read_table(run_dir / "verify.csv")
     assert code == 0 and verify["kind"].tolist() == ["best", "pareto", "default"]
     default = verify[verify["kind"] == "default"].iloc[0]
@@ -326,10 +372,16 @@ def test_fine_cli_table_starts_but_measured_accuracy_comes_from_the_run(run_dir,
     assert len(measured) and measured.isin(read_table(run_dir / "samples.csv")["acc"]).all()
 
 
-@pytest.mark.parametrize("damage, match", [
-    (lambda t: t.drop(columns="lr"), "missing variable column(s) lr"),
-    (lambda t: t.assign(lr=np.where(t.index == 7, 5.0, t["lr"])), "row 8, column 'lr'"),  # 1-based, as in the file
-])
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda t: t.drop(columns="lr"), "missing variable column(s) lr"),
+        (
+            lambda t: t.assign(lr=np.where(t.index == 7, 5.0, t["lr"])),
+            "row 8, column 'lr'",
+        ),  # 1-based, as in the file
+    ],
+)
 def test_fine_cli_refuses_a_bad_start_table(run_dir, tmp_path, capsys, damage, match):
     table = toy_table(toy_space()).assign(status=lambda t: np.where(t.index < 3, "failed", "ok"))
     damage(table).to_csv(tmp_path / "start.csv", index=False)
@@ -344,8 +396,9 @@ def test_measured_pairs_keep_rows_aligned_with_a_repeated_index(run_dir):
     twice = pd.concat([samples.head(4), samples.iloc[4:8]])  # index 0..3, 0..3
     pairs = run.measured_pairs(twice)
     assert pairs["acc"].tolist() == twice["acc"].tolist()
-    assert run.best_pairs(3, twice).equals(pairs.sort_values("acc", ascending=False, kind="stable")
-                                           .head(3)[list(toy_space().names)])
+    assert run.best_pairs(3, twice).equals(
+        pairs.sort_values("acc", ascending=False, kind="stable").head(3)[list(toy_space().names)]
+    )
 
 
 def _refused(code, err, run_dir, match):
@@ -358,8 +411,9 @@ def test_predictor_from_another_space_is_refused(run_dir, tmp_path, capsys):
     other = read_space(CONFIGS / "digits.yaml")
     table = other.sample(16, seed=0, frame=True).assign(acc=np.linspace(0, 1, 16))
     AccuracyPredictor(other, seed=0, **TINY_PREDICTOR).fit(table).save(tmp_path / "other.pt")
-    code, _, err = cli(["fine", "--run", str(run_dir), "--predictor", str(tmp_path / "other.pt"), *FAST],
-                       capsys)
+    code, _, err = cli(
+        ["fine", "--run", str(run_dir), "--predictor", str(tmp_path / "other.pt"), *FAST], capsys
+    )
     _refused(code, err, run_dir, "another search space")
 
 
@@ -375,8 +429,7 @@ def test_run_without_predictor_is_refused(run_dir, capsys):
     _refused(code, err, run_dir, "no predictor.pt")
 
 
-@pytest.mark.parametrize("flag", [["--tol", "0"], ["--tol=-1e-3"], ["--patience", "0"],
-                                  ["--patience=-2"]])
+@pytest.mark.parametrize("flag", [["--tol", "0"], ["--tol=-1e-3"], ["--patience", "0"], ["--patience=-2"]])
 def test_non_positive_tol_or_patience_is_refused(run_dir, capsys, flag):
     code, _, err = cli(["fine", "--run", str(run_dir), *flag, *FAST], capsys)
     _refused(code, err, run_dir, flag[0].split("=")[0])
@@ -398,14 +451,40 @@ def test_compare_with_default_uses_pooled_stds_and_the_defaults_flops():
 
     from jointnas.search.verify import compare_with_default
 
-    verified = pd.DataFrame([
-        {"kind": "best", "budget": 3e5, "flops": 2e5, "status": "ok", "val_acc": 0.98,
-         "val_acc_std": 0.003, "test_acc": 0.97, "test_acc_std": 0.004},
-        {"kind": "best", "budget": 1e6, "flops": 9e5, "status": "ok", "val_acc": 0.99,  # costlier
-         "val_acc_std": 0.001, "test_acc": 0.99, "test_acc_std": 0.001},
-        {"kind": "default", "budget": None, "flops": 6e5, "status": "ok", "val_acc": 0.97,
-         "val_acc_std": 0.004, "test_acc": 0.965, "test_acc_std": 0.003},
-    ])
+    verified = pd.DataFrame(
+        [
+            {
+                "kind": "best",
+                "budget": 3e5,
+                "flops": 2e5,
+                "status": "ok",
+                "val_acc": 0.98,
+                "val_acc_std": 0.003,
+                "test_acc": 0.97,
+                "test_acc_std": 0.004,
+            },
+            {
+                "kind": "best",
+                "budget": 1e6,
+                "flops": 9e5,
+                "status": "ok",
+                "val_acc": 0.99,  # costlier
+                "val_acc_std": 0.001,
+                "test_acc": 0.99,
+                "test_acc_std": 0.001,
+            },
+            {
+                "kind": "default",
+                "budget": None,
+                "flops": 6e5,
+                "status": "ok",
+                "val_acc": 0.97,
+                "val_acc_std": 0.004,
+                "test_acc": 0.965,
+                "test_acc_std": 0.003,
+            },
+        ]
+    )
     rows = compare_with_default(verified)
     assert len(rows) == 1 and rows.loc[0, "flops"] == 2e5
     assert rows.loc[0, "val_acc_gain"] == pytest.approx(0.01)

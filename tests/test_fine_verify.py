@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_coarse import toy_space
+from test_fine import FAST, Oracle, cli, coarse_run, run_dir  # noqa: F401 (fixtures)
 
 from jointnas.data import SearchSpace, read_table
 from jointnas.errors import SearchError
@@ -17,17 +19,15 @@ from jointnas.search.plots import draw_pareto, new_figure
 from jointnas.search.report import RunFolder
 from jointnas.search.verify import verified_tau
 
-from test_coarse import toy_space
-from test_fine import FAST, Oracle, cli, coarse_run, run_dir  # noqa: F401 (fixtures)
-
 TAU_HEAD = "Kendall tau, predicted (pred_acc) vs measured (val_acc)"
 
 
 def _with_default(tmp_path) -> str:
     space = toy_space()
     path = tmp_path / "toy_default.yaml"
-    SearchSpace(space.arch, space.recipe, name="toy",
-                default={"op": "b", "width": 4, "lr": 0.03, "epochs": 6}).to_yaml(path)
+    SearchSpace(
+        space.arch, space.recipe, name="toy", default={"op": "b", "width": 4, "lr": 0.03, "epochs": 6}
+    ).to_yaml(path)
     return str(path)
 
 
@@ -36,12 +36,14 @@ def _line(out: str, start: str) -> str:
 
 
 # -- 1: one Kendall tau ------------------------------------------------------------------------
-def test_fine_and_report_print_one_tau_over_every_verified_pair_default_included(run_dir, tmp_path,
-                                                                                 capsys, monkeypatch):
+def test_fine_and_report_print_one_tau_over_every_verified_pair_default_included(
+    run_dir, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setattr(RunFolder, "evaluator", lambda self, seed=None: Oracle())
     space = _with_default(tmp_path)
-    code, fine_out, _ = cli(["fine", "--run", str(run_dir), "--space", space, "--verify", "3",
-                             "--compare-default", *FAST], capsys)
+    code, fine_out, _ = cli(
+        ["fine", "--run", str(run_dir), "--space", space, "--verify", "3", "--compare-default", *FAST], capsys
+    )
     assert code == 0
     verify = read_table(run_dir / "verify.csv")
     assert verify["kind"].tolist()[-1] == "default" and len(verify) == 4
@@ -54,9 +56,14 @@ def test_fine_and_report_print_one_tau_over_every_verified_pair_default_included
 
 
 def test_verified_tau_counts_only_pairs_whose_runs_all_finished():
-    frame = pd.DataFrame({"kind": ["best", "pareto", "pareto", "pareto"],
-                          "pred_acc": [0.9, 0.8, 0.7, 0.6], "val_acc": [0.91, 0.85, 0.7, np.nan],
-                          "status": ["ok", "ok", "diverged", "failed"]})
+    frame = pd.DataFrame(
+        {
+            "kind": ["best", "pareto", "pareto", "pareto"],
+            "pred_acc": [0.9, 0.8, 0.7, 0.6],
+            "val_acc": [0.91, 0.85, 0.7, np.nan],
+            "status": ["ok", "ok", "diverged", "failed"],
+        }
+    )
     short = verified_tau(frame)
     assert (short.measured, short.total, short.default) == (2, 4, False) and np.isnan(short.tau)
     assert short.line() == f"{TAU_HEAD}: - (fewer than 3 verified pairs measured: 2 of 4 with every run ok)"
@@ -67,8 +74,7 @@ def test_verified_tau_counts_only_pairs_whose_runs_all_finished():
 
 
 # -- 2: one measurement column, one number format ---------------------------------------------------
-def test_verify_table_has_one_filled_measurement_column_and_budgets_print_alike(run_dir, capsys,
-                                                                                  monkeypatch):
+def test_verify_table_has_one_filled_measurement_column_and_budgets_print_alike(run_dir, capsys, monkeypatch):
     monkeypatch.setattr(RunFolder, "evaluator", lambda self, seed=None: Oracle())
     code, out, _ = cli(["fine", "--run", str(run_dir), "--budgets", "2.5e5", "--verify", "2", *FAST], capsys)
     assert code == 0 and "e+0" not in out
@@ -83,8 +89,14 @@ def test_verify_table_has_one_filled_measurement_column_and_budgets_print_alike(
 
 
 def test_numbers_print_one_way():
-    assert [format_number(v) for v in (2.5e5, 250000, 1e-5, 0.98123, 500.0, float("nan"))] == \
-        ["2.5e5", "2.5e5", "1e-5", "0.9812", "500", "-"]
+    assert [format_number(v) for v in (2.5e5, 250000, 1e-5, 0.98123, 500.0, float("nan"))] == [
+        "2.5e5",
+        "2.5e5",
+        "1e-5",
+        "0.9812",
+        "500",
+        "-",
+    ]
     assert budget_label(2.5e5) == "2.5e5" and budget_label(None) == "any"
     table = format_table(pd.DataFrame({"flops": [2.5e5, np.float32(3e6)], "n": [1, 2]}))
     assert "2.5e5" in table and "3e6" in table and "e+" not in table
@@ -121,17 +133,28 @@ def test_failed_pairs_say_why_and_report_prints_no_nan(run_dir, capsys, monkeypa
 
 # -- 16: the Pareto plot ------------------------------------------------------------------------
 def _pareto_frames():
-    fine = pd.DataFrame({"kind": ["best", "best", "pareto", "pareto", "pareto"],
-                         "budget": [2e5, 4e5, np.nan, np.nan, np.nan],
-                         "flops": [2e5, 4e5, 1e5, 2e5, 4e5], "score": [0.9, 0.93, 0.86, 0.9, 0.93]})
+    fine = pd.DataFrame(
+        {
+            "kind": ["best", "best", "pareto", "pareto", "pareto"],
+            "budget": [2e5, 4e5, np.nan, np.nan, np.nan],
+            "flops": [2e5, 4e5, 1e5, 2e5, 4e5],
+            "score": [0.9, 0.93, 0.86, 0.9, 0.93],
+        }
+    )
     rng = np.random.default_rng(0)
-    coarse = pd.DataFrame({"flops": rng.uniform(5e4, 4e5, 23),
-                           "acc": np.r_[rng.uniform(0.85, 0.95, 20), [0.05, 0.1, 0.1]]})  # 3 failed
-    verified = pd.DataFrame({"kind": ["best", "best", "pareto", "default"],
-                             "flops": [2e5, 4e5, 1e5, 3e5], "pred_acc": [0.9, 1.2, 0.86, 0.88],
-                             "val_acc": [0.89, 0.94, np.nan, 0.87],
-                             "val_acc_std": [0.004, 0.002, np.nan, 0.003],
-                             "status": ["ok", "ok", "failed", "ok"]})
+    coarse = pd.DataFrame(
+        {"flops": rng.uniform(5e4, 4e5, 23), "acc": np.r_[rng.uniform(0.85, 0.95, 20), [0.05, 0.1, 0.1]]}
+    )  # 3 failed
+    verified = pd.DataFrame(
+        {
+            "kind": ["best", "best", "pareto", "default"],
+            "flops": [2e5, 4e5, 1e5, 3e5],
+            "pred_acc": [0.9, 1.2, 0.86, 0.88],
+            "val_acc": [0.89, 0.94, np.nan, 0.87],
+            "val_acc_std": [0.004, 0.002, np.nan, 0.003],
+            "status": ["ok", "ok", "failed", "ok"],
+        }
+    )
     return fine, coarse, verified
 
 
@@ -142,8 +165,14 @@ def test_pareto_plot_draws_verified_accuracies_budgets_and_a_clipped_accuracy_ax
     plt, fig, ax = new_figure()
     draw_pareto(ax, fine, coarse, "acc", verified)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert {"FLOPs budget", "verified: predicted", "verified: measured (mean ± std)",
-            "default pair: measured (mean ± std)", "Pareto front", "best per budget"} <= set(labels)
+    assert {
+        "FLOPs budget",
+        "verified: predicted",
+        "verified: measured (mean ± std)",
+        "default pair: measured (mean ± std)",
+        "Pareto front",
+        "best per budget",
+    } <= set(labels)
     assert labels[-1] == "1 verified pairs failed (not drawn)"
     bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     assert len(bars) == 2  # the found pairs, the default pair
@@ -175,8 +204,20 @@ class Trainer(Oracle):
 
 def test_training_the_default_pair_shows_progress_unless_quiet(run_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(RunFolder, "evaluator", lambda self, seed=None: Trainer())
-    args = ["fine", "--run", str(run_dir), "--space", _with_default(tmp_path), "--verify", "1",
-            "--compare-default", "--population", "16", "--max-generations", "40"]
+    args = [
+        "fine",
+        "--run",
+        str(run_dir),
+        "--space",
+        _with_default(tmp_path),
+        "--verify",
+        "1",
+        "--compare-default",
+        "--population",
+        "16",
+        "--max-generations",
+        "40",
+    ]
     code, _, err = cli(args, capsys)
     assert code == 0 and "default pair" in err and "epoch 6, val_acc 0.5000" in err
     code, _, err = cli([*args, "--quiet"], capsys)

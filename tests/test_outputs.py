@@ -8,6 +8,7 @@ import stat
 
 import pytest
 import torch
+from test_predictor_cli import files, make_space, one_line_error  # noqa: F401  (fixture)
 
 from jointnas.cli_base import environment_error
 from jointnas.data.atomic import atomic_path, write_bytes
@@ -15,10 +16,15 @@ from jointnas.errors import ConfigError, OutputError, PredictorError
 from jointnas.predictor.cli import main as predictor_main
 from jointnas.recipes import build_model, load_model, save_model
 
-from test_predictor_cli import files, make_space, one_line_error  # noqa: F401  (fixture)
-
-ARCH = {"stem_width": 8, "activation": "relu",
-        "s1_width": 8, "s1_depth": 1, "s1_kernel": 3, "s1_expand": 1, "s1_se": False}
+ARCH = {
+    "stem_width": 8,
+    "activation": "relu",
+    "s1_width": 8,
+    "s1_depth": 1,
+    "s1_kernel": 3,
+    "s1_expand": 1,
+    "s1_se": False,
+}
 
 
 def test_a_path_under_a_file_names_the_file_that_is_not_a_folder(tmp_path):
@@ -58,21 +64,55 @@ def test_written_files_respect_the_umask_like_open(tmp_path, umask, mode):
 def test_predictor_train_to_an_unwritable_path_is_one_line_exit_2(files, tmp_path, capsys):  # noqa: F811
     (tmp_path / "plain").write_text("x")
     out = tmp_path / "plain" / "pred.pt"
-    assert predictor_main(["train", "--space", str(files / "space.yaml"), "--table",
-                           str(files / "train.csv"), "--target", "acc", "--n-models", "1",
-                           "--out", str(out)]) == 2
+    assert (
+        predictor_main(
+            [
+                "train",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(files / "train.csv"),
+                "--target",
+                "acc",
+                "--n-models",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "cannot write the file", "is not a folder", "pred.pt")
 
 
-def test_predictor_train_on_a_full_disk_is_one_line_exit_2(files, tmp_path, capsys,  # noqa: F811
-                                                            monkeypatch):
+def test_predictor_train_on_a_full_disk_is_one_line_exit_2(
+    files,
+    tmp_path,
+    capsys,  # noqa: F811
+    monkeypatch,
+):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("jointnas.data.atomic.os.replace", full)
-    assert predictor_main(["train", "--space", str(files / "space.yaml"), "--table",
-                           str(files / "train.csv"), "--target", "acc", "--n-models", "1",
-                           "--out", str(tmp_path / "pred.pt")]) == 2
+    assert (
+        predictor_main(
+            [
+                "train",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(files / "train.csv"),
+                "--target",
+                "acc",
+                "--n-models",
+                "1",
+                "--out",
+                str(tmp_path / "pred.pt"),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "no space left on the device", "pred.pt")
 
 
@@ -96,11 +136,9 @@ def test_an_unsafe_pickle_is_refused_without_advising_the_unsafe_load(tmp_path):
 
 def test_model_files_still_round_trip(tmp_path):
     model = build_model(ARCH, 10, (1, 8, 8))
-    save_model(tmp_path / "m.pt", model, ARCH, {"lr": 0.1}, {"in_shape": [1, 8, 8],
-                                                             "num_classes": 10})
+    save_model(tmp_path / "m.pt", model, ARCH, {"lr": 0.1}, {"in_shape": [1, 8, 8], "num_classes": 10})
     loaded, _ = load_model(tmp_path / "m.pt")
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
-                                                 loaded.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
 
 
 def test_storage_errors_name_the_database_error_underneath():

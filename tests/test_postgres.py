@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from test_coarse_reliability import check_two_workers, open_at_once
 
 

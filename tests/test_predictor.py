@@ -8,13 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import CONFIGS
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace
 from jointnas.errors import NotFittedError, PredictorError, TableError
 from jointnas.predictor import AccuracyPredictor, metrics
 from jointnas.predictor.training import TargetTransform
-
-from conftest import CONFIGS
 
 torch.set_num_threads(1)
 FAST = dict(hidden=32, embed=16, epochs=60, frozen_epochs=20, pretrain_epochs=10, n_models=1)
@@ -28,8 +27,11 @@ def digits() -> SearchSpace:
 @pytest.fixture(scope="module")
 def small() -> SearchSpace:
     return SearchSpace(
-        arch=[Integer("width", 8, 64, step=8), Categorical("op", ("conv", "pool", "skip")),
-              Categorical("se", (False, True))],
+        arch=[
+            Integer("width", 8, 64, step=8),
+            Categorical("op", ("conv", "pool", "skip")),
+            Categorical("se", (False, True)),
+        ],
         recipe=[Float("lr", 1e-3, 1.0, log=True)],
         name="small",
     )
@@ -65,7 +67,9 @@ def test_pretraining_predicts_flops_and_params_ranking_on_held_out_archs(digits)
 def test_pretraining_from_a_table_and_a_missing_target_column(small):
     archs = small.sample(256, seed=1, frame=True)
     archs["cost"] = 2.0 ** (archs["width"] / 8) * archs["op"].map({"conv": 3, "pool": 2, "skip": 1})
-    est = AccuracyPredictor(small, seed=0, **{**FAST, "pretrain_epochs": 60}).pretrain(archs, targets=("cost",))
+    est = AccuracyPredictor(small, seed=0, **{**FAST, "pretrain_epochs": 60}).pretrain(
+        archs, targets=("cost",)
+    )
     assert metrics.spearman(archs["cost"], est.predict_costs(archs)["cost"]) > 0.95
     with pytest.raises(PredictorError, match="latency"):
         AccuracyPredictor(small, seed=0, **FAST).pretrain(archs, targets=("cost", "latency"))
@@ -74,8 +78,11 @@ def test_pretraining_from_a_table_and_a_missing_target_column(small):
 def test_pretrained_encoder_is_used_by_fit_and_round_trips(small, tmp_path):
     table = synthetic(small, 60, 2)
     est = AccuracyPredictor(small, seed=0, **{**FAST, "n_models": 2}).pretrain(
-        n=256, costs=lambda space, frame: pd.DataFrame({"flops": frame["width"] ** 2.0,
-                                                        "params": frame["width"] + 1.0}))
+        n=256,
+        costs=lambda space, frame: pd.DataFrame(
+            {"flops": frame["width"] ** 2.0, "params": frame["width"] + 1.0}
+        ),
+    )
     assert est.is_pretrained and est.fit(table) is est
     member = est.members_[0]
     assert len(member.encoders) == 2  # the pretrained encoder and one trained from scratch
@@ -83,7 +90,9 @@ def test_pretrained_encoder_is_used_by_fit_and_round_trips(small, tmp_path):
     assert metrics.kendall_tau(table["acc"], est.predict(table)) > 0.8
     est.save(tmp_path / "pre.pt")
     pool = small.sample(100, seed=3, frame=True)
-    np.testing.assert_array_equal(est.predict(pool), AccuracyPredictor.load(tmp_path / "pre.pt").predict(pool))
+    np.testing.assert_array_equal(
+        est.predict(pool), AccuracyPredictor.load(tmp_path / "pre.pt").predict(pool)
+    )
 
 
 # -- fit / predict ---------------------------------------------------------------------------
@@ -260,8 +269,11 @@ def test_arch_dropout_drops_whole_rows_in_training_and_scales_at_inference():
 
 def test_pretrain_only_file_round_trips_and_refuses_predict(small, tmp_path):
     est = AccuracyPredictor(small, seed=0, **FAST).pretrain(
-        n=128, costs=lambda space, frame: pd.DataFrame({"flops": frame["width"] * 3.0,
-                                                        "params": frame["width"] + 2.0}))
+        n=128,
+        costs=lambda space, frame: pd.DataFrame(
+            {"flops": frame["width"] * 3.0, "params": frame["width"] + 2.0}
+        ),
+    )
     est.save(tmp_path / "enc.pt")
     loaded = AccuracyPredictor.load(tmp_path / "enc.pt")
     pool = small.sample(20, seed=0, frame=True)
@@ -364,7 +376,8 @@ def test_labels_of_any_sign_get_their_own_transform_and_round_trip(small, tmp_pa
     archs["synflow"] = 10.0 ** (archs["width"] / 4.0)  # spans 14 orders of magnitude
     archs.loc[::4, "synflow"] = np.nan  # missing for a quarter of the archs
     est = AccuracyPredictor(small, seed=0, **{**FAST, "pretrain_epochs": 60}).pretrain(
-        archs, targets=("jacov", "synflow"))
+        archs, targets=("jacov", "synflow")
+    )
     assert est.proxy_transforms_ == ("signed_log", "log")
     pred = est.predict_costs(archs)
     assert metrics.spearman(archs["jacov"], pred["jacov"]) > 0.9 and (pred["jacov"] < 0).all()
@@ -377,9 +390,11 @@ def test_labels_of_any_sign_get_their_own_transform_and_round_trip(small, tmp_pa
 
 
 def test_pretraining_on_a_label_that_is_the_accuracy_beats_pretraining_on_noise():
-    space = SearchSpace(arch=[Integer("a", 0, 15), Integer("b", 0, 15),
-                              Categorical("op", ("w", "x", "y", "z"))],
-                        recipe=[Float("lr", 1e-3, 1.0, log=True)], name="free")
+    space = SearchSpace(
+        arch=[Integer("a", 0, 15), Integer("b", 0, 15), Categorical("op", ("w", "x", "y", "z"))],
+        recipe=[Float("lr", 1e-3, 1.0, log=True)],
+        name="free",
+    )
 
     def quality(frame: pd.DataFrame) -> np.ndarray:
         a, b = frame["a"].to_numpy(float), frame["b"].to_numpy(float)

@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import CONFIGS
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace
 from jointnas.data.tables import read_table, write_table
 from jointnas.predictor.cli import main
-
-from conftest import CONFIGS
 
 
 def make_space() -> SearchSpace:
@@ -29,8 +28,7 @@ def make_table(space: SearchSpace, n: int, seed: int) -> pd.DataFrame:
     frame = space.sample(n, seed=seed, frame=True)
     op = frame["op"].map({"conv": 0.2, "pool": 0.1, "skip": 0.0}).to_numpy(dtype=float)
     acc = 0.4 + 0.005 * frame["width"] + op - 0.02 * np.abs(np.log10(frame["lr"]) + 1.5)
-    return frame.assign(acc=acc, flops=frame["width"] ** 2.0, params=frame["width"] * 10.0,
-                        status="ok")
+    return frame.assign(acc=acc, flops=frame["width"] ** 2.0, params=frame["width"] * 10.0, status="ok")
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +40,42 @@ def files(tmp_path_factory):
     write_table(make_table(space, 40, 0), root / "train.csv")
     write_table(make_table(space, 60, 1), root / "test.csv")
     args = ["--space", str(root / "space.yaml")]
-    assert main(["pretrain", *args, "--table", str(root / "train.csv"), "--targets", "flops,params",
-                 "--epochs", "5", "--out", str(root / "enc.pt")]) == 0
-    assert main(["train", *args, "--table", str(root / "train.csv"), "--target", "acc",
-                 "--encoder", str(root / "enc.pt"), "--n-models", "2",
-                 "--out", str(root / "pred.pt")]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                *args,
+                "--table",
+                str(root / "train.csv"),
+                "--targets",
+                "flops,params",
+                "--epochs",
+                "5",
+                "--out",
+                str(root / "enc.pt"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                *args,
+                "--table",
+                str(root / "train.csv"),
+                "--target",
+                "acc",
+                "--encoder",
+                str(root / "enc.pt"),
+                "--n-models",
+                "2",
+                "--out",
+                str(root / "pred.pt"),
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -67,8 +96,20 @@ def test_help_everywhere(command, capsys):
 
 def test_score_adds_score_and_std_columns(files, capsys):
     out = files / "scores.csv"
-    assert main(["score", "--predictor", str(files / "pred.pt"), "--table", str(files / "test.csv"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--predictor",
+                str(files / "pred.pt"),
+                "--table",
+                str(files / "test.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     scores = read_table(out)
     assert len(scores) == 60 and {"score", "score_std", "width", "acc"} <= set(scores.columns)
     assert (scores["score_std"] > 0).all()
@@ -76,8 +117,20 @@ def test_score_adds_score_and_std_columns(files, capsys):
 
 
 def test_evaluate_prints_a_metric_table(files, capsys):
-    assert main(["evaluate", "--predictor", str(files / "pred.pt"), "--table", str(files / "test.csv"),
-                 "--target", "acc"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--predictor",
+                str(files / "pred.pt"),
+                "--table",
+                str(files / "test.csv"),
+                "--target",
+                "acc",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "target: acc"
     assert out.splitlines()[1].split() == ["metric", "value", "meaning"]
@@ -88,17 +141,44 @@ def test_evaluate_prints_a_metric_table(files, capsys):
 
 def test_train_and_evaluate_default_to_the_tables_then_the_trained_target(files, tmp_path, capsys):
     for name in ("train", "test"):  # like the development tables: val_acc, no acc
-        write_table(read_table(files / f"{name}.csv").rename(columns={"acc": "val_acc"}),
-                    tmp_path / f"{name}.csv")
+        write_table(
+            read_table(files / f"{name}.csv").rename(columns={"acc": "val_acc"}), tmp_path / f"{name}.csv"
+        )
     out = tmp_path / "pred.pt"
-    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(tmp_path / "train.csv"),
-                 "--n-models", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(tmp_path / "train.csv"),
+                "--n-models",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "target val_acc, the first of acc, val_acc, valid_acc in the table" in capsys.readouterr().out
     assert main(["evaluate", "--predictor", str(out), "--table", str(tmp_path / "test.csv")]) == 0
     assert capsys.readouterr().out.startswith("target: val_acc (the predictor's)\n")
     write_table(read_table(tmp_path / "test.csv").drop(columns="val_acc"), tmp_path / "bare.csv")
-    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(tmp_path / "bare.csv"),
-                 "--out", str(tmp_path / "x.pt")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(tmp_path / "bare.csv"),
+                "--out",
+                str(tmp_path / "x.pt"),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "no accuracy column (acc, val_acc, valid_acc)", "--target", "bare.csv")
 
 
@@ -106,8 +186,9 @@ def test_evaluate_a_file_that_does_not_store_its_target(files, tmp_path, capsys)
     blob = torch.load(files / "pred.pt", weights_only=True)
     del blob["members"]["target"]
     torch.save(blob, tmp_path / "old.pt")
-    assert main(["evaluate", "--predictor", str(tmp_path / "old.pt"), "--table",
-                 str(files / "test.csv")]) == 0
+    assert (
+        main(["evaluate", "--predictor", str(tmp_path / "old.pt"), "--table", str(files / "test.csv")]) == 0
+    )
     assert capsys.readouterr().out.startswith("target: acc (the table's first of acc, val_acc")
 
 
@@ -121,18 +202,62 @@ def test_progress_on_a_terminal_unless_quiet(files, tmp_path, monkeypatch, quiet
     err = _Terminal()
     monkeypatch.setattr(sys, "stderr", err)
     flag = ["--quiet"] if quiet else []
-    assert main(["pretrain", "--space", str(files / "space.yaml"), "--table", str(files / "train.csv"),
-                 "--epochs", "2", "--out", str(tmp_path / "enc.pt"), *flag]) == 0
-    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(files / "train.csv"),
-                 "--n-models", "1", "--out", str(tmp_path / "pred.pt"), *flag]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(files / "train.csv"),
+                "--epochs",
+                "2",
+                "--out",
+                str(tmp_path / "enc.pt"),
+                *flag,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(files / "train.csv"),
+                "--n-models",
+                "1",
+                "--out",
+                str(tmp_path / "pred.pt"),
+                *flag,
+            ]
+        )
+        == 0
+    )
     shown = err.getvalue()
     assert ("pretrain:" in shown and "fit:" in shown) is not quiet, shown
 
 
 def test_pretrain_from_a_sobol_pool_with_analytic_costs(tmp_path):
     out = tmp_path / "enc.pt"
-    assert main(["pretrain", "--space", str(CONFIGS / "digits.yaml"), "--n", "256", "--epochs", "2",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--space",
+                str(CONFIGS / "digits.yaml"),
+                "--n",
+                "256",
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.is_file()
 
 
@@ -140,23 +265,46 @@ def test_pretrain_on_zero_cost_proxies_of_a_sobol_pool(tmp_path):
     from jointnas.predictor import AccuracyPredictor
 
     out = tmp_path / "enc.pt"
-    assert main(["pretrain", "--space", str(CONFIGS / "mnist1d.yaml"), "--n", "32", "--epochs", "2",
-                 "--targets", "params,synflow,jacov", "--dataset", "mnist1d", "--quiet",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--space",
+                str(CONFIGS / "mnist1d.yaml"),
+                "--n",
+                "32",
+                "--epochs",
+                "2",
+                "--targets",
+                "params,synflow,jacov",
+                "--dataset",
+                "mnist1d",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     est = AccuracyPredictor.load(out)
     assert est.proxy_targets_ == ("params", "synflow", "jacov")
     assert est.proxy_transforms_ == ("log", "log", "signed_log")
 
 
-@pytest.mark.parametrize("extra, fragments", [
-    (["--targets", "flops,zen"], ("unknown zero-cost proxy 'zen'", "allowed: synflow, nwot")),
-    (["--targets", "nwot"], ("--dataset is needed for nwot", "mnist1d")),
-    (["--n", "8"], ("--n 8", "at least 16")),
-])
+@pytest.mark.parametrize(
+    "extra, fragments",
+    [
+        (["--targets", "flops,zen"], ("unknown zero-cost proxy 'zen'", "allowed: synflow, nwot")),
+        (["--targets", "nwot"], ("--dataset is needed for nwot", "mnist1d")),
+        (["--n", "8"], ("--n 8", "at least 16")),
+    ],
+)
 def test_pretrain_bad_proxy_requests(tmp_path, capsys, extra, fragments):
     out = tmp_path / "enc.pt"
-    assert main(["pretrain", "--space", str(CONFIGS / "mnist1d.yaml"), "--n", "32",
-                 *extra, "--out", str(out)]) == 2
+    assert (
+        main(["pretrain", "--space", str(CONFIGS / "mnist1d.yaml"), "--n", "32", *extra, "--out", str(out)])
+        == 2
+    )
     one_line_error(capsys, *fragments)
     assert not out.exists()
 
@@ -166,31 +314,65 @@ def test_pretrain_proxies_on_a_tabular_space(files, tmp_path, capsys):
     space = ["--space", str(files / "space.yaml")]
     assert main(["pretrain", *space, "--targets", "synflow", "--out", str(out)]) == 2
     one_line_error(capsys, "has no model builder", "--table", "space.yaml")
-    assert main(["pretrain", *space, "--table", str(files / "train.csv"), "--targets", "nwot",
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            ["pretrain", *space, "--table", str(files / "train.csv"), "--targets", "nwot", "--out", str(out)]
+        )
+        == 2
+    )
     one_line_error(capsys, "nwot not found", "train.csv")
     table = read_table(files / "train.csv").assign(nwot=np.nan)
     write_table(table, tmp_path / "nan.csv")
-    assert main(["pretrain", *space, "--table", str(tmp_path / "nan.csv"), "--targets",
-                 "flops,nwot", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "pretrain",
+                *space,
+                "--table",
+                str(tmp_path / "nan.csv"),
+                "--targets",
+                "flops,nwot",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "every value of pretraining target nwot is missing", "nan.csv")
     assert not out.exists()
 
 
 def test_pretrain_targets_naming_a_missing_column(files, tmp_path, capsys):
     out = tmp_path / "enc.pt"
-    assert main(["pretrain", "--space", str(files / "space.yaml"), "--table", str(files / "train.csv"),
-                 "--targets", "flops,latency", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "pretrain",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(files / "train.csv"),
+                "--targets",
+                "flops,latency",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "latency", "train.csv")
     assert not out.exists()
 
 
-@pytest.mark.parametrize("case, fragments", [
-    ("missing_variable", ("missing variable column(s) width",)),
-    ("missing_target", ("missing column(s) acc",)),
-    ("outside_space", ("row 3, column 'op'", "'dense'")),
-    ("all_nan", ("0 usable row(s)",)),
-])
+@pytest.mark.parametrize(
+    "case, fragments",
+    [
+        ("missing_variable", ("missing variable column(s) width",)),
+        ("missing_target", ("missing column(s) acc",)),
+        ("outside_space", ("row 3, column 'op'", "'dense'")),
+        ("all_nan", ("0 usable row(s)",)),
+    ],
+)
 def test_train_bad_tables(files, tmp_path, capsys, case, fragments):
     table = make_table(make_space(), 20, 3)
     if case == "missing_variable":
@@ -204,16 +386,44 @@ def test_train_bad_tables(files, tmp_path, capsys, case, fragments):
         table["acc"] = np.nan
     write_table(table, tmp_path / "bad.csv")
     out = tmp_path / "pred.pt"
-    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(tmp_path / "bad.csv"),
-                 "--target", "acc", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(tmp_path / "bad.csv"),
+                "--target",
+                "acc",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "bad.csv", *fragments)
     assert not out.exists()
 
 
 def test_train_with_an_encoder_from_another_space(files, tmp_path, capsys):
     out = tmp_path / "pred.pt"
-    assert main(["train", "--space", str(CONFIGS / "digits.yaml"), "--table", str(files / "train.csv"),
-                 "--encoder", str(files / "enc.pt"), "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--space",
+                str(CONFIGS / "digits.yaml"),
+                "--table",
+                str(files / "train.csv"),
+                "--encoder",
+                str(files / "enc.pt"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     digits = SearchSpace.from_yaml(str(CONFIGS / "digits.yaml"))
     one_line_error(capsys, "enc.pt", make_space().fingerprint(), digits.fingerprint())
     assert not out.exists()
@@ -225,16 +435,29 @@ def test_score_with_a_corrupt_predictor_file(files, tmp_path, capsys, damage):
     bad = tmp_path / "pred.pt"
     bad.write_bytes(data[: len(data) // 3] if damage == "truncated" else b"\x00garbage" * 10)
     out = tmp_path / "scores.csv"
-    assert main(["score", "--predictor", str(bad), "--table", str(files / "test.csv"),
-                 "--out", str(out)]) == 2
+    assert (
+        main(["score", "--predictor", str(bad), "--table", str(files / "test.csv"), "--out", str(out)]) == 2
+    )
     one_line_error(capsys, "pred.pt", "cannot read predictor file")
     assert not out.exists()
 
 
 def test_score_before_training_with_a_pretrain_only_file(files, tmp_path, capsys):
     out = tmp_path / "scores.csv"
-    assert main(["score", "--predictor", str(files / "enc.pt"), "--table", str(files / "test.csv"),
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--predictor",
+                str(files / "enc.pt"),
+                "--table",
+                str(files / "test.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "not fitted", "enc.pt")
     assert not out.exists()
 
@@ -245,28 +468,65 @@ def test_score_candidates_outside_the_space(files, tmp_path, capsys):
     table.loc[4, "width"] = 12.0
     write_table(table, tmp_path / "cands.csv")
     out = tmp_path / "scores.csv"
-    assert main(["score", "--predictor", str(files / "pred.pt"), "--table", str(tmp_path / "cands.csv"),
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--predictor",
+                str(files / "pred.pt"),
+                "--table",
+                str(tmp_path / "cands.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "row 5, column 'width'", "cands.csv")
     assert not out.exists()
 
 
 def test_evaluate_with_all_targets_missing(files, tmp_path, capsys):
     write_table(make_table(make_space(), 10, 5).assign(acc=np.nan), tmp_path / "t.csv")
-    assert main(["evaluate", "--predictor", str(files / "pred.pt"), "--table", str(tmp_path / "t.csv"),
-                 "--target", "acc"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--predictor",
+                str(files / "pred.pt"),
+                "--table",
+                str(tmp_path / "t.csv"),
+                "--target",
+                "acc",
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "0 usable row(s)", "t.csv")
 
 
 def test_score_passes_the_users_columns_through_unchanged(files, tmp_path):
     text = (files / "test.csv").read_text().splitlines()
     keys = [f"{i:08d}" for i in range(len(text) - 1)]
-    rows = [text[0] + ",key,note"] + [f"{line},{k},{'NA' if i % 2 else ''}"
-                                       for i, (line, k) in enumerate(zip(text[1:], keys))]
+    rows = [text[0] + ",key,note"] + [
+        f"{line},{k},{'NA' if i % 2 else ''}" for i, (line, k) in enumerate(zip(text[1:], keys))
+    ]
     (tmp_path / "cands.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "scores.csv"
-    assert main(["score", "--predictor", str(files / "pred.pt"), "--table",
-                 str(tmp_path / "cands.csv"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--predictor",
+                str(files / "pred.pt"),
+                "--table",
+                str(tmp_path / "cands.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     written = out.read_text().splitlines()
     header = written[0].split(",")
     key_col, note_col = header.index("key"), header.index("note")
@@ -274,16 +534,45 @@ def test_score_passes_the_users_columns_through_unchanged(files, tmp_path):
     assert [c[key_col] for c in cells] == keys  # leading zeros kept
     assert [c[note_col] for c in cells] == ["NA" if i % 2 else "" for i in range(len(keys))]
     original = [line.split(",") for line in text[1:]]
-    assert [c[:len(original[0])] for c in cells] == original  # every input cell as written
+    assert [c[: len(original[0])] for c in cells] == original  # every input cell as written
 
 
 def test_train_with_feature_columns_needs_them_to_score(files, tmp_path, capsys):
     table = read_table(files / "train.csv").assign(proxy=lambda t: t["width"] * 3.0)
     write_table(table, tmp_path / "train.csv")
     out = tmp_path / "pred.pt"
-    assert main(["train", "--space", str(files / "space.yaml"), "--table", str(tmp_path / "train.csv"),
-                 "--features", "proxy", "--n-models", "1", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--space",
+                str(files / "space.yaml"),
+                "--table",
+                str(tmp_path / "train.csv"),
+                "--features",
+                "proxy",
+                "--n-models",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["score", "--predictor", str(out), "--table", str(files / "test.csv"),
-                 "--out", str(tmp_path / "s.csv")]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--predictor",
+                str(out),
+                "--table",
+                str(files / "test.csv"),
+                "--out",
+                str(tmp_path / "s.csv"),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "feature column(s) proxy missing in the candidates", "test.csv")

@@ -9,7 +9,7 @@ from conftest import CONFIGS, ROOT
 
 def test_readme_python_api_example_runs(tmp_path, monkeypatch, capsys):
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("### Python API"):]
+    section = text[text.index("### Python API") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(code.replace('"configs/', f'"{CONFIGS}/'), "README.md", "exec"), {})

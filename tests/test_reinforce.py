@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import CONFIGS
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace, read_space
 from jointnas.errors import ConfigError, JointNASError
@@ -17,8 +18,6 @@ from jointnas.search.candidates import CandidateSet
 from jointnas.search.evaluators import TableEvaluator
 from jointnas.search.strategies import create_strategy
 from jointnas.search.strategies.reinforce import Reinforce, decision_sizes, from_actions, to_actions
-
-from conftest import CONFIGS
 
 torch.set_num_threads(1)
 BEST = {"a": "z", "b": "y", "c": "x", "d": "w"}
@@ -79,14 +78,20 @@ def test_failed_scores_count_as_the_worst_reward():
 
 
 def test_integers_and_floats_use_grid_cell_centres():
-    space = SearchSpace(arch=[Integer("few", 1, 3), Integer("many", 0, 99), Float("lr", 1e-4, 1.0, log=True),
-                              Float("fixed", 0.5, 0.5)])
+    space = SearchSpace(
+        arch=[
+            Integer("few", 1, 3),
+            Integer("many", 0, 99),
+            Float("lr", 1e-4, 1.0, log=True),
+            Float("fixed", 0.5, 0.5),
+        ]
+    )
     sizes = decision_sizes(space, grid=4)
     assert sizes == [3, 4, 4, 1]
     actions = np.array([[0, 0, 0, 0], [2, 3, 3, 0], [1, 1, 2, 0]])
     frame = from_actions(space, sizes, actions)
     assert frame["few"].tolist() == [1, 3, 2]
-    assert frame["lr"].tolist() == pytest.approx([10 ** -3.5, 10 ** -0.5, 10 ** -1.5])
+    assert frame["lr"].tolist() == pytest.approx([10**-3.5, 10**-0.5, 10**-1.5])
     assert (to_actions(space, sizes, frame) == actions).all()
 
 
@@ -112,12 +117,21 @@ def test_cost_penalty_lowers_the_reward_of_expensive_pairs():
     assert rewards == pytest.approx([0.5 + 0.1 * np.log(2), 0.5 - 0.1 * np.log(2)])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"hidden": 0}, "hidden"), ({"hidden": 5000}, "hidden"), ({"lr": 0.0}, "lr"), ({"lr": 2.0}, "lr"),
-    ({"entropy_weight": -0.1}, "entropy_weight"), ({"grid": 1}, "grid"),
-    ({"baseline_decay": 1.0}, "baseline_decay"), ({"cost_weight": 0.5}, "cost_limit"),
-    ({"lr": "fast"}, "lr"), ({"hidden": True}, "hidden"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"hidden": 0}, "hidden"),
+        ({"hidden": 5000}, "hidden"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": 2.0}, "lr"),
+        ({"entropy_weight": -0.1}, "entropy_weight"),
+        ({"grid": 1}, "grid"),
+        ({"baseline_decay": 1.0}, "baseline_decay"),
+        ({"cost_weight": 0.5}, "cost_limit"),
+        ({"lr": "fast"}, "lr"),
+        ({"hidden": True}, "hidden"),
+    ],
+)
 def test_bad_settings_are_refused(kwargs, match):
     space, table = four_by_four()
     with pytest.raises(ConfigError, match=match):
@@ -168,10 +182,31 @@ def test_enas_end_to_end_on_a_tiny_supernet(tmp_path, capsys):
     from jointnas.search.cli import main as search_main
 
     out = tmp_path / "enas"
-    code = search_main(["enas", "--space", str(CONFIGS / "supernet_layers.yaml"), "--epochs", "2",
-                        "--controller-steps", "2", "--samples", "3", "--final-samples", "4",
-                        "--retrain-epochs", "1", "--recalibrate-bn", "1", "--threads", "1",
-                        "--seed", "0", "--out", str(out)])
+    code = search_main(
+        [
+            "enas",
+            "--space",
+            str(CONFIGS / "supernet_layers.yaml"),
+            "--epochs",
+            "2",
+            "--controller-steps",
+            "2",
+            "--samples",
+            "3",
+            "--final-samples",
+            "4",
+            "--retrain-epochs",
+            "1",
+            "--recalibrate-bn",
+            "1",
+            "--threads",
+            "1",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     summary = json.loads((out / "enas.json").read_text())
     printed = capsys.readouterr().out
@@ -190,7 +225,7 @@ def test_enas_end_to_end_on_a_tiny_supernet(tmp_path, capsys):
 
 def test_enas_refuses_bad_input(capsys):
     from jointnas.search.cli import main as search_main
-    from jointnas.search.enas import enas_search
+    from jointnas.search.oneshot.enas import enas_search
 
     space = read_space(CONFIGS / "supernet_layers.yaml")
     with pytest.raises(ConfigError, match="controller_steps"):

@@ -7,12 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CONFIGS
 from scipy.stats import qmc
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace, read_space
 from jointnas.errors import ConfigError, SpaceError
-
-from conftest import CONFIGS
 
 
 @pytest.fixture(params=["digits.yaml", "cifar.yaml"])
@@ -45,10 +44,10 @@ def test_encoding_layout(space):
     start = 0
     for v in space.variables:
         if isinstance(v, Categorical):
-            np.testing.assert_array_equal(x[:, start:start + v.width].sum(axis=1), 1.0)
+            np.testing.assert_array_equal(x[:, start : start + v.width].sum(axis=1), 1.0)
         start += v.width
-    np.testing.assert_array_equal(space.encode_arch(space.sample(50, seed=0)), x[:, :space.arch_width])
-    np.testing.assert_array_equal(space.encode_recipe(space.sample(50, seed=0)), x[:, space.arch_width:])
+    np.testing.assert_array_equal(space.encode_arch(space.sample(50, seed=0)), x[:, : space.arch_width])
+    np.testing.assert_array_equal(space.encode_recipe(space.sample(50, seed=0)), x[:, space.arch_width :])
 
 
 def test_frame_and_list_encode_identically(space):
@@ -124,8 +123,10 @@ BAD_SPACES = {
     "unknown type": ("arch: [{name: a, type: ordinal, choices: [1]}]", "unknown type 'ordinal'"),
     "low > high": ("arch: [{name: a, type: int, low: 5, high: 1}]", "low=5 > high=1"),
     "empty choices": ("arch: [{name: a, type: categorical, choices: []}]", "non-empty"),
-    "duplicate names": ("arch: [{name: a, type: int, low: 1, high: 2}, {name: a, type: int, low: 1, high: 2}]",
-                        "duplicate variable name"),
+    "duplicate names": (
+        "arch: [{name: a, type: int, low: 1, high: 2}, {name: a, type: int, low: 1, high: 2}]",
+        "duplicate variable name",
+    ),
     "log low <= 0": ("arch: [{name: lr, type: float, low: 0.0, high: 1.0, log: true}]", "low > 0"),
     "unknown key": ("arch: [{name: a, type: int, low: 1, high: 2, size: 3}]", "unknown key"),
     "unknown top key": ("arch: [{name: a, type: int, low: 1, high: 2}]\nsearch: 1", "unknown key"),
@@ -155,16 +156,19 @@ def test_malformed_yaml(tmp_path):
 
 def test_scientific_notation_without_dot_is_a_number(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("arch: [{name: lr, type: float, low: 1e-4, high: 1e-1, log: true}]\n"
-                    "constraints: {flops: 5e6}")
+    path.write_text(
+        "arch: [{name: lr, type: float, low: 1e-4, high: 1e-1, log: true}]\nconstraints: {flops: 5e6}"
+    )
     space = read_space(path)
     assert space["lr"].low == 1e-4 and space.constraints == {"flops": 5e6}
 
 
 BAD_CONFIGS = {
     "unknown variable": (lambda c: {**c, "depth9": 1}, "unknown variable(s) depth9"),
-    "missing variable": (lambda c: {k: v for k, v in c.items() if k != "s1_kernel"},
-                         "missing variable(s) s1_kernel"),
+    "missing variable": (
+        lambda c: {k: v for k, v in c.items() if k != "s1_kernel"},
+        "missing variable(s) s1_kernel",
+    ),
     "out of range": (lambda c: {**c, "s1_depth": 9}, "'s1_depth': value 9 not allowed (integers 1..3)"),
     "not a choice": (lambda c: {**c, "s1_kernel": 7}, "'s1_kernel': value 7 not allowed (one of 3, 5)"),
     "wrong type": (lambda c: {**c, "lr": "fast"}, "'lr': value 'fast' not allowed"),

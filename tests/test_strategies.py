@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import CONFIGS
 
 from jointnas.data import Categorical, Float, Integer, SearchSpace, read_space
 from jointnas.search.candidates import CandidateSet, row_keys
 from jointnas.search.strategies import STRATEGIES, create_strategy, load_all
-
-from conftest import CONFIGS
 
 load_all()
 
@@ -22,9 +20,17 @@ FAST = {
     "qmc": {},
     "evolution": {"population": 6, "tournament": 3},
     "fine": {"population": 6, "mutations": 2, "crossover": 0.5},
-    "predictor": {"predictor_params": {"n_models": 2, "epochs": 30, "frozen_epochs": 5,
-                                       "pretrain_epochs": 2, "hidden": 16, "embed": 8},
-                  "pool_size": 256},
+    "predictor": {
+        "predictor_params": {
+            "n_models": 2,
+            "epochs": 30,
+            "frozen_epochs": 5,
+            "pretrain_epochs": 2,
+            "hidden": 16,
+            "embed": 8,
+        },
+        "pool_size": 256,
+    },
     "tpe": {"sampler_params": {"n_startup_trials": 5}},
     "reinforce": {"hidden": 16, "grid": 4},
 }
@@ -157,8 +163,7 @@ def test_unknown_strategy_lists_allowed():
 def test_round_robin_members_take_turns_without_repeats():
     from jointnas.search.strategies.predictor_guided import round_robin
 
-    scores = np.array([[5.0, 4.0, 3.0, 0.0, 1.0],
-                       [5.0, 0.0, 1.0, 4.0, 3.0]])
+    scores = np.array([[5.0, 4.0, 3.0, 0.0, 1.0], [5.0, 0.0, 1.0, 4.0, 3.0]])
     # member 0 takes row 0, member 1's best (row 0) is taken so it takes row 3, ...
     assert round_robin(scores, 4).tolist() == [0, 3, 1, 4]
     assert sorted(round_robin(scores, 10).tolist()) == [0, 1, 2, 3, 4]
@@ -166,7 +171,10 @@ def test_round_robin_members_take_turns_without_repeats():
 
 def test_thompson_selection_proposes_valid_distinct_batches():
     space = synthetic_space()
-    params = {**FAST["predictor"], "predictor_params": {**FAST["predictor"]["predictor_params"], "n_models": 3}}
+    params = {
+        **FAST["predictor"],
+        "predictor_params": {**FAST["predictor"]["predictor_params"], "n_models": 3},
+    }
     strategy = create_strategy("predictor", CandidateSet(space), seed=0, selection="thompson", **params)
     batches = run(strategy, space, rounds=3)
     keys = row_keys(space, space.frame([c for b in batches for c in b]))

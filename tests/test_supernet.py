@@ -8,24 +8,32 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import CONFIGS
 from scipy import stats
 from torch.utils.data import TensorDataset
 
 from jointnas.data import Categorical, Float, Integer, ModelSpec, SearchSpace, read_space
 from jointnas.data.datasets import DatasetBundle, load_dataset
 from jointnas.errors import ConfigError, DatasetError, SpaceError
-from jointnas.recipes import (SAMPLERS, Supernet, SupernetError, create_model, create_sampler,
-                              evaluate_paths, fvcore_costs, load_supernet,
-                              train_and_evaluate, train_supernet)
-from jointnas.recipes.supernet_decode import supernet_costs
-from jointnas.recipes.supernet_train import recalibrate_batch_norm
+from jointnas.recipes import (
+    SAMPLERS,
+    Supernet,
+    SupernetError,
+    create_model,
+    create_sampler,
+    evaluate_paths,
+    fvcore_costs,
+    load_supernet,
+    train_and_evaluate,
+    train_supernet,
+)
+from jointnas.recipes.supernet.decode import supernet_costs
+from jointnas.recipes.supernet.training import recalibrate_batch_norm
 from jointnas.search.candidates import CandidateSet
 from jointnas.search.cli import main
 from jointnas.search.evaluators import SupernetEvaluator, make_evaluator
+from jointnas.search.oneshot.supernet_rank import SupernetRanking, discordant_pairs, ranking_metrics
 from jointnas.search.settings import SearchSettings
-from jointnas.search.supernet_rank import SupernetRanking, discordant_pairs, ranking_metrics
-
-from conftest import CONFIGS
 
 DEPTH = read_space(CONFIGS / "supernet_digits.yaml")
 LAYERS = read_space(CONFIGS / "supernet_layers.yaml")
@@ -49,8 +57,9 @@ def small() -> DatasetBundle:
     """Digits cut to 320 training and 160 validation / test samples."""
     digits = load_dataset("digits")
     cut = lambda ds, n: TensorDataset(*(t[:n] for t in ds.tensors))  # noqa: E731
-    return DatasetBundle("digits-small", cut(digits.train, 320), cut(digits.val, 160),
-                         cut(digits.test, 160), 10, (1, 8, 8))
+    return DatasetBundle(
+        "digits-small", cut(digits.train, 320), cut(digits.val, 160), cut(digits.test, 160), 10, (1, 8, 8)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +122,11 @@ def test_share_first_gives_private_tails(small):
     assert changed == [(0, 0)]
     untrained = {k: v.clone() for k, v in net.state_dict().items()}
     result = train_supernet(net, small, "uniform", epochs=1, seed=0, device="cpu", num_threads=1)
-    trained_tails = {k.split(".")[1] for k, v in net.state_dict().items()
-                     if k.startswith("tails.") and not torch.equal(v, untrained[k])}
+    trained_tails = {
+        k.split(".")[1]
+        for k, v in net.state_dict().items()
+        if k.startswith("tails.") and not torch.equal(v, untrained[k])
+    }
     assert trained_tails == {f"p{a}_{b}" for a, b in result.path_counts}  # only sampled paths
     with pytest.raises(SupernetError, match="share_first"):
         Supernet.from_space(DEPTH, share_first=9)
@@ -132,10 +144,12 @@ def test_unknown_op_is_refused():
 
 
 def test_identity_where_channels_or_resolution_change_is_refused():
-    space = SearchSpace([Categorical("l1_op", ("identity", "mb_k3_e3")),
-                         Categorical("l2_op", ("identity", "mb_k3_e3"))],
-                        model=ModelSpec("layer_supernet", (1, 8, 8), 10,
-                                        {"stem_width": 8, "widths": [8, 16], "strides": [1, 2]}))
+    space = SearchSpace(
+        [Categorical("l1_op", ("identity", "mb_k3_e3")), Categorical("l2_op", ("identity", "mb_k3_e3"))],
+        model=ModelSpec(
+            "layer_supernet", (1, 8, 8), 10, {"stem_width": 8, "widths": [8, 16], "strides": [1, 2]}
+        ),
+    )
     with pytest.raises(SupernetError, match="'l2_op'.*identity.*8 -> 16"):
         Supernet.from_space(space)
 
@@ -151,13 +165,16 @@ def test_depth_above_k_is_refused():
         Supernet.from_space(depth_space([Integer("b1_depth", 1, 3), Integer("b2_depth", 1, 4)]))
 
 
-@pytest.mark.parametrize("arch, options, match", [
-    ([Integer("b1_depth", 1, 3)], {}, "'b2_depth' is missing"),
-    ([Integer("b1_depth", 1, 3), Float("b2_depth", 1.0, 3.0)], {}, "'b2_depth'.*float"),
-    (None, {"depth": 3}, "options.depth.*allowed: stem_width"),
-    (None, {"strides": [1, 3]}, "strides"),
-    (None, {"kernel": 4}, "kernel=4 must be odd"),
-])
+@pytest.mark.parametrize(
+    "arch, options, match",
+    [
+        ([Integer("b1_depth", 1, 3)], {}, "'b2_depth' is missing"),
+        ([Integer("b1_depth", 1, 3), Float("b2_depth", 1.0, 3.0)], {}, "'b2_depth'.*float"),
+        (None, {"depth": 3}, "options.depth.*allowed: stem_width"),
+        (None, {"strides": [1, 3]}, "strides"),
+        (None, {"kernel": 4}, "kernel=4 must be odd"),
+    ],
+)
 def test_other_bad_supernet_spaces(arch, options, match):
     with pytest.raises(SupernetError, match=match):
         Supernet.from_space(depth_space(arch, **options))
@@ -269,8 +286,15 @@ def test_evaluate_paths_accepts_arch_dicts_and_refuses_bad_input(trained, small)
 
 def test_standalone_training_of_a_sub_architecture(small):
     arch = {"b1_depth": 2, "b2_depth": 1}
-    result = train_and_evaluate(arch, {"epochs": 1, "batch_size": 64}, small, device="cpu",
-                                model_spec=DEPTH.model, space=DEPTH, num_threads=1)
+    result = train_and_evaluate(
+        arch,
+        {"epochs": 1, "batch_size": 64},
+        small,
+        device="cpu",
+        model_spec=DEPTH.model,
+        space=DEPTH,
+        num_threads=1,
+    )
     spec = Supernet.from_space(DEPTH).spec
     assert result.status == "ok" and len(result.curve) == 1
     assert (result.flops, result.params) == spec.costs(spec.path(arch), (1, 8, 8))
@@ -279,8 +303,12 @@ def test_standalone_training_of_a_sub_architecture(small):
 # -- ranking metrics -------------------------------------------------------------------------
 def test_ranking_metrics_match_hand_computed_values():
     truth = np.array([0.9, 0.8, 0.7, 0.6])
-    runs = np.array([[0.4, 0.3, 0.2, 0.1],    # tau 1
-                     [0.3, 0.4, 0.2, 0.1]])   # one discordant pair of 6: tau 4/6
+    runs = np.array(
+        [
+            [0.4, 0.3, 0.2, 0.1],  # tau 1
+            [0.3, 0.4, 0.2, 0.1],
+        ]
+    )  # one discordant pair of 6: tau 4/6
     m = ranking_metrics(runs, truth)
     assert m["gt_tau"] == pytest.approx((1 + 4 / 6) / 2)
     assert m["s_tau"] == pytest.approx(4 / 6)
@@ -290,8 +318,14 @@ def test_ranking_metrics_match_hand_computed_values():
 
 
 def test_discordant_pairs_lists_the_misranked_pairs():
-    table = pd.DataFrame({"b1_depth": [1, 2, 1], "b2_depth": [3, 2, 1],
-                          "standalone": [0.95, 0.94, 0.80], "acc_uniform": [0.70, 0.75, 0.60]})
+    table = pd.DataFrame(
+        {
+            "b1_depth": [1, 2, 1],
+            "b2_depth": [3, 2, 1],
+            "standalone": [0.95, 0.94, 0.80],
+            "acc_uniform": [0.70, 0.75, 0.60],
+        }
+    )
     ranking = SupernetRanking(table, pd.DataFrame(), pd.DataFrame(), {"uniform": np.zeros((1, 3))}, 0.0)
     pairs = discordant_pairs(ranking, "uniform")
     assert pairs[["a", "b"]].values.tolist() == [["(1,3)", "(2,2)"]]
@@ -301,13 +335,36 @@ def test_discordant_pairs_lists_the_misranked_pairs():
 # -- CLI and evaluator -----------------------------------------------------------------------
 def test_cli_writes_its_files(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["supernet", "--space", str(CONFIGS / "supernet_digits.yaml"), "--seeds", "2",
-                 "--epochs", "1", "--sample", "4", "--recalibrate-bn", "1", "--threads", "1",
-                 "--out", str(out)])
+    code = main(
+        [
+            "supernet",
+            "--space",
+            str(CONFIGS / "supernet_digits.yaml"),
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--sample",
+            "4",
+            "--recalibrate-bn",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     names = {p.name for p in out.iterdir()}
-    assert {"architectures.csv", "samplers.csv", "tau_by_epoch.csv", "discordant_pairs.csv",
-            "report.md", "supernet_vs_standalone.png", "tau_by_epoch.png"} <= names
+    assert {
+        "architectures.csv",
+        "samplers.csv",
+        "tau_by_epoch.csv",
+        "discordant_pairs.csv",
+        "report.md",
+        "supernet_vs_standalone.png",
+        "tau_by_epoch.png",
+    } <= names
     summary = pd.read_csv(out / "samplers.csv")
     assert summary["sampler"].tolist() == ["uniform", "epsilon_greedy", "fair"]
     assert {"gt_tau", "s_tau", "t1r", "t3r"} <= set(summary.columns)
@@ -326,33 +383,75 @@ def test_cli_writes_its_files(tmp_path, capsys):
 
 def test_single_seed_study_says_why_s_tau_is_missing(tmp_path):
     out = tmp_path / "run"
-    assert main(["supernet", "--space", str(CONFIGS / "supernet_digits.yaml"), "--seeds", "1",
-                 "--sampler", "uniform", "--epochs", "1", "--sample", "3", "--threads", "1",
-                 "--out", str(out), "--quiet"]) == 0
-    assert "S-Tau is `-`: it compares the rankings of different supernet seeds, and this " \
-           "study ran 1" in (out / "report.md").read_text()
+    assert (
+        main(
+            [
+                "supernet",
+                "--space",
+                str(CONFIGS / "supernet_digits.yaml"),
+                "--seeds",
+                "1",
+                "--sampler",
+                "uniform",
+                "--epochs",
+                "1",
+                "--sample",
+                "3",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        "S-Tau is `-`: it compares the rankings of different supernet seeds, and this "
+        "study ran 1" in (out / "report.md").read_text()
+    )
 
 
-@pytest.mark.parametrize("builder, says", [
-    ("mbconvv", "is not a known builder (builders: depth_supernet, layer_supernet, mbconv); a "
-                "supernet space needs depth_supernet or layer_supernet; did you mean 'mbconv'?"),
-    ("mbconv", "is a standalone builder, not a supernet builder (builders: depth_supernet, "
-               "layer_supernet, mbconv); a supernet space needs depth_supernet or layer_supernet"),
-])
+@pytest.mark.parametrize(
+    "builder, says",
+    [
+        (
+            "mbconvv",
+            "is not a known builder (builders: depth_supernet, layer_supernet, mbconv); a "
+            "supernet space needs depth_supernet or layer_supernet; did you mean 'mbconv'?",
+        ),
+        (
+            "mbconv",
+            "is a standalone builder, not a supernet builder (builders: depth_supernet, "
+            "layer_supernet, mbconv); a supernet space needs depth_supernet or layer_supernet",
+        ),
+    ],
+)
 def test_cli_names_every_builder_and_the_file_for_a_wrong_builder(tmp_path, capsys, builder, says):
     path = tmp_path / "space.yaml"
-    path.write_text((CONFIGS / "supernet_digits.yaml").read_text()
-                    .replace("builder: depth_supernet", f"builder: {builder}"))
-    assert main(["supernet", "--space", str(path), "--device", "cpu", "--out",
-                 str(tmp_path / "x")]) == 2
+    path.write_text(
+        (CONFIGS / "supernet_digits.yaml")
+        .read_text()
+        .replace("builder: depth_supernet", f"builder: {builder}")
+    )
+    assert main(["supernet", "--space", str(path), "--device", "cpu", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert err == f"error: model.builder={builder!r} {says} ({path})\n"
     assert not (tmp_path / "x").exists()
 
 
 def test_cli_bad_sampler_is_one_line_error(tmp_path, capsys):
-    code = main(["supernet", "--space", str(CONFIGS / "supernet_digits.yaml"), "--sampler",
-                 "uniform,greedy", "--out", str(tmp_path / "x")])
+    code = main(
+        [
+            "supernet",
+            "--space",
+            str(CONFIGS / "supernet_digits.yaml"),
+            "--sampler",
+            "uniform,greedy",
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "greedy" in err
     assert not (tmp_path / "x").exists()
@@ -360,16 +459,19 @@ def test_cli_bad_sampler_is_one_line_error(tmp_path, capsys):
 
 def test_supernet_evaluator_scores_pairs_and_reloads(tmp_path, small):
     ckpt = str(tmp_path / "supernet.pt")
-    ev = SupernetEvaluator(DEPTH, dataset=small, device="cpu", epochs=2, recalibrate_bn=2,
-                           checkpoint=ckpt, num_threads=1)
+    ev = SupernetEvaluator(
+        DEPTH, dataset=small, device="cpu", epochs=2, recalibrate_bn=2, checkpoint=ckpt, num_threads=1
+    )
     assert ev.full_epochs({"b1_depth": 1, "b2_depth": 1}) is None
     results = [ev.evaluate({"b1_depth": d1, "b2_depth": d2}) for d1, d2 in [(1, 1), (3, 3)]]
     for r in results:
         assert 0.2 < r.val_acc <= 1.0 and r.curve == [r.val_acc] and r.status == "ok"
     assert results[0].flops < results[1].flops
     assert results[0].extra["train_seconds"] > 0 and results[1].extra["train_seconds"] == 0
-    again = make_evaluator(DEPTH, {"type": "supernet", "dataset": small, "device": "cpu",
-                                   "recalibrate_bn": 2, "checkpoint": ckpt})
+    again = make_evaluator(
+        DEPTH,
+        {"type": "supernet", "dataset": small, "device": "cpu", "recalibrate_bn": 2, "checkpoint": ckpt},
+    )
     assert again.evaluate({"b1_depth": 3, "b2_depth": 3}).val_acc == results[1].val_acc
     net, meta = load_supernet(ckpt, DEPTH)
     assert meta["epochs"] == 2
@@ -393,8 +495,7 @@ def test_supernet_costs_let_candidate_sets_cut_supernet_spaces():
 
 def test_supernet_evaluator_ignores_the_recipe_part_of_a_pair(small):
     joint = SearchSpace(DEPTH.arch, [Float("lr", 1e-3, 1.0, log=True)], model=DEPTH.model)
-    ev = SupernetEvaluator(joint, dataset=small, device="cpu", epochs=1, recalibrate_bn=1,
-                           num_threads=1)
+    ev = SupernetEvaluator(joint, dataset=small, device="cpu", epochs=1, recalibrate_bn=1, num_threads=1)
     a = ev.evaluate({"b1_depth": 2, "b2_depth": 1, "lr": 0.01}).val_acc
     assert ev.evaluate({"b1_depth": 2, "b2_depth": 1, "lr": 0.5}).val_acc == a
 
@@ -408,14 +509,19 @@ def test_1d_supernet_over_sequences_trains_and_its_costs_match_fvcore(tmp_path, 
     for path in [(0, 0, 0), (2, 2, 2), (0, 1, 2)]:
         model = create_model(space.model, net.spec.arch(path))
         assert net.spec.costs(path, (1, 40)) == fvcore_costs(model, (1, 40))
-    bundle = load_dataset("mnist1d", options={"num_samples": 600, "val_size": 100,
-                                              "test_size": 100})
-    result = train_supernet(net, bundle, "uniform", epochs=1, seed=0, device="cpu",
-                            num_threads=1)
+    bundle = load_dataset("mnist1d", options={"num_samples": 600, "val_size": 100, "test_size": 100})
+    result = train_supernet(net, bundle, "uniform", epochs=1, seed=0, device="cpu", num_threads=1)
     assert result.status == "ok" and result.epochs_run == 1 and np.isfinite(result.losses[0])
     with pytest.raises(DatasetError, match=r"sequences.*\[1, 8, 8\]"):
-        train_supernet(Supernet.from_space(space, seed=0), small_digits(), "uniform", epochs=1,
-                       seed=0, device="cpu", num_threads=1)
+        train_supernet(
+            Supernet.from_space(space, seed=0),
+            small_digits(),
+            "uniform",
+            epochs=1,
+            seed=0,
+            device="cpu",
+            num_threads=1,
+        )
 
 
 def small_digits() -> DatasetBundle:

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from conftest import CONFIGS
 from PIL import Image
 from torch.utils.data import TensorDataset
 
@@ -13,18 +14,37 @@ from jointnas.cli_base import run_cli
 from jointnas.data import ModelSpec, read_space, write_yaml
 from jointnas.data.datasets import DatasetBundle, load_dataset
 from jointnas.errors import ConfigError, DatasetError, SpaceError
-from jointnas.recipes import (TrainingPruned, TrainingRecipe, build_model, load_model, save_model,
-                              train_and_evaluate)
+from jointnas.recipes import (
+    TrainingPruned,
+    TrainingRecipe,
+    build_model,
+    load_model,
+    save_model,
+    train_and_evaluate,
+)
 from jointnas.recipes.recipe import build_optimizer, build_scheduler, param_groups
-from jointnas.search.evaluate_cmd import EVALUATE
-
-from conftest import CONFIGS
+from jointnas.search.cli.evaluate import EVALUATE
 
 SPACE = read_space(CONFIGS / "digits.yaml")
-TINY_ARCH = {"stem_width": 8, "activation": "relu",
-             "s1_width": 8, "s1_depth": 1, "s1_kernel": 3, "s1_expand": 1, "s1_se": False,
-             "s2_width": 16, "s2_depth": 1, "s2_kernel": 3, "s2_expand": 1, "s2_se": False,
-             "s3_width": 16, "s3_depth": 1, "s3_kernel": 3, "s3_expand": 1, "s3_se": False}
+TINY_ARCH = {
+    "stem_width": 8,
+    "activation": "relu",
+    "s1_width": 8,
+    "s1_depth": 1,
+    "s1_kernel": 3,
+    "s1_expand": 1,
+    "s1_se": False,
+    "s2_width": 16,
+    "s2_depth": 1,
+    "s2_kernel": 3,
+    "s2_expand": 1,
+    "s2_se": False,
+    "s3_width": 16,
+    "s3_depth": 1,
+    "s3_kernel": 3,
+    "s3_expand": 1,
+    "s3_se": False,
+}
 FAST = {"lr": 0.05, "epochs": 3, "batch_size": 32, "warmup_epochs": 0}
 
 
@@ -37,8 +57,9 @@ def digits() -> DatasetBundle:
 def small(digits) -> DatasetBundle:
     """Digits cut to 256 training and 128 validation / test samples."""
     cut = lambda ds, n: TensorDataset(*(t[:n] for t in ds.tensors))  # noqa: E731
-    return DatasetBundle("digits-small", cut(digits.train, 256), cut(digits.val, 128),
-                         cut(digits.test, 128), 10, (1, 8, 8))
+    return DatasetBundle(
+        "digits-small", cut(digits.train, 256), cut(digits.val, 128), cut(digits.test, 128), 10, (1, 8, 8)
+    )
 
 
 def train(small, **recipe):
@@ -103,8 +124,9 @@ def test_curve_length_equals_epochs_and_result_fields(small):
 
 def test_max_epochs_truncates_but_keeps_the_schedule(small):
     full = train(small, epochs=3)
-    cut = train_and_evaluate(TINY_ARCH, {**FAST, "epochs": 3}, small, device="cpu",
-                             num_threads=1, max_epochs=2)
+    cut = train_and_evaluate(
+        TINY_ARCH, {**FAST, "epochs": 3}, small, device="cpu", num_threads=1, max_epochs=2
+    )
     assert cut.epochs_run == 2 and cut.curve == full.curve[:2]
 
 
@@ -114,8 +136,7 @@ def test_same_seed_same_curve_and_global_rng_untouched(small, extra):
     a, b = train(small, **extra), train(small, **extra)
     assert a.curve == b.curve and a.test_acc == b.test_acc
     assert torch.equal(torch.random.get_rng_state(), state)
-    other = train_and_evaluate(TINY_ARCH, {**FAST, **extra}, small, device="cpu", num_threads=1,
-                               seed=1)
+    other = train_and_evaluate(TINY_ARCH, {**FAST, **extra}, small, device="cpu", num_threads=1, seed=1)
     assert other.curve != a.curve
 
 
@@ -133,12 +154,23 @@ def test_error_inside_training_is_reported_as_failed(small):
     assert math.isnan(r.val_acc) and math.isnan(r.test_acc)
 
 
-@pytest.mark.parametrize("extra", [{"ema_decay": 0.9}, {"mixup_alpha": 0.2},
-                                   {"ema_decay": 0.99, "mixup_alpha": 0.4, "label_smoothing": 0.1,
-                                    "optimizer": "adamw", "lr": 3e-3, "schedule": "step"}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"ema_decay": 0.9},
+        {"mixup_alpha": 0.2},
+        {
+            "ema_decay": 0.99,
+            "mixup_alpha": 0.4,
+            "label_smoothing": 0.1,
+            "optimizer": "adamw",
+            "lr": 3e-3,
+            "schedule": "step",
+        },
+    ],
+)
 def test_ema_and_mixup_run_and_the_evaluated_model_is_returned(small, extra):
-    r = train_and_evaluate(TINY_ARCH, {**FAST, **extra}, small, device="cpu", num_threads=1,
-                           keep_model=True)
+    r = train_and_evaluate(TINY_ARCH, {**FAST, **extra}, small, device="cpu", num_threads=1, keep_model=True)
     assert r.status == "ok" and len(r.curve) == 3
     assert not isinstance(r.model, torch.optim.swa_utils.AveragedModel)
     assert accuracy(r.model, small.val) == pytest.approx(r.val_acc)
@@ -169,8 +201,7 @@ def test_other_callback_errors_propagate(small):
 
 def test_default_pair_learns_digits_in_a_few_epochs(digits):
     arch, recipe = SPACE.split(SPACE.default)
-    r = train_and_evaluate(arch, recipe, digits, device="cpu", num_threads=1, max_epochs=5,
-                           space=SPACE)
+    r = train_and_evaluate(arch, recipe, digits, device="cpu", num_threads=1, max_epochs=5, space=SPACE)
     assert r.status == "ok" and max(r.curve) >= 0.9 and r.test_acc >= 0.9
 
 
@@ -182,8 +213,9 @@ def test_imagefolder_trains_through_a_dataloader(tmp_path):
             for i in range(4):
                 Image.new("RGB", (8, 8), (color, color - i, color)).save(folder / f"{i}.png")
     bundle = load_dataset("imagefolder", root=tmp_path)
-    r = train_and_evaluate(TINY_ARCH, {**FAST, "epochs": 2, "batch_size": 4}, bundle,
-                           device="cpu", num_threads=1, num_workers=0)
+    r = train_and_evaluate(
+        TINY_ARCH, {**FAST, "epochs": 2, "batch_size": 4}, bundle, device="cpu", num_threads=1, num_workers=0
+    )
     assert r.status == "ok" and len(r.curve) == 2 and math.isnan(r.test_acc)
 
 
@@ -205,11 +237,17 @@ def test_user_errors_raise_before_training(small):
 
 
 def test_save_load_round_trip_gives_identical_outputs(small, tmp_path):
-    r = train_and_evaluate(TINY_ARCH, {**FAST, "epochs": 1}, small, device="cpu", num_threads=1,
-                           keep_model=True)
+    r = train_and_evaluate(
+        TINY_ARCH, {**FAST, "epochs": 1}, small, device="cpu", num_threads=1, keep_model=True
+    )
     path = tmp_path / "model.pt"
-    save_model(path, r.model, TINY_ARCH, {**FAST, "epochs": 1},
-               {"in_shape": (1, 8, 8), "num_classes": 10, "val_acc": r.val_acc})
+    save_model(
+        path,
+        r.model,
+        TINY_ARCH,
+        {**FAST, "epochs": 1},
+        {"in_shape": (1, 8, 8), "num_classes": 10, "val_acc": r.val_acc},
+    )
     model, info = load_model(path)
     x = small.val.tensors[0]
     r.model.eval()
@@ -224,8 +262,20 @@ def test_save_load_round_trip_gives_identical_outputs(small, tmp_path):
 # -- search evaluate ----------------------------------------------------------------------
 def test_evaluate_cli_prints_curve_and_scores(tmp_path, capsys):
     model_file = tmp_path / "m.pt"
-    argv = ["evaluate", "--space", str(CONFIGS / "digits.yaml"), "--default", "--epochs", "2",
-            "--device", "cpu", "--threads", "1", "--save", str(model_file)]
+    argv = [
+        "evaluate",
+        "--space",
+        str(CONFIGS / "digits.yaml"),
+        "--default",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--save",
+        str(model_file),
+    ]
     assert run_cli("search", "test", [EVALUATE], argv) == 0
     out = capsys.readouterr().out
     for word in ("val_acc", "test_acc", "flops", "params", "seconds", "status    ok"):
@@ -244,7 +294,6 @@ def test_evaluate_cli_bad_pair_exits_2_with_one_error_line(tmp_path, capsys):
     assert "pair.yaml" in err[0]
 
 
-
 def _edited_space(tmp_path, old: str, new: str):
     """configs/digits.yaml with one text edit, written to tmp_path."""
     path = tmp_path / "space.yaml"
@@ -256,8 +305,16 @@ def _edited_space(tmp_path, old: str, new: str):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_evaluate_cli_without_cuda_fails_before_any_progress(capsys):
-    argv = ["evaluate", "--space", str(CONFIGS / "digits.yaml"), "--default", "--epochs", "1",
-            "--device", "cuda"]
+    argv = [
+        "evaluate",
+        "--space",
+        str(CONFIGS / "digits.yaml"),
+        "--default",
+        "--epochs",
+        "1",
+        "--device",
+        "cuda",
+    ]
     assert run_cli("search", "test", [EVALUATE], argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: device 'cuda' requested but CUDA"), err
@@ -274,24 +331,44 @@ def test_evaluate_cli_shows_its_bar_on_a_terminal_unless_quiet(monkeypatch, caps
 
     err = Terminal()
     monkeypatch.setattr(sys, "stderr", err)
-    argv = ["evaluate", "--space", str(CONFIGS / "mnist1d.yaml"), "--default", "--epochs", "1",
-            "--device", "cpu", "--threads", "1",  # the dataset: mnist1d, which fits the space
-            *(["--quiet"] if quiet else [])]
+    argv = [
+        "evaluate",
+        "--space",
+        str(CONFIGS / "mnist1d.yaml"),
+        "--default",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",  # the dataset: mnist1d, which fits the space
+        *(["--quiet"] if quiet else []),
+    ]
     assert run_cli("search", "test", [EVALUATE], argv) == 0
     assert ("training default" in err.getvalue()) is not quiet
     printed = capsys.readouterr().out
     assert "threads   1" in printed and "on mnist1d (seed 0)" in printed
 
 
-@pytest.mark.parametrize("old, new, fragments", [
-    ("choices: [sgd, adamw, rmsprop]", "choices: [sgd, adam]",
-     ["recipe variable 'optimizer': choice 'adam' not allowed (allowed: sgd, adamw, rmsprop)"]),
-    ("builder: mbconv", "builder: mbconvv",
-     ["model.builder='mbconvv' is not a known builder (builders: depth_supernet, "
-      "layer_supernet, mbconv); did you mean 'mbconv'?"]),
-])
-def test_a_space_training_cannot_use_fails_before_any_training(tmp_path, capsys, old, new,
-                                                                fragments):
+@pytest.mark.parametrize(
+    "old, new, fragments",
+    [
+        (
+            "choices: [sgd, adamw, rmsprop]",
+            "choices: [sgd, adam]",
+            ["recipe variable 'optimizer': choice 'adam' not allowed (allowed: sgd, adamw, rmsprop)"],
+        ),
+        (
+            "builder: mbconv",
+            "builder: mbconvv",
+            [
+                "model.builder='mbconvv' is not a known builder (builders: depth_supernet, "
+                "layer_supernet, mbconv); did you mean 'mbconv'?"
+            ],
+        ),
+    ],
+)
+def test_a_space_training_cannot_use_fails_before_any_training(tmp_path, capsys, old, new, fragments):
     from jointnas.search.evaluators import TrainEvaluator
 
     path = _edited_space(tmp_path, old, new)
@@ -326,6 +403,7 @@ def test_ema_decay_warms_up_then_reaches_the_recipe_value():
     ema.update_parameters(model)  # long after warmup: the recipe's 0.99
     assert ema.module.weight.item() == pytest.approx(before + (2.0 - before) * 0.01)
 
+
 # -- 1D pairs on MNIST-1D ----------------------------------------------------------------
 SPACE_1D = read_space(CONFIGS / "mnist1d.yaml")
 
@@ -337,8 +415,7 @@ def mnist1d_small(tmp_path_factory) -> DatasetBundle:
     previous = os.environ.get("JOINTNAS_CACHE")
     os.environ["JOINTNAS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     try:
-        return load_dataset("mnist1d", options={"num_samples": 1500, "val_size": 300,
-                                                "test_size": 300})
+        return load_dataset("mnist1d", options={"num_samples": 1500, "val_size": 300, "test_size": 300})
     finally:
         if previous is None:
             os.environ.pop("JOINTNAS_CACHE")
@@ -348,9 +425,15 @@ def mnist1d_small(tmp_path_factory) -> DatasetBundle:
 
 def test_1d_default_pair_learns_mnist1d_well_above_chance(mnist1d_small):
     arch, recipe = SPACE_1D.split(SPACE_1D.default)
-    result = train_and_evaluate(arch, dict(recipe, epochs=4, mixup_alpha=0.2, ema_decay=0.9),
-                                mnist1d_small, device="cpu", seed=0, model_spec=SPACE_1D.model,
-                                num_threads=1)
+    result = train_and_evaluate(
+        arch,
+        dict(recipe, epochs=4, mixup_alpha=0.2, ema_decay=0.9),
+        mnist1d_small,
+        device="cpu",
+        seed=0,
+        model_spec=SPACE_1D.model,
+        num_threads=1,
+    )
     assert result.status == "ok" and len(result.curve) == 4
     assert result.val_acc > 0.4 and result.test_acc > 0.4  # chance is 0.1
     assert result.flops > 0 and result.params > 0
@@ -362,13 +445,22 @@ def test_1d_space_with_2d_dataset_and_the_reverse_name_both_shapes(mnist1d_small
         train_and_evaluate(arch, recipe, digits, device="cpu", space=SPACE_1D, max_epochs=1)
     arch2d, recipe2d = SPACE.split(SPACE.default)
     with pytest.raises(DatasetError, match=r"images.*\[1, 8, 8\].*'mnist1d'.*sequences.*\[1, 40\]"):
-        train_and_evaluate(arch2d, recipe2d, mnist1d_small, device="cpu", space=SPACE,
-                           max_epochs=1)
+        train_and_evaluate(arch2d, recipe2d, mnist1d_small, device="cpu", space=SPACE, max_epochs=1)
 
 
 def test_evaluate_cli_with_a_2d_dataset_for_a_1d_space_exits_2(capsys):
-    argv = ["evaluate", "--space", str(CONFIGS / "mnist1d.yaml"), "--default", "--epochs", "1",
-            "--dataset", "digits", "--device", "cpu"]
+    argv = [
+        "evaluate",
+        "--space",
+        str(CONFIGS / "mnist1d.yaml"),
+        "--default",
+        "--epochs",
+        "1",
+        "--dataset",
+        "digits",
+        "--device",
+        "cpu",
+    ]
     assert run_cli("search", "test", [EVALUATE], argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "[1, 40]" in err[0] and "[1, 8, 8]" in err[0]

@@ -7,20 +7,24 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import CONFIGS
 from torch import nn
 
 from jointnas.data import load_dataset, read_space
 from jointnas.errors import ConfigError, SpaceError
-from jointnas.recipes.zero_cost import (PROXIES, network_proxies, nwot, synflow,
-                                        zero_cost_scores)
-
-from conftest import CONFIGS
+from jointnas.recipes.zero_cost import PROXIES, network_proxies, nwot, synflow, zero_cost_scores
 
 
 def small_net(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv1d(1, 4, 3, padding=1), nn.BatchNorm1d(4), nn.ReLU(),
-                         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(4, 3))
+    return nn.Sequential(
+        nn.Conv1d(1, 4, 3, padding=1),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
 
 
 def test_synflow_is_data_free_and_positive():

@@ -57,7 +57,9 @@ class Strategy(abc.ABC):
         fresh &= np.array([int(k) not in self.proposed for k in keys], dtype=bool)
         frame, keys = frame[fresh].iloc[:n], keys[fresh][:n]
         if len(frame) < n:
-            extra = self.candidates.sample(n - len(frame), self.rng, exclude=self.proposed | set(map(int, keys)))
+            extra = self.candidates.sample(
+                n - len(frame), self.rng, exclude=self.proposed | set(map(int, keys))
+            )
             frame = pd.concat([frame, extra], ignore_index=True)
             keys = row_keys(self.space, frame)
         self.proposed.update(int(k) for k in keys)
@@ -98,14 +100,14 @@ class Strategy(abc.ABC):
     def propose(self, n: int) -> pd.DataFrame:
         """Return about ``n`` feasible candidate configs as a frame (duplicates are dropped)."""
 
-    def observe(self, configs: list[Config], scores: np.ndarray) -> None:
+    def observe(self, configs: list[Config], scores: np.ndarray) -> None:  # noqa: B027 (optional hook)
         """React to new results (the history is already updated)."""
 
     def extra_state(self) -> dict[str, Any]:
         """Strategy-specific plain-data state."""
         return {}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
+    def load_extra_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Restore :meth:`extra_state`."""
 
     # -- helpers -------------------------------------------------------------------------

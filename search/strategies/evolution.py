@@ -41,15 +41,22 @@ class RegularizedEvolution(Strategy):
 
     name = "evolution"
 
-    def __init__(self, candidates: CandidateSet, *, seed: int | None = None, population: int = 20,
-                 tournament: int = 5, mutations: int = 1) -> None:
+    def __init__(
+        self,
+        candidates: CandidateSet,
+        *,
+        seed: int | None = None,
+        population: int = 20,
+        tournament: int = 5,
+        mutations: int = 1,
+    ) -> None:
         super().__init__(candidates, seed=seed)
         if population < 2 or not 1 <= tournament <= population:
             raise ValueError("need population >= 2 and 1 <= tournament <= population")
         self.population, self.tournament, self.mutations = population, tournament, mutations
 
     def propose(self, n: int) -> pd.DataFrame:
-        alive = [(c, s) for c, s in self.history[-self.population:] if np.isfinite(s)]
+        alive = [(c, s) for c, s in self.history[-self.population :] if np.isfinite(s)]
         if len(self.history) < self.population or len(alive) < 2:
             return self.random(n)
         parents = []

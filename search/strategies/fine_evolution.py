@@ -25,8 +25,15 @@ from .qmc import SobolStream
 from .registry import register
 
 
-def breed(space: SearchSpace, parents: np.ndarray, rng: np.random.Generator, n: int, k: int = 1,
-          crossover: float = 0.0, names: Sequence[str] | None = None) -> np.ndarray:
+def breed(
+    space: SearchSpace,
+    parents: np.ndarray,
+    rng: np.random.Generator,
+    n: int,
+    k: int = 1,
+    crossover: float = 0.0,
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
     """``n`` children of unit-cube parents: uniform parent choice, crossover, ``k`` mutations.
 
     Args:
@@ -85,9 +92,17 @@ class FineEvolution(Strategy):
 
     name = "fine"
 
-    def __init__(self, candidates: CandidateSet, *, seed: int | None = None, population: int = 16,
-                 mutations: int = 1, crossover: float = 0.0,
-                 init: Sequence[Config] | pd.DataFrame | None = None, tries: int = 10) -> None:
+    def __init__(
+        self,
+        candidates: CandidateSet,
+        *,
+        seed: int | None = None,
+        population: int = 16,
+        mutations: int = 1,
+        crossover: float = 0.0,
+        init: Sequence[Config] | pd.DataFrame | None = None,
+        tries: int = 10,
+    ) -> None:
         super().__init__(candidates, seed=seed)
         check_variation(population, mutations, crossover)
         self.population, self.mutations, self.crossover = population, mutations, float(crossover)
@@ -103,7 +118,7 @@ class FineEvolution(Strategy):
         if len(self.history) < self.population or len(scored) < 2:
             return self._initial(n)
         scored.sort(key=lambda cs: -cs[1])  # stable: earlier results first among ties
-        parents = self.space.to_unit(self.space.frame([c for c, _ in scored[:self.population]]))
+        parents = self.space.to_unit(self.space.frame([c for c, _ in scored[: self.population]]))
         chunks, taken = [], set(self.proposed)
         for _ in range(self.tries):
             children = breed(self.space, parents, self.rng, 2 * n, self.mutations, self.crossover)

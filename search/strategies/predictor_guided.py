@@ -74,10 +74,18 @@ class PredictorGuided(Strategy):
 
     name = "predictor"
 
-    def __init__(self, candidates: CandidateSet, *, seed: int | None = None, n_init: int | None = None,
-                 pool_size: int = 4096, explore: float = 0.0, selection: str = "mean",
-                 pretrain_targets: Sequence[str] | None = None,
-                 predictor_params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        candidates: CandidateSet,
+        *,
+        seed: int | None = None,
+        n_init: int | None = None,
+        pool_size: int = 4096,
+        explore: float = 0.0,
+        selection: str = "mean",
+        pretrain_targets: Sequence[str] | None = None,
+        predictor_params: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(candidates, seed=seed)
         self.n_init = n_init
         self.pool_size = pool_size
@@ -92,8 +100,9 @@ class PredictorGuided(Strategy):
         pool = candidates.pool
         missing = [f for f in self.features if pool is None or f not in pool.columns]
         if missing:
-            raise ConfigError(f"predictor features {', '.join(missing)} must be columns of the "
-                              "candidates' pool")
+            raise ConfigError(
+                f"predictor features {', '.join(missing)} must be columns of the candidates' pool"
+            )
         try:  # bad predictor settings fail here, before anything is trained
             AccuracyPredictor(self.space).set_params(**self.predictor_params).check_params()
         except (ValueError, PredictorError) as exc:
@@ -156,11 +165,13 @@ class PredictorGuided(Strategy):
     def _pretrain(self) -> None:
         pool = self.candidates.pool
         if pool is not None and all(t in pool.columns for t in self.pretrain_targets):
-            self.predictor.pretrain(pool, targets=self.pretrain_targets,
-                                    costs=pool[list(self.pretrain_targets)])
+            self.predictor.pretrain(
+                pool, targets=self.pretrain_targets, costs=pool[list(self.pretrain_targets)]
+            )
         else:
-            self.predictor.pretrain(self.scoring_pool(), targets=self.pretrain_targets,
-                                    costs=self.candidates.cost_fn)
+            self.predictor.pretrain(
+                self.scoring_pool(), targets=self.pretrain_targets, costs=self.candidates.cost_fn
+            )
 
     def scoring_pool(self) -> pd.DataFrame:
         """The finite pool, or a fixed feasible Sobol pool of ``pool_size`` configs."""

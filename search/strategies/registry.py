@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ...errors import ConfigError
 from ..candidates import CandidateSet
 
 STRATEGIES: dict[str, type] = {}
+_MODULES = ("random_search", "qmc", "evolution", "predictor_guided", "tpe", "fine_evolution", "reinforce")
+
+
+def load_all() -> None:
+    """Import every strategy module so its registration runs."""
+    for module in _MODULES:
+        importlib.import_module(f"{__package__}.{module}")
 
 
 def register(cls: type) -> type:
@@ -22,8 +30,6 @@ def create_strategy(name: str, candidates: CandidateSet, *, seed: int | None = N
     Raises:
         ConfigError: unknown name (listing the registered ones).
     """
-    from . import load_all
-
     load_all()
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r} (allowed: {', '.join(sorted(STRATEGIES))})")

@@ -94,9 +94,15 @@ class Controller(nn.Module):
         temperature: divides the logits.
     """
 
-    def __init__(self, sizes: Sequence[int], hidden: int, generator: torch.Generator,
-                 init_range: float = 0.1, tanh_constant: float | None = 2.5,
-                 temperature: float = 1.0) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        hidden: int,
+        generator: torch.Generator,
+        init_range: float = 0.1,
+        tanh_constant: float | None = 2.5,
+        temperature: float = 1.0,
+    ) -> None:
         with torch.random.fork_rng(devices=[]):  # module defaults must not touch the global RNG
             super().__init__()
             self.sizes = [int(k) for k in sizes]
@@ -109,9 +115,9 @@ class Controller(nn.Module):
             for p in self.parameters():
                 p.uniform_(-init_range, init_range, generator=generator)
 
-    def forward(self, batch: int, actions: torch.Tensor | None = None,
-                generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, batch: int, actions: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample ``batch`` decision sequences (or score the given ``actions``).
 
         Returns:
@@ -168,36 +174,56 @@ class Reinforce(Strategy):
 
     name = "reinforce"
 
-    def __init__(self, candidates: CandidateSet, *, seed: int | None = None, hidden: int = 32,
-                 lr: float = 0.05, entropy_weight: float = 0.01, baseline_decay: float = 0.8,
-                 grid: int = 8, normalize: bool = True, cost_weight: float = 0.0, cost: str = "flops",
-                 cost_limit: float | None = None, rounds: int = 4, init_range: float = 0.1,
-                 tanh_constant: float | None = 2.5, temperature: float = 1.0) -> None:
+    def __init__(
+        self,
+        candidates: CandidateSet,
+        *,
+        seed: int | None = None,
+        hidden: int = 32,
+        lr: float = 0.05,
+        entropy_weight: float = 0.01,
+        baseline_decay: float = 0.8,
+        grid: int = 8,
+        normalize: bool = True,
+        cost_weight: float = 0.0,
+        cost: str = "flops",
+        cost_limit: float | None = None,
+        rounds: int = 4,
+        init_range: float = 0.1,
+        tanh_constant: float | None = 2.5,
+        temperature: float = 1.0,
+    ) -> None:
         super().__init__(candidates, seed=seed)
         if not self.space.variables:
             raise ConfigError("the reinforce controller needs a space with at least one variable")
         num = _is_number
-        checks = (("hidden", hidden, _is_int(hidden) and 1 <= hidden <= 4096, "an integer in 1..4096"),
-                  ("lr", lr, num(lr) and 0 < lr <= 1, "in (0, 1]"),
-                  ("entropy_weight", entropy_weight, num(entropy_weight) and entropy_weight >= 0, ">= 0"),
-                  ("baseline_decay", baseline_decay, num(baseline_decay) and 0 <= baseline_decay < 1,
-                   "in [0, 1)"),
-                  ("grid", grid, _is_int(grid) and grid >= 2, "an integer >= 2"),
-                  ("cost_weight", cost_weight, num(cost_weight) and cost_weight >= 0, ">= 0"),
-                  ("rounds", rounds, _is_int(rounds) and rounds >= 1, "an integer >= 1"),
-                  ("init_range", init_range, num(init_range) and init_range > 0, "> 0"),
-                  ("tanh_constant", tanh_constant, tanh_constant is None or (num(tanh_constant)
-                                                                             and tanh_constant > 0),
-                   "> 0 or None"),
-                  ("temperature", temperature, num(temperature) and temperature > 0, "> 0"))
+        checks = (
+            ("hidden", hidden, _is_int(hidden) and 1 <= hidden <= 4096, "an integer in 1..4096"),
+            ("lr", lr, num(lr) and 0 < lr <= 1, "in (0, 1]"),
+            ("entropy_weight", entropy_weight, num(entropy_weight) and entropy_weight >= 0, ">= 0"),
+            ("baseline_decay", baseline_decay, num(baseline_decay) and 0 <= baseline_decay < 1, "in [0, 1)"),
+            ("grid", grid, _is_int(grid) and grid >= 2, "an integer >= 2"),
+            ("cost_weight", cost_weight, num(cost_weight) and cost_weight >= 0, ">= 0"),
+            ("rounds", rounds, _is_int(rounds) and rounds >= 1, "an integer >= 1"),
+            ("init_range", init_range, num(init_range) and init_range > 0, "> 0"),
+            (
+                "tanh_constant",
+                tanh_constant,
+                tanh_constant is None or (num(tanh_constant) and tanh_constant > 0),
+                "> 0 or None",
+            ),
+            ("temperature", temperature, num(temperature) and temperature > 0, "> 0"),
+        )
         for key, value, ok, allowed in checks:
             if not ok:
                 raise ConfigError(f"reinforce: {key}={value!r} out of range (allowed: {allowed})")
         if cost_limit is None:
             cost_limit = self.candidates.limits.get(cost)
         if cost_weight > 0 and not (cost_limit and cost_limit > 0):
-            raise ConfigError(f"reinforce: cost_weight={cost_weight:g} needs a positive cost_limit for "
-                              f"'{cost}' (none given and the candidates have no limit on it)")
+            raise ConfigError(
+                f"reinforce: cost_weight={cost_weight:g} needs a positive cost_limit for "
+                f"'{cost}' (none given and the candidates have no limit on it)"
+            )
         self.hidden, self.lr, self.entropy_weight = hidden, float(lr), float(entropy_weight)
         self.baseline_decay, self.grid, self.normalize = float(baseline_decay), grid, bool(normalize)
         self.cost_weight, self.cost, self.cost_limit = float(cost_weight), cost, cost_limit
@@ -206,8 +232,9 @@ class Reinforce(Strategy):
         self.sizes = decision_sizes(self.space, grid)
         self.generator = torch.Generator()
         self.generator.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
-        self.controller = Controller(self.sizes, hidden, self.generator, init_range, tanh_constant,
-                                     self.temperature)
+        self.controller = Controller(
+            self.sizes, hidden, self.generator, init_range, tanh_constant, self.temperature
+        )
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr)
         self.baseline: float | None = None
         self.variance: float | None = None
@@ -272,8 +299,10 @@ class Reinforce(Strategy):
         else:
             costs = self.candidates.cost_fn(self.space, frame)
             if self.cost not in costs.columns:
-                raise ConfigError(f"reinforce: cost '{self.cost}' is not available "
-                                  f"(costs: {', '.join(costs.columns) or 'none'})")
+                raise ConfigError(
+                    f"reinforce: cost '{self.cost}' is not available "
+                    f"(costs: {', '.join(costs.columns) or 'none'})"
+                )
             cost = costs[self.cost].to_numpy(dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             return scores - self.cost_weight * np.log(cost / self.cost_limit)
@@ -328,9 +357,12 @@ class Reinforce(Strategy):
         """Nearest pool row not in ``taken`` for each query (each row used once)."""
         pool = self.candidates.pool[list(self.space.names)].reset_index(drop=True)
         if self._pool_points is None:
-            self._weights = np.concatenate([
-                np.full(v.width, math.sqrt(0.5) if isinstance(v, Categorical) else 1.0, np.float32)
-                for v in self.space.variables])
+            self._weights = np.concatenate(
+                [
+                    np.full(v.width, math.sqrt(0.5) if isinstance(v, Categorical) else 1.0, np.float32)
+                    for v in self.space.variables
+                ]
+            )
             self._pool_points = self.space.encode(pool) * self._weights
             self._pool_keys = row_keys(self.space, pool)
         used = np.array([int(k) in taken for k in self._pool_keys], dtype=bool)
@@ -350,21 +382,28 @@ class Reinforce(Strategy):
         opt = self.optimizer.state_dict()["state"]
         return {
             "controller": {k: v.tolist() for k, v in self.controller.state_dict().items()},
-            "optimizer": {str(i): {k: (v.tolist() if torch.is_tensor(v) else v) for k, v in s.items()}
-                          for i, s in opt.items()},
+            "optimizer": {
+                str(i): {k: (v.tolist() if torch.is_tensor(v) else v) for k, v in s.items()}
+                for i, s in opt.items()
+            },
             "generator": self.generator.get_state().tolist(),
-            "baseline": self.baseline, "variance": self.variance, "worst": self.worst,
+            "baseline": self.baseline,
+            "variance": self.variance,
+            "worst": self.worst,
             "updates": self.updates,
         }
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         if not state:
             return
-        self.controller.load_state_dict({k: torch.tensor(v, dtype=torch.float32)
-                                         for k, v in state["controller"].items()})
+        self.controller.load_state_dict(
+            {k: torch.tensor(v, dtype=torch.float32) for k, v in state["controller"].items()}
+        )
         opt = self.optimizer.state_dict()
-        opt["state"] = {int(i): {k: torch.tensor(v, dtype=torch.float32) for k, v in s.items()}
-                        for i, s in state["optimizer"].items()}
+        opt["state"] = {
+            int(i): {k: torch.tensor(v, dtype=torch.float32) for k, v in s.items()}
+            for i, s in state["optimizer"].items()
+        }
         self.optimizer.load_state_dict(opt)
         self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
         self.baseline, self.variance, self.worst = state["baseline"], state["variance"], state["worst"]

@@ -40,9 +40,12 @@ class PoolProjector:
     def __init__(self, candidates: CandidateSet) -> None:
         self.space: SearchSpace = candidates.space
         self.pool = candidates.pool[list(self.space.names)].reset_index(drop=True)
-        self.weights = np.concatenate([
-            np.full(v.width, np.sqrt(0.5) if isinstance(v, Categorical) else 1.0, dtype=np.float32)
-            for v in self.space.variables])
+        self.weights = np.concatenate(
+            [
+                np.full(v.width, np.sqrt(0.5) if isinstance(v, Categorical) else 1.0, dtype=np.float32)
+                for v in self.space.variables
+            ]
+        )
         self.points = self.space.encode(self.pool) * self.weights
         self.keys = row_keys(self.space, self.pool)
 
@@ -80,8 +83,14 @@ class TPESearch(Strategy):
 
     name = "tpe"
 
-    def __init__(self, candidates: CandidateSet, *, seed: int | None = None,
-                 sampler_params: dict[str, Any] | None = None, rounds: int = 3) -> None:
+    def __init__(
+        self,
+        candidates: CandidateSet,
+        *,
+        seed: int | None = None,
+        sampler_params: dict[str, Any] | None = None,
+        rounds: int = 3,
+    ) -> None:
         super().__init__(candidates, seed=seed)
         self.sampler_params = dict(sampler_params or {})
         self.rounds = rounds
@@ -115,7 +124,9 @@ class TPESearch(Strategy):
             keep &= np.array([int(k) not in taken for k in keys], dtype=bool)
             taken |= {int(k) for k in keys[keep]}
             chunks.append(draw[keep])
-        return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=list(self.space.names))
+        return (
+            pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=list(self.space.names))
+        )
 
     def observe(self, configs: list[dict], scores: np.ndarray) -> None:
         if self._session is not None:

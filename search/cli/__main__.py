@@ -1,0 +1,5 @@
+"""``python -m jointnas.search.cli``."""
+
+from .main import main
+
+raise SystemExit(main())

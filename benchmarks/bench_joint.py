@@ -338,7 +338,7 @@ def report(args: argparse.Namespace, found: list[dict], runs: list[dict]) -> lis
     for label, rs in by.items():
         if not label.endswith(" recipe"):
             continue
-        a, _, b, _ = label.split()
+        a, _, _, b, _ = label.split()
         own = np.mean([r["val_acc"] for r in by[a]])
         swap = np.mean([r["val_acc"] for r in rs])
         drops.append(own - swap)

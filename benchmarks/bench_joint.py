@@ -10,7 +10,8 @@ At an equal budget of trained pairs, each search seed runs:
 Every search keeps the default pair's FLOPs as its limit, so a found pair costs at most
 what the reference does. Each returned pair is then re-trained with ``--retrain`` fresh
 training seeds for its full schedule; the table reports their mean validation and test
-accuracy next to the default pair's, and the epochs each search trained.
+accuracy next to the default pair's, the epochs each search trained and the early-stop epoch
+each coarse search chose.
 
 Recipe swap (FBNetV3 reports that swapping recipes between found models costs accuracy):
 the searches over the joint space (coarse and TPE, every seed) each return a pair; each
@@ -155,6 +156,7 @@ def _coarse(
         "score": float(samples["val_acc"].max()),
         "epochs": int(samples["epochs_run"].sum()),
         "pairs": len(samples),
+        "stop": result.early_stop.epoch if result.early_stop else None,
     }
 
 
@@ -305,10 +307,11 @@ def report(args: argparse.Namespace, found: list[dict], runs: list[dict]) -> lis
         "of all search seeds.",
         "",
         "| method | search val_acc (median) | re-trained val_acc | re-trained test_acc | "
-        "vs default (val) | seeds beating default | FLOPs (median) | epochs trained (median) |",
-        "|---|---|---|---|---|---|---|---|",
+        "vs default (val) | seeds beating default | FLOPs (median) | epochs trained (median) | "
+        "early-stop epoch |",
+        "|---|---|---|---|---|---|---|---|---|",
         f"| default pair | - | {mean_std([r['val_acc'] for r in default])} | "
-        f"{mean_std([r['test_acc'] for r in default])} | - | - | {default[0]['flops']:.3g} | - |",
+        f"{mean_std([r['test_acc'] for r in default])} | - | - | {default[0]['flops']:.3g} | - | - |",
     ]
     for method in args.methods.split(","):
         rows = [f for f in found if f["method"] == method]
@@ -325,7 +328,8 @@ def report(args: argparse.Namespace, found: list[dict], runs: list[dict]) -> lis
             f"| {method} | {np.median([f['score'] for f in rows]):.4f} | {mean_std(val)} | "
             f"{mean_std([r['test_acc'] for r in rt])} | {np.mean(val) - base_val:+.4f} | "
             f"{wins}/{len(rows)} | {np.median([r['flops'] for r in rt]):.3g} | "
-            f"{np.median([f['epochs'] for f in rows]):.0f} |"
+            f"{np.median([f['epochs'] for f in rows]):.0f} | "
+            f"{', '.join(str(f.get('stop') or '-') for f in rows)} |"
         )
     lines += [
         "",

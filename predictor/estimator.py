@@ -77,10 +77,11 @@ class AccuracyPredictor:
         frozen_epochs: epochs with the pretrained encoder frozen (phase 1; skipped
             without pretraining).
         pretrain_epochs: epochs of :meth:`pretrain`.
-        recon_weight: weight of the arch-reconstruction loss in pretraining (keeps the
-            embedding from collapsing onto the cost directions).
         scratch_encoder: with a pretrained encoder, give each member a second encoder
-            trained from scratch, its embedding concatenated with the pretrained one.
+            trained from scratch, its embedding concatenated with the pretrained one (an
+            embedding pretrained on a few costs can collapse onto their directions; on
+            cora, tau at N=100/200/500 drops by 0.045/0.023/0.016 without it,
+            ``benchmarks/results/predictor_knobs.md``).
         batch_size: rows per step (smaller tables train full batch; larger ones use
             bigger batches so that an epoch is at most 8 steps).
         lr: peak AdamW learning rate (cosine decay to zero in each phase).
@@ -115,7 +116,6 @@ class AccuracyPredictor:
         epochs: int = 100,
         frozen_epochs: int = 50,
         pretrain_epochs: int = 30,
-        recon_weight: float = 1.0,
         scratch_encoder: bool = True,
         batch_size: int = 128,
         lr: float = 6e-3,
@@ -139,7 +139,6 @@ class AccuracyPredictor:
         self.epochs = epochs
         self.frozen_epochs = frozen_epochs
         self.pretrain_epochs = pretrain_epochs
-        self.recon_weight = recon_weight
         self.scratch_encoder = scratch_encoder
         self.batch_size = batch_size
         self.lr = lr
@@ -222,7 +221,6 @@ class AccuracyPredictor:
                 proxy,
                 x,
                 y,
-                recon_weight=self.recon_weight,
                 generator=gen,
                 epochs=self.pretrain_epochs,
                 batch_size=bs,

@@ -111,6 +111,7 @@ def load_predictor(cls: type, path: str | os.PathLike, space: SearchSpace | None
                 where,
             )
         params = {"arch_dropout": 0.0, **blob["params"]}  # files from before arch dropout
+        params.pop("recon_weight", None)  # files from before the reconstruction loss went
         est = cls(space if space is not None else saved_space, **params)
         _restore(est, blob)
     except JointNASError as exc:

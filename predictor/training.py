@@ -18,7 +18,7 @@ from scipy import special, stats
 from torch import nn
 from torch.nn import functional as F
 
-from .networks import AccuracyHead, Encoder, Member, ProxyHead, init_weights
+from .networks import AccuracyHead, Encoder, Member, ProxyHead
 
 TRANSFORMS = ("rank", "standard")
 
@@ -277,7 +277,6 @@ def pretrain_encoder(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    recon_weight: float,
     generator: torch.Generator,
     **loop: Any,
 ) -> float:
@@ -285,33 +284,24 @@ def pretrain_encoder(
 
     ``y`` may hold NaN where a label is missing; those entries add nothing to the loss.
 
-    With ``recon_weight > 0`` a linear decoder also reconstructs the arch encoding from
-    the embedding (binary cross-entropy, discarded afterwards): without it the embedding
-    collapses onto the few directions that carry the costs, and fine-tuning from it can
-    do worse than training from scratch.
+    The embedding can collapse onto the few directions that carry the costs; the
+    estimator's scratch encoder beside the pretrained one keeps fine-tuning from
+    depending on it alone.
 
     Args:
         encoder, proxy: freshly initialized modules, trained in place.
         x: arch encodings ``(n, arch_width)``; y: targets ``(n, n_costs)``.
-        recon_weight: weight of the reconstruction loss.
-        generator: owned generator (decoder init, shuffles).
+        generator: owned generator (shuffles).
         **loop: :func:`train_loop` keywords (epochs, batch_size, lr, weight_decay, tick).
 
     Returns:
         The last epoch's mean loss.
     """
-    decoder = init_weights(nn.Linear(proxy.linear.in_features, x.shape[1]), generator).to(x.device)
     params = [*encoder.parameters(), *proxy.parameters()]
-    if recon_weight:
-        params += list(decoder.parameters())
 
     def loss_fn(idx: torch.Tensor) -> torch.Tensor:
         idx = idx.to(x.device)
-        z = encoder(x[idx])
-        loss = masked_mse(proxy(z), y[idx])
-        if recon_weight:
-            loss = loss + recon_weight * F.binary_cross_entropy_with_logits(decoder(z), x[idx])
-        return loss
+        return masked_mse(proxy(encoder(x[idx])), y[idx])
 
     encoder.train()
     return train_loop(params, loss_fn, len(x), generator=generator, **loop)

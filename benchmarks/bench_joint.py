@@ -95,8 +95,8 @@ def cached_evaluator(space, dataset: str, seed: int, cache: Path):
 
 
 def run_key(config: dict[str, Any], seed: int, max_epochs: int | None) -> str:
-    plain = {k: (v.item() if hasattr(v, "item") else v) for k, v in config.items()}
-    return json.dumps([plain, seed, max_epochs], sort_keys=True)
+    """The cache key of one training run."""
+    return json.dumps([_plain(config), seed, max_epochs], sort_keys=True)
 
 
 def search(job: tuple[str, int, int, str, str, dict]) -> dict[str, Any]:
@@ -178,6 +178,7 @@ def _tpe(space, seed: int, budget: int, dataset: str, cache: Path, limits: dict)
 
 
 def _plain(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``config`` with plain Python values (numpy scalars unwrapped)."""
     return None if config is None else {k: (v.item() if hasattr(v, "item") else v) for k, v in config.items()}
 
 

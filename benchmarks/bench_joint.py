@@ -101,20 +101,25 @@ def run_key(config: dict[str, Any], seed: int, max_epochs: int | None) -> str:
 
 def search(job: tuple[str, int, int, str, str, dict]) -> dict[str, Any]:
     """One search: the pair it returns, its search score and the epochs it trained."""
-    import torch
-
-    from jointnas.data.space_io import read_space
-
     method, seed, budget, dataset, cache, coarse = job
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    space = read_space(SPACE)
+    space = _job_space()
     limits = {"flops": default_flops(space)}
     kind, mode = method.split("-")
     sub = fixed_space(space, mode)
     if kind == "tpe":
         return _tpe(sub, seed, budget, dataset, Path(cache), limits) | {"method": method, "seed": seed}
     return _coarse(sub, seed, budget, dataset, Path(cache), limits, coarse) | {"method": method, "seed": seed}
+
+
+def _job_space():
+    """The space, in a job process set up to train with one CPU thread, warnings off."""
+    import torch
+
+    from jointnas.data.space_io import read_space
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    return read_space(SPACE)
 
 
 def default_flops(space) -> float:
@@ -184,14 +189,8 @@ def _plain(config: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def retrain(job: tuple[str, dict[str, Any], int, str, str]) -> dict[str, Any]:
     """Train one pair for its full schedule with one training seed."""
-    import torch
-
-    from jointnas.data.space_io import read_space
-
     label, config, seed, dataset, cache = job
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    space = read_space(SPACE)
+    space = _job_space()
     r = cached_evaluator(space, dataset, seed, Path(cache)).evaluate(config)
     return {
         "label": label,

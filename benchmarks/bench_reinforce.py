@@ -7,12 +7,14 @@
    ``random`` and ``evolution`` (regularized evolution, its defaults), all through
    ``create_strategy`` on a ``CandidateSet``. A table with no more rows than the largest
    budget gets budgets scaled down to at most half its rows (stated in its heading).
-2. ENAS on digits (``configs/supernet_layers.yaml``): per seed the search wall time,
+2. ENAS on MNIST-1D (``configs/supernet_layers_mnist1d.yaml``; ``--enas-dataset digits
+   --enas-space configs/supernet_layers.yaml`` for the digits run): per seed the search wall time,
    the chosen architecture's shared-weight and standalone accuracy (retrained from
    scratch); the cost of training every candidate standalone, estimated as the mean
    time of the standalone trainings below times the number of architectures; the Kendall
    tau between shared-weight accuracy (the ENAS supernet, batch norm recalibrated) and
-   standalone accuracy over ``--archs`` architectures drawn uniformly.
+   standalone accuracy (mean over ``--truth-seeds`` seeds, whose own tau is the noise
+   ceiling) over ``--archs`` architectures drawn uniformly.
 
 Usage:
     python benchmarks/bench_reinforce.py                 # 20 seeds, all tables, ENAS 3 seeds
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,7 @@ from jointnas.recipes.supernet.training import evaluate_paths, supernet_recipe  
 from jointnas.search.oneshot.enas import ENAS_CONTROLLER, enas_search, retrain  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "reinforce.md"
+ENAS_SPACE = ROOT / "configs" / "supernet_layers_mnist1d.yaml"
 STRATEGIES = ("random", "evolution", "reinforce")
 BATCH = 10
 
@@ -78,11 +82,21 @@ def table_section(bench: Bench, seeds: list[int], budgets: list[int]) -> list[st
 
 
 def enas_section(
-    seeds: list[int], epochs: int, steps: int, samples: int, retrain_epochs: int, n_archs: int
+    seeds: list[int],
+    epochs: int,
+    steps: int,
+    samples: int,
+    retrain_epochs: int,
+    n_archs: int,
+    *,
+    dataset: str = "mnist1d",
+    space_file: Path = ENAS_SPACE,
+    truth_seeds: int = 2,
 ) -> list[str]:
-    """ENAS on the digits layer supernet: time, found accuracy, estimate, tau."""
-    space = read_space(str(ROOT / "configs" / "supernet_layers.yaml"))
-    bundle = load_dataset("digits")
+    """ENAS on a layer supernet: time, found accuracy, estimate, tau against standalone
+    training (mean over ``truth_seeds`` seeds, whose own tau is the noise ceiling)."""
+    space = read_space(str(space_file))
+    bundle = load_dataset(dataset)
     results = []
     for seed in seeds:
         r = enas_search(
@@ -108,19 +122,22 @@ def enas_section(
     archs = [net.spec.arch(p) for p in paths]
     shared = evaluate_paths(net, archs, bundle, recalibrate_bn=4, seed=seeds[0])
     recipe = results[0].settings["recipe"]
-    alone = [
-        retrain(space, a, bundle, supernet_recipe(recipe), retrain_epochs, seeds[0], "cpu") for a in archs
+    runs = [
+        [retrain(space, a, bundle, supernet_recipe(recipe), retrain_epochs, seed, "cpu") for a in archs]
+        for seed in range(truth_seeds)
     ]
-    truth = np.array([a["val_acc"] for a in alone])
-    per_arch = float(np.mean([a["seconds"] for a in alone]))
+    by_seed = np.array([[a["val_acc"] for a in alone] for alone in runs])
+    truth = by_seed.mean(axis=0)
+    per_arch = float(np.mean([a["seconds"] for alone in runs for a in alone]))
     total = net.spec.num_paths
     lines = [
-        f"### ENAS on digits ({space.name}: {total} architectures)",
+        f"### ENAS on {dataset} ({space.name}: {total} architectures)",
         "",
         f"Settings: {epochs} supernet epochs (SGD lr {recipe['lr']}, batch {recipe['batch_size']}, "
         f"cosine), {steps} controller steps x {samples} samples per epoch, controller "
         f"{ENAS_CONTROLLER}, batch norm recalibrated on 4 batches per scored path, 16 final "
-        f"samples; standalone = {retrain_epochs} epochs from scratch, same recipe.",
+        f"samples; standalone = {retrain_epochs} epochs from scratch, same recipe; the "
+        f"{len(archs)} sampled architectures trained with {truth_seeds} seed(s), truth = their mean.",
         "",
         "| seed | search s | found architecture | shared val | standalone val | standalone test "
         "| retrain s | found vs the sample below |",
@@ -140,15 +157,18 @@ def enas_section(
         "| quantity | value |",
         "|---|---|",
         f"| ENAS search time (median over seeds) | {search:.1f} s |",
-        f"| standalone training, mean of {len(alone)} architectures | {per_arch:.2f} s |",
+        f"| standalone training, mean of {by_seed.size} runs | {per_arch:.2f} s |",
         f"| training all {total} architectures (estimate) | {per_arch * total:.0f} s "
         f"({per_arch * total / search:.1f}x the ENAS search) |",
-        f"| standalone val accuracy of the {len(alone)} sampled: median [min, max] | "
+        f"| standalone val accuracy of the {len(archs)} sampled: median [min, max] | "
         f"{np.median(truth):.4f} [{truth.min():.4f}, {truth.max():.4f}] |",
-        f"| Kendall tau, shared-weight vs standalone val accuracy ({len(alone)} archs, seed "
+        f"| Kendall tau, shared-weight vs standalone val accuracy ({len(archs)} archs, seed "
         f"{seeds[0]} supernet) | {kendall_tau(truth, shared):.3f} |",
-        "",
     ]
+    if truth_seeds > 1:
+        noise = np.mean([kendall_tau(a, b) for a, b in combinations(by_seed, 2)])
+        lines.append(f"| Kendall tau between standalone seeds (noise ceiling) | {noise:.3f} |")
+    return lines + [""]
     return lines
 
 
@@ -164,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=8, help="ENAS samples per controller step")
     parser.add_argument("--retrain-epochs", type=int, default=10, help="standalone epochs")
     parser.add_argument("--archs", type=int, default=20, help="architectures for the tau")
+    parser.add_argument("--enas-dataset", default="mnist1d", help="ENAS dataset (default mnist1d)")
+    parser.add_argument("--enas-space", type=Path, default=ENAS_SPACE, help="ENAS layer supernet space")
+    parser.add_argument("--truth-seeds", type=int, default=2, help="standalone seeds of the tau's truth")
     parser.add_argument("--skip-enas", action="store_true", help="tables only")
     parser.add_argument("--quick", action="store_true", help="3 seeds, arxiv and cora, 1 ENAS seed")
     parser.add_argument(
@@ -199,7 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_enas:
         enas_seeds = list(range(1 if args.quick else args.enas_seeds))
         block = enas_section(
-            enas_seeds, args.epochs, args.controller_steps, args.samples, args.retrain_epochs, args.archs
+            enas_seeds,
+            args.epochs,
+            args.controller_steps,
+            args.samples,
+            args.retrain_epochs,
+            args.archs,
+            dataset=args.enas_dataset,
+            space_file=args.enas_space,
+            truth_seeds=args.truth_seeds,
         )
         print("\n".join(block), flush=True)
         lines += block

@@ -62,6 +62,7 @@ class Conv1dNormActivation(ConvNormActivation):
         kernel_size: int = 3,
         stride: int = 1,
         groups: int = 1,
+        norm_layer: Callable[..., nn.Module] | None = nn.BatchNorm1d,
         activation_layer: Callable[..., nn.Module] | None = nn.ReLU,
         **kwargs: Any,
     ) -> None:
@@ -71,7 +72,7 @@ class Conv1dNormActivation(ConvNormActivation):
             kernel_size,
             stride,
             groups=groups,
-            norm_layer=nn.BatchNorm1d,
+            norm_layer=norm_layer,
             activation_layer=activation_layer,
             conv_layer=nn.Conv1d,
             **kwargs,

@@ -19,21 +19,19 @@ Example:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import Conv2dNormActivation
 
 from .genotype import Genotype, check_genotype
-from .ops import FactorizedReduce, create_op, relu_conv_bn
+from .ops import FactorizedReduce, conv_bn, create_op, relu_conv_bn
 from .space import CellSpace
 
 
 class MixedEdge(nn.Module):
     """The operations of one edge; their weighted sum (or the single op's output)."""
 
-    def __init__(self, ops: tuple[str, ...], channels: int, stride: int, affine: bool) -> None:
+    def __init__(self, ops: tuple[str, ...], channels: int, stride: int, affine: bool, dims: int = 2) -> None:
         super().__init__()
-        self.ops = nn.ModuleDict({name: create_op(name, channels, stride, affine) for name in ops})
+        self.ops = nn.ModuleDict({name: create_op(name, channels, stride, affine, dims) for name in ops})
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None) -> torch.Tensor:
         if weights is None:
@@ -68,18 +66,20 @@ class Cell(nn.Module):
     ) -> None:
         super().__init__()
         self.space = space
+        dims = space.spatial_dims
         self.pre0 = (
-            FactorizedReduce(c_pp, channels, affine)
+            FactorizedReduce(c_pp, channels, affine, dims)
             if reduction_prev
-            else relu_conv_bn(c_pp, channels, affine)
+            else relu_conv_bn(c_pp, channels, affine, dims)
         )
-        self.pre1 = relu_conv_bn(c_p, channels, affine)
+        self.pre1 = relu_conv_bn(c_p, channels, affine, dims)
         self.edges = nn.ModuleDict()
         for e, (_, i) in enumerate(space.edges()):
             if keep is not None and e not in keep:
                 continue
             ops = space.real_ops if keep is None else (keep[e],)
-            self.edges[str(e)] = MixedEdge(ops, channels, 2 if reduction and i < 2 else 1, affine)
+            stride = 2 if reduction and i < 2 else 1
+            self.edges[str(e)] = MixedEdge(ops, channels, stride, affine, dims)
 
     def forward(
         self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor | None = None
@@ -120,7 +120,7 @@ class CellNetwork(nn.Module):
         affine = genotype is not None if affine is None else affine
         self.space, self.genotype = space, genotype
         c_stem = space.stem_multiplier * space.channels
-        self.stem = Conv2dNormActivation(space.in_shape[0], c_stem, 3, activation_layer=None, bias=False)
+        self.stem = conv_bn(space.in_shape[0], c_stem, 3, 1, affine=True, dims=space.spatial_dims)
         self.cells = nn.ModuleList()
         c_pp, c_p, c = c_stem, c_stem, space.channels
         reduction_prev = False
@@ -142,7 +142,7 @@ class CellNetwork(nn.Module):
         s0 = s1 = self.stem(x)
         for cell, t in zip(self.cells, self._kind_index):
             s0, s1 = s1, cell(s0, s1, None if weights is None else weights[t])
-        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
+        return self.classifier(s1.flatten(2).mean(-1))
 
 
 def inherit_weights(target: nn.Module, source: nn.Module) -> int:

@@ -1,6 +1,7 @@
 """Candidate operations of a DARTS cell, one small registry built on torchvision.ops.
 
-``create_op(name, channels, stride, affine)`` builds the module for one operation. Every
+``create_op(name, channels, stride, affine, dims)`` builds the module for one operation
+over ``dims`` spatial axes (2: images ``[N, C, H, W]``, 1: sequences ``[N, C, L]``). Every
 operation keeps the channel count and divides the resolution by ``stride`` (1 or 2,
 rounding up). ``none`` is the zero operation: it has no module, a mixed edge simply
 leaves it out of its weighted sum.
@@ -20,12 +21,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import Conv2dNormActivation
+from torchvision.ops.misc import ConvNormActivation
 
 from ....errors import SpaceError
+from ....recipes.model import Conv1dNormActivation
 from .space import OPERATIONS
 
+_LAYERS: dict[int, tuple[type[nn.Module], ...]] = {
+    1: (Conv1dNormActivation, nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d),
+    2: (Conv2dNormActivation, nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d),
+}
+"""Conv-norm block, convolution, batch norm, max and average pooling per spatial dims."""
 
-def _conv_bn(
+
+def conv_bn(
     c_in: int,
     c_out: int,
     kernel: int,
@@ -34,9 +43,11 @@ def _conv_bn(
     groups: int = 1,
     dilation: int = 1,
     norm: bool = True,
-) -> Conv2dNormActivation:
+    dims: int = 2,
+) -> ConvNormActivation:
     """Convolution (no bias) and optional batch norm: the one conv primitive."""
-    return Conv2dNormActivation(
+    block, _, bn = _LAYERS[dims][:3]
+    return block(
         c_in,
         c_out,
         kernel,
@@ -46,27 +57,29 @@ def _conv_bn(
         dilation=dilation,
         activation_layer=None,
         bias=False,
-        norm_layer=partial(nn.BatchNorm2d, affine=affine) if norm else None,
+        norm_layer=partial(bn, affine=affine) if norm else None,
     )
 
 
-def relu_conv_bn(c_in: int, c_out: int, affine: bool) -> nn.Sequential:
+def relu_conv_bn(c_in: int, c_out: int, affine: bool, dims: int = 2) -> nn.Sequential:
     """ReLU, 1x1 convolution, batch norm (a cell's input preprocessing)."""
-    return nn.Sequential(nn.ReLU(inplace=False), _conv_bn(c_in, c_out, 1, 1, affine))
+    return nn.Sequential(nn.ReLU(inplace=False), conv_bn(c_in, c_out, 1, 1, affine, dims=dims))
 
 
-def _dil_conv(c: int, kernel: int, stride: int, dilation: int, affine: bool) -> nn.Sequential:
+def _dil_conv(c: int, kernel: int, stride: int, dilation: int, affine: bool, dims: int) -> nn.Sequential:
     """ReLU, depthwise (dilated) convolution, pointwise convolution, batch norm."""
     return nn.Sequential(
         nn.ReLU(inplace=False),
-        _conv_bn(c, c, kernel, stride, affine, groups=c, dilation=dilation, norm=False),
-        _conv_bn(c, c, 1, 1, affine),
+        conv_bn(c, c, kernel, stride, affine, groups=c, dilation=dilation, norm=False, dims=dims),
+        conv_bn(c, c, 1, 1, affine, dims=dims),
     )
 
 
-def _sep_conv(c: int, kernel: int, stride: int, affine: bool) -> nn.Sequential:
+def _sep_conv(c: int, kernel: int, stride: int, affine: bool, dims: int) -> nn.Sequential:
     """Two stacked separable convolutions (DARTS ``sep_conv``), the first with ``stride``."""
-    return nn.Sequential(_dil_conv(c, kernel, stride, 1, affine), _dil_conv(c, kernel, 1, 1, affine))
+    return nn.Sequential(
+        _dil_conv(c, kernel, stride, 1, affine, dims), _dil_conv(c, kernel, 1, 1, affine, dims)
+    )
 
 
 class FactorizedReduce(nn.Module):
@@ -76,56 +89,61 @@ class FactorizedReduce(nn.Module):
         c_in: input channels.
         c_out: output channels (even).
         affine: learnable batch-norm scale and shift.
+        dims: spatial dims (2: images, 1: sequences).
     """
 
-    def __init__(self, c_in: int, c_out: int, affine: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, affine: bool, dims: int = 2) -> None:
         super().__init__()
         if c_out % 2:
             raise SpaceError(f"FactorizedReduce needs an even channel count, got {c_out}")
-        self.conv_a = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_b = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+        conv, bn = _LAYERS[dims][1:3]
+        self.conv_a = conv(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_b = conv(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.bn = bn(c_out, affine=affine)
+        self.dims = dims
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(x)
-        shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        shifted = F.pad(x, (0, 1) * self.dims)[(slice(None), slice(None)) + (slice(1, None),) * self.dims]
         return self.bn(torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1))
 
 
-def _pool(kind: str, c: int, stride: int, affine: bool) -> nn.Sequential:
+def _pool(kind: str, c: int, stride: int, affine: bool, dims: int) -> nn.Sequential:
+    bn, max_pool, avg_pool = _LAYERS[dims][2:]
     pool = (
-        nn.MaxPool2d(3, stride, padding=1)
+        max_pool(3, stride, padding=1)
         if kind == "max"
-        else nn.AvgPool2d(3, stride, padding=1, count_include_pad=False)
+        else avg_pool(3, stride, padding=1, count_include_pad=False)
     )
-    return nn.Sequential(pool, nn.BatchNorm2d(c, affine=affine))
+    return nn.Sequential(pool, bn(c, affine=affine))
 
 
-def _skip(c: int, stride: int, affine: bool) -> nn.Module:
-    return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)
+def _skip(c: int, stride: int, affine: bool, dims: int) -> nn.Module:
+    return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine, dims)
 
 
-_BUILDERS: dict[str, Callable[[int, int, bool], nn.Module]] = {
+_BUILDERS: dict[str, Callable[[int, int, bool, int], nn.Module]] = {
     "skip_connect": _skip,
-    "sep_conv_3x3": lambda c, s, a: _sep_conv(c, 3, s, a),
-    "sep_conv_5x5": lambda c, s, a: _sep_conv(c, 5, s, a),
-    "dil_conv_3x3": lambda c, s, a: _dil_conv(c, 3, s, 2, a),
-    "dil_conv_5x5": lambda c, s, a: _dil_conv(c, 5, s, 2, a),
-    "max_pool_3x3": lambda c, s, a: _pool("max", c, s, a),
-    "avg_pool_3x3": lambda c, s, a: _pool("avg", c, s, a),
+    "sep_conv_3x3": lambda c, s, a, d: _sep_conv(c, 3, s, a, d),
+    "sep_conv_5x5": lambda c, s, a, d: _sep_conv(c, 5, s, a, d),
+    "dil_conv_3x3": lambda c, s, a, d: _dil_conv(c, 3, s, 2, a, d),
+    "dil_conv_5x5": lambda c, s, a, d: _dil_conv(c, 5, s, 2, a, d),
+    "max_pool_3x3": lambda c, s, a, d: _pool("max", c, s, a, d),
+    "avg_pool_3x3": lambda c, s, a, d: _pool("avg", c, s, a, d),
 }
 assert set(_BUILDERS) == set(OPERATIONS) - {"none"}  # internal invariant
 
 
-def create_op(name: str, channels: int, stride: int, affine: bool) -> nn.Module:
-    """Build operation ``name`` (any of :data:`OPERATIONS` but ``none``).
+def create_op(name: str, channels: int, stride: int, affine: bool, dims: int = 2) -> nn.Module:
+    """Build operation ``name`` (any of :data:`OPERATIONS` but ``none``) over ``dims``
+    spatial axes (2: images, 1: sequences).
 
     Raises:
         SpaceError: an unknown name (listing the allowed ones).
     """
     if name not in _BUILDERS:
         raise SpaceError(f"no module for operation {name!r} (allowed: {', '.join(_BUILDERS)})")
-    return _BUILDERS[name](channels, stride, affine)
+    return _BUILDERS[name](channels, stride, affine, dims)
 
 
-__all__ = ["FactorizedReduce", "create_op", "relu_conv_bn"]
+__all__ = ["FactorizedReduce", "conv_bn", "create_op", "relu_conv_bn"]

@@ -51,7 +51,7 @@ class CellSpace:
         layout: the cell sequence of the network, each ``normal`` or ``reduction``.
         channels: channels of the first cell (doubled by each reduction cell).
         stem_multiplier: the stem convolution has ``stem_multiplier * channels`` channels.
-        in_shape: shape of one input ``(C, H, W)`` (:class:`~.edgenes.EdgeNES` takes it
+        in_shape: shape of one input, ``(C, H, W)`` or ``(C, L)`` (:class:`~.edgenes.EdgeNES` takes it
             from the dataset).
         num_classes: number of classes (likewise taken from the dataset).
 
@@ -72,7 +72,7 @@ class CellSpace:
     layout: tuple[str, ...] = ("normal", "reduction", "normal")
     channels: int = 8
     stem_multiplier: int = 2
-    in_shape: tuple[int, int, int] = (1, 8, 8)
+    in_shape: tuple[int, ...] = (1, 8, 8)
     num_classes: int = 10
 
     def __post_init__(self) -> None:
@@ -105,13 +105,22 @@ class CellSpace:
             if kind not in CELL_TYPES:
                 raise SpaceError(f"unknown cell kind {kind!r} (allowed: {', '.join(CELL_TYPES)})", "layout")
         if (
-            len(self.in_shape) != 3
+            len(self.in_shape) not in (2, 3)
             or not all(isinstance(d, int) and not isinstance(d, bool) for d in self.in_shape)
             or min(self.in_shape) < 1
         ):
-            raise SpaceError(f"in_shape must be (C, H, W) of positive sizes, got {self.in_shape}", "in_shape")
+            raise SpaceError(
+                f"in_shape must be (C, H, W) for images or (C, L) for sequences, of positive "
+                f"sizes, got {self.in_shape}",
+                "in_shape",
+            )
 
     # -- structure -----------------------------------------------------------------------
+    @property
+    def spatial_dims(self) -> int:
+        """Spatial axes of an input: 2 for images ``(C, H, W)``, 1 for sequences ``(C, L)``."""
+        return len(self.in_shape) - 1
+
     @property
     def cell_types(self) -> tuple[str, ...]:
         """Cell kinds present in the layout, in :data:`CELL_TYPES` order."""

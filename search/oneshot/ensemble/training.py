@@ -32,7 +32,7 @@ class Splits:
     """Train / validation / test tensors on one device.
 
     Attributes:
-        x_train, y_train, x_val, y_val: images ``[N, C, H, W]`` and labels ``[N]``.
+        x_train, y_train, x_val, y_val: inputs ``[N, C, H, W]`` or ``[N, C, L]`` and labels ``[N]``.
         x_test, y_test: the test split, or ``None`` when the dataset has none.
         in_shape: shape of one input.
         num_classes: number of classes.
@@ -44,7 +44,7 @@ class Splits:
     y_val: torch.Tensor
     x_test: torch.Tensor | None
     y_test: torch.Tensor | None
-    in_shape: tuple[int, int, int]
+    in_shape: tuple[int, ...]
     num_classes: int
 
     @classmethod

@@ -24,9 +24,14 @@ Diversity control: mean edges shared with ``alpha*`` of architectures sampled at
 ``lambda``; then the check of the expected number of updated edges
 ``N (Lambda + 1)^2 / (4 Lambda)`` (see ``updated_edges`` for the interpretation).
 
+The default is MNIST-1D (``configs/darts_mnist1d.yaml``): digits is saturated (every
+architecture scores about the same), so it cannot tell the ensembles apart. A full default
+run writes the tables to ``benchmarks/results/ensemble.md``.
+
 Usage:
-    python benchmarks/bench_ensemble.py                       # digits, 3 seeds, n=3, N=10
+    python benchmarks/bench_ensemble.py                       # mnist1d, 3 seeds, n=3, N=10
     python benchmarks/bench_ensemble.py --quick               # smoke run (1 seed, tiny)
+    python benchmarks/bench_ensemble.py --config configs/darts_digits.yaml
     python benchmarks/bench_ensemble.py --dataset mnist --root ~/data --seeds 3
 """
 
@@ -68,11 +73,16 @@ from jointnas.search.oneshot.ensemble import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "ensemble.md"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", default=str(ROOT / "configs" / "darts_digits.yaml"))
+    p.add_argument(
+        "--config",
+        default=str(ROOT / "configs" / "darts_mnist1d.yaml"),
+        help="EdgeNES config YAML (default configs/darts_mnist1d.yaml)",
+    )
     p.add_argument("--dataset", help="dataset name (default: the config's)")
     p.add_argument("--root", help="dataset folder for datasets other than digits")
     p.add_argument("--seeds", type=int, default=3, help="repetitions (default 3)")
@@ -93,7 +103,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 1 epoch everywhere")
     p.add_argument("--out", help="also write the tables (markdown) to this file")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.full = all(getattr(args, k) == p.get_default(k) for k in vars(args) if k != "out")
+    return args
 
 
 def stats(values: list[float]) -> str:
@@ -334,8 +346,10 @@ def main(argv: list[str] | None = None) -> int:
         f"\ntotal wall time {time.perf_counter() - t0:.0f} s",
     ]
     print("\n" + "\n".join(text))
-    if args.out:
-        Path(args.out).write_text("\n".join(text) + "\n")
+    for path in [args.out] + ([RESULTS] if args.full else []):
+        if path:
+            Path(path).write_text("\n".join(text) + "\n")
+            print(f"wrote {path}")
     return 0
 
 

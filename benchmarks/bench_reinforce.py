@@ -169,7 +169,6 @@ def enas_section(
         noise = np.mean([kendall_tau(a, b) for a, b in combinations(by_seed, 2)])
         lines.append(f"| Kendall tau between standalone seeds (noise ceiling) | {noise:.3f} |")
     return lines + [""]
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=20, help="seeds per strategy and table")
     parser.add_argument("--budgets", default="50,100,200", help="query budgets")
     parser.add_argument("--enas-seeds", type=int, default=3, help="ENAS runs")
-    parser.add_argument("--epochs", type=int, default=10, help="ENAS supernet epochs")
+    parser.add_argument("--epochs", type=int, default=20, help="ENAS supernet epochs (default 20)")
     parser.add_argument("--controller-steps", type=int, default=10, help="ENAS controller steps per epoch")
     parser.add_argument("--samples", type=int, default=8, help="ENAS samples per controller step")
-    parser.add_argument("--retrain-epochs", type=int, default=10, help="standalone epochs")
+    parser.add_argument("--retrain-epochs", type=int, default=20, help="standalone epochs (default 20)")
     parser.add_argument("--archs", type=int, default=20, help="architectures for the tau")
     parser.add_argument("--enas-dataset", default="mnist1d", help="ENAS dataset (default mnist1d)")
     parser.add_argument("--enas-space", type=Path, default=ENAS_SPACE, help="ENAS layer supernet space")

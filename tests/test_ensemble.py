@@ -10,6 +10,7 @@ import torch
 import yaml
 from conftest import CONFIGS
 from scipy.stats import spearmanr
+from torch import nn
 
 from jointnas.errors import ConfigError, SpaceError
 from jointnas.search.cli import main
@@ -350,3 +351,45 @@ def test_space_errors_name_the_field():
     assert info.value.where == "ops"
     with pytest.raises(SpaceError, match="nodes"):
         CellSpace(nodes=0)
+
+
+# -- one spatial axis (MNIST-1D) ---------------------------------------------------------
+@pytest.mark.parametrize("in_shape", [(1, 40), (1, 8, 8)])
+def test_cell_network_runs_on_sequences_and_images(in_shape):
+    space = tiny_space(in_shape=in_shape, num_classes=10, ops=TINY_OPS + ("avg_pool_3x3", "sep_conv_5x5"))
+    torch.manual_seed(0)
+    x = torch.randn(3, *in_shape)
+    weights = torch.softmax(torch.randn(len(space.cell_types), space.num_edges, len(space.ops)), -1)
+    supernet = CellNetwork(space)
+    assert supernet(x, weights).shape == (3, 10)
+    child = CellNetwork(space, random_genotype(space, np.random.default_rng(0)))
+    assert child(x).shape == (3, 10)
+    conv = nn.Conv1d if len(in_shape) == 2 else nn.Conv2d
+    assert isinstance(child.stem[0], conv)
+    assert not any(isinstance(m, nn.Conv2d if conv is nn.Conv1d else nn.Conv1d) for m in child.modules())
+
+
+def test_reduction_cell_halves_the_sequence_length():
+    space = tiny_space(in_shape=(1, 40), layout=("normal", "reduction"))
+    child = CellNetwork(space, random_genotype(space, np.random.default_rng(1)))
+    x = child.stem(torch.randn(2, 1, 40))
+    normal, reduction = child.cells
+    s = normal(x, x, None)
+    assert s.shape[-1] == 40 and reduction(x, s, None).shape[-1] == 20
+
+
+def test_image_stem_keeps_its_state_dict_keys():
+    keys = set(CellNetwork(tiny_space(in_shape=(1, 8, 8))).state_dict())
+    assert {"stem.0.weight", "stem.1.weight", "stem.1.running_mean"} <= keys
+
+
+def test_in_shape_of_wrong_length_names_the_field():
+    with pytest.raises(SpaceError, match=r"\(C, H, W\) for images or \(C, L\)") as info:
+        tiny_space(in_shape=(40,))
+    assert info.value.where == "in_shape"
+
+
+def test_edgenes_on_mnist1d_config_reads():
+    config = read_config(CONFIGS / "darts_mnist1d.yaml")
+    assert config.dataset == "mnist1d" and config.space.max_shared == 16
+    assert config.darts.epochs > read_config(CONFIGS / "darts_digits.yaml").darts.epochs

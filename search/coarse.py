@@ -302,14 +302,16 @@ class CoarseSearch(AsyncMode):
         every = [trial_params(t) for t in store.trials()]
         return self.space.frame(every) if every else pd.DataFrame(columns=list(self.space.names))
 
-    def _enqueue(self, store: RunStore, it: int, positions: list[int]) -> None:
-        """Queue pool rows as round ``it`` (after round 1: trained up to the early stop)."""
+    def _enqueue(self, store: RunStore, it: int, positions: list[int], full: bool | None = None) -> None:
+        """Queue pool rows as round ``it``: trained in full (default: round 1 only) or up to
+        the early stop."""
         if not positions:
             return
         pool = self._candidates.pool
         configs = self.space.configs(pool.iloc[positions])
         stop = self.early_stop(store)
-        max_epochs = stop.epoch if (it > 1 and stop is not None) else None
+        full = it == 1 if full is None else full
+        max_epochs = stop.epoch if (not full and stop is not None) else None
         store.enqueue(
             configs, [{"iteration": it, "max_epochs": max_epochs, "pool_index": int(p)} for p in positions]
         )
@@ -331,8 +333,8 @@ class CoarseSearch(AsyncMode):
                 if not remote:  # this process evaluates too (again after a re-queue)
                     store.work(self.space, evaluate, stop=lambda: True)
                 total, left = pair_counts(store, it)  # counted before the re-queue: a pair that
-                if store.fail_stale():  # a worker's Ctrl-C or death ends meanwhile is not lost
-                    continue
+                if store.fail_stale(every=0.0 if not left else 1.0):  # a worker's Ctrl-C or
+                    continue  # death ends meanwhile is not lost (a fresh look before the end)
                 bar.total, bar.n = total, total - left  # each pair once, however often re-queued
                 bar.refresh()
                 if not left:

@@ -3,8 +3,11 @@
 The start set is trained in full (it also picks the early-stop epoch); then each refit
 ranks every pair still to choose, its ranking is stored before any of its pairs is
 queued, and the queue is kept as long as the workers are many. With local workers the
-fits run in a background thread, so nobody waits for a batch; in one process they run
-between evaluations, which makes the run a function of its seed and its results.
+fits run in a background thread, so nobody waits for a batch: until the first fit has
+ranked anything, idle workers take further space-filling pairs (trained to the early
+stop; at most as many again as the start set and a quarter of the budget). In one
+process the fits run between evaluations, which makes the run a function of its seed
+and its results.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .candidates import CandidateSet
+from .candidates import CandidateSet, row_keys
 from .evaluators import EvalResult
 from .strategies.predictor_guided import PredictorGuided
+from .strategies.qmc import SobolStream
 from .study import RunStore, pair_counts
 
 
@@ -37,7 +41,10 @@ class AsyncMode:
         order; ``plans``: how many results it saw, its seconds) before any of its pairs
         is queued, so a resumed run continues the same plan. The queue is topped up from
         the latest plan whenever fewer pairs are waiting than running. With local
-        workers, the fit runs in a thread while they train the previous plan's pairs.
+        workers, the fit runs in a thread while they train the previous plan's pairs;
+        while the first fit (or the pretraining) runs, the queue is topped up with
+        further space-filling pairs of the start set's Sobol sequence instead (round 1,
+        trained to the early stop; at most ``min(start, budget // 4)`` of them).
         """
         plan = self.schedule
         chosen, _ = pair_counts(store)
@@ -61,27 +68,36 @@ class AsyncMode:
             return result
 
         local = 2 * len(self._workers)
+        filling: SobolStream | None = None  # the start set's sequence, continued
+        # space-filling pairs beyond the start set while the first fit runs: at most as
+        # many again as the start set, and a quarter of the budget
+        extra = plan.start if plan.budget is None else min(plan.start, plan.budget // 4)
         try:
             while not store.out_of_time():
-                if store.fail_stale():
+                if store.fail_stale(every=1.0):
                     continue
                 if pretraining is not None and pretraining.done():
                     store.set_meta("pretrain_seconds", pretraining.result())
                     pretraining = None
-                samples = self.samples(store)
-                chosen, pending = pair_counts(store)
+                with store.snapshot():  # one read of the trials per look
+                    samples = self.samples(store)
+                    chosen, pending = pair_counts(store)
+                    started, _ = pair_counts(store, 1)  # the start set and its fillers
+                    running = store.running()
+                    every = self._every(store)
                 # pairs kept waiting or running: as many waiting as are running (workers
                 # that joined from elsewhere too), so a worker that finishes finds one
-                depth = max(1, local, 2 * store.running())
+                depth = max(1, local, 2 * running)
                 bar.n = len(samples)
                 bar.refresh()
                 if plan.budget is not None and chosen >= plan.budget and not pending:
+                    if store.fail_stale():  # a fresh look before concluding: none is lost
+                        continue
                     break
                 plans = store.meta("plans") or []
                 if fitting is not None and fitting.done():
                     plans = self._store_plan(store, plans, fitting.result())
                     fitting = None
-                every = self._every(store)
                 taken = set(candidates.positions(every).tolist())
                 ranked = store.meta(f"plan_{len(plans)}", []) if plans else []
                 queue = [p for p in ranked if p not in taken]
@@ -111,7 +127,21 @@ class AsyncMode:
                 if room > 0 and queue:
                     self._enqueue(store, len(plans) + 1, queue[:room])
                     continue
+                fillers = 0
+                if room > 0 and not plans and (fitting or pretraining) is not None:
+                    fillers = min(room, extra - (started - (store.meta("batch_1") or started)))
+                if fillers > 0:  # no ranking yet: workers train more space-filling pairs meanwhile
+                    if filling is None:
+                        filling = SobolStream(candidates, strategy.stream.seed)
+                        filling.position = strategy.stream.position
+                    keys = {int(k) for k in row_keys(self.space, every)} if len(every) else set()
+                    found = candidates.positions(filling.next(fillers, keys))
+                    if len(found):
+                        self._enqueue(store, 1, [int(p) for p in found], full=False)
+                        continue
                 if not queue and not pending and fitting is None and pretraining is None:
+                    if store.fail_stale():
+                        continue
                     break  # the pool is used up
                 if not remote and pending:
                     store.work(self.space, evaluate, stop=lambda: True)

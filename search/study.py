@@ -25,7 +25,8 @@ import socket
 import threading
 import time
 import warnings
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 import optuna
 import pandas as pd
@@ -145,6 +146,11 @@ def _serialize_sqlite(engine: Any) -> None:
     @event.listens_for(engine, "connect")
     def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None  # pysqlite issues no BEGIN of its own
+        # write-ahead log: a commit appends to the log instead of syncing the database
+        # file (a killed process loses nothing committed; a power cut at most the last
+        # commits, whose pairs are then evaluated again)
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
@@ -192,6 +198,8 @@ class RunStore:
         self.name = name
         self._deadline: tuple[float, float | None] = (-math.inf, None)
         self._beats: dict[int, tuple[Any, float]] = {}  # trial -> (beat seen, since when)
+        self._snapshot: list | None = None  # trials read once for a block of reads
+        self._stale_at = -math.inf  # when fail_stale last looked
         if create:
             self.study = optuna.create_study(
                 storage=self.storage, study_name=name, direction="maximize", load_if_exists=True
@@ -222,9 +230,28 @@ class RunStore:
             self.study.enqueue_trial(dict(config), user_attrs={MARK: True, **extra})
 
     def trials(self, states: Sequence[TrialState] | None = None) -> list:
-        """jointnas trials (frozen), optionally filtered by state."""
-        found = self.study.get_trials(deepcopy=False, states=tuple(states) if states else None)
+        """jointnas trials (frozen), optionally filtered by state (inside :meth:`snapshot`:
+        as read when it began)."""
+        if self._snapshot is None:
+            found = self.study.get_trials(deepcopy=False, states=tuple(states) if states else None)
+        else:
+            found = [t for t in self._snapshot if not states or t.state in states]
         return [t for t in found if t.user_attrs.get(MARK)]
+
+    @contextmanager
+    def snapshot(self) -> Iterator["RunStore"]:
+        """Reads of the trials inside the block share one read of the storage.
+
+        A coordinator that derives counts, results and the queue from the trials reads
+        them once per look instead of once per question; on SQLite every read holds the
+        lock that the workers need to store their results. Only for blocks that write
+        no trials: their writes would not be seen inside.
+        """
+        self._snapshot = self.study.get_trials(deepcopy=False)
+        try:
+            yield self
+        finally:
+            self._snapshot = None
 
     def pending(self, where: Callable[[Any], bool] = lambda t: True) -> int:
         """Trials waiting or running that match ``where``."""
@@ -362,8 +389,12 @@ class RunStore:
             self._deadline = (now, deadline)
         return deadline is not None and now >= deadline
 
-    def fail_stale(self) -> int:
+    def fail_stale(self, every: float = 0.0) -> int:
         """Re-queue the pairs of workers that stopped beating, or stopped without a result.
+
+        ``every``: look at most this often (seconds; a coordinator polling in a loop
+        passes about a second, and looks again without it before it concludes anything
+        from an empty queue).
 
         RDB storages: Optuna's heartbeat fails the trials it watches. On every shared
         storage, the attribute beats (see the class doc) fail the rest, each failing a
@@ -372,6 +403,11 @@ class RunStore:
         storages have no other process and re-queue nothing. Returns how many pairs
         were queued again.
         """
+        if self._snapshot is not None:
+            raise RuntimeError("fail_stale writes trials: not inside a snapshot")
+        if time.monotonic() - self._stale_at < every:
+            return 0
+        self._stale_at = time.monotonic()
         if self.has_heartbeat:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # marked experimental since Optuna 2.9

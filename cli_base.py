@@ -121,6 +121,25 @@ def add_device_argument(
     )
 
 
+def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
+    """``--dataset`` (default: the embedded dataset whose inputs fit the space, see
+    :func:`dataset_for`) and ``--root``, the same for every command that trains."""
+    from .data.datasets import DATASETS
+
+    p.add_argument(
+        "--dataset",
+        help=f"one of {', '.join(DATASETS)} (default: the embedded one whose inputs fit the space)",
+    )
+    p.add_argument("--root", help="dataset folder (all datasets but the embedded digits, mnist1d, mnist5k)")
+
+
+def dataset_for(chosen: str | None, in_shape: Sequence[int]) -> str:
+    """``chosen``, else the embedded dataset whose inputs have ``in_shape``, else digits."""
+    from .data.datasets import embedded_dataset_for
+
+    return chosen or embedded_dataset_for(in_shape) or "digits"
+
+
 def run_cli(
     prog: str,
     description: str,

@@ -165,3 +165,12 @@ def test_sample_says_when_fewer_pairs_are_feasible_than_asked(capsys):
         "warning: only 8 of the 16 pairs asked for satisfy the constraints in "
         "200 draws: relax the limits or raise --max-draws\n"
     )
+
+
+def test_dataset_defaults_to_the_embedded_one_that_fits_the_space():
+    from jointnas.cli_base import dataset_for
+
+    assert dataset_for(None, (1, 28, 28)) == "mnist5k"
+    assert dataset_for(None, [1, 40]) == "mnist1d"
+    assert dataset_for(None, (3, 32, 32)) == "digits"  # none fits: the old default
+    assert dataset_for("mnist", (1, 28, 28)) == "mnist"  # a choice wins

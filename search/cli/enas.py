@@ -12,8 +12,14 @@ import argparse
 import json
 from pathlib import Path
 
-from ...cli_base import Command, add_device_argument, positive_float, positive_int
-from ...data.datasets import DATASETS
+from ...cli_base import (
+    Command,
+    add_dataset_arguments,
+    add_device_argument,
+    dataset_for,
+    positive_float,
+    positive_int,
+)
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,8 +66,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         "--controller-lr", type=positive_float, help="controller Adam learning rate (default 0.005)"
     )
     p.add_argument("--entropy-weight", type=float, help="controller entropy bonus (default 0.05)")
-    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} (default digits)")
-    p.add_argument("--root", help="dataset folder (all datasets but digits)")
+    add_dataset_arguments(p)
     add_device_argument(p)
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
@@ -88,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         if v is not None
     }
     space = read_space(args.space)
-    bundle = load_dataset(args.dataset, root=args.root)
+    bundle = load_dataset(dataset_for(args.dataset, space.model.in_shape), root=args.root)
     result = enas_search(
         space,
         bundle,

@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ...cli_base import Command, add_device_argument, positive_int
-from ...data.datasets import DATASETS
+from ...cli_base import Command, add_dataset_arguments, add_device_argument, dataset_for, positive_int
 from ...data.space_io import load_yaml, read_space
 from ...errors import ConfigError
 
@@ -20,13 +19,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--pair", help="YAML file with one pair: a mapping of every variable to a value")
     which.add_argument("--default", action="store_true", help="train the space's default pair")
-    p.add_argument(
-        "--dataset",
-        help=f"one of {', '.join(DATASETS)} (default: the embedded "
-        "dataset whose inputs fit the space's model, e.g. mnist1d "
-        "for configs/mnist1d.yaml, else digits)",
-    )
-    p.add_argument("--root", help="dataset folder (all datasets but digits)")
+    add_dataset_arguments(p)
     p.add_argument("--download", action="store_true", help="download the dataset into --root if missing")
     add_device_argument(p)
     p.add_argument("--seed", type=int, default=0, help="training seed")
@@ -54,7 +47,7 @@ def _pair(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], str]:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ...data.datasets import embedded_dataset_for, load_dataset
+    from ...data.datasets import load_dataset
     from ...recipes.checkpoint import save_model
     from ...recipes.recipe import TrainingRecipe
     from ...recipes.train import check_data, check_space, resolve_device, train_and_evaluate
@@ -66,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     check_space(space)
     config, label = _pair(args, space)
     arch, recipe = space.split(config)
-    name = args.dataset or embedded_dataset_for(space.model.in_shape) or "digits"
+    name = dataset_for(args.dataset, space.model.in_shape)
     bundle = load_dataset(name, root=args.root, download=args.download)
     check_data(space.model, bundle)  # a dataset of another kind fails before any progress bar
     full = TrainingRecipe.from_config(recipe, where=label).epochs

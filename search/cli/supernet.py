@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from ...cli_base import Command, add_device_argument, positive_float, positive_int
-from ...data.datasets import DATASETS
+from ...cli_base import (
+    Command,
+    add_dataset_arguments,
+    add_device_argument,
+    dataset_for,
+    positive_float,
+    positive_int,
+)
 from ...errors import ConfigError
 from ...predictor.metrics import explain
 
@@ -62,8 +68,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate (default 0.05)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
-    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} (default digits)")
-    p.add_argument("--root", help="dataset folder (all datasets but digits)")
+    add_dataset_arguments(p)
     add_device_argument(p)
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
@@ -88,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     space = read_space(args.space)
-    bundle = load_dataset(args.dataset, root=args.root)
+    bundle = load_dataset(dataset_for(args.dataset, space.model.in_shape), root=args.root)
     ranking = rank_supernet(
         space,
         bundle,

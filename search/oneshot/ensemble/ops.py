@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -27,11 +27,21 @@ from ....errors import SpaceError
 from ....recipes.model import Conv1dNormActivation
 from .space import OPERATIONS
 
-_LAYERS: dict[int, tuple[type[nn.Module], ...]] = {
-    1: (Conv1dNormActivation, nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d),
-    2: (Conv2dNormActivation, nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d),
+
+class _Layers(NamedTuple):
+    """The torch layers of one spatial dimensionality."""
+
+    block: type[nn.Module]  # convolution + batch norm (torchvision's ConvNormActivation)
+    conv: type[nn.Module]
+    bn: type[nn.Module]
+    max_pool: type[nn.Module]
+    avg_pool: type[nn.Module]
+
+
+_LAYERS: dict[int, _Layers] = {
+    1: _Layers(Conv1dNormActivation, nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d),
+    2: _Layers(Conv2dNormActivation, nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d),
 }
-"""Conv-norm block, convolution, batch norm, max and average pooling per spatial dims."""
 
 
 def conv_bn(
@@ -46,8 +56,8 @@ def conv_bn(
     dims: int = 2,
 ) -> ConvNormActivation:
     """Convolution (no bias) and optional batch norm: the one conv primitive."""
-    block, _, bn = _LAYERS[dims][:3]
-    return block(
+    layers = _LAYERS[dims]
+    return layers.block(
         c_in,
         c_out,
         kernel,
@@ -57,7 +67,7 @@ def conv_bn(
         dilation=dilation,
         activation_layer=None,
         bias=False,
-        norm_layer=partial(bn, affine=affine) if norm else None,
+        norm_layer=partial(layers.bn, affine=affine) if norm else None,
     )
 
 
@@ -96,10 +106,10 @@ class FactorizedReduce(nn.Module):
         super().__init__()
         if c_out % 2:
             raise SpaceError(f"FactorizedReduce needs an even channel count, got {c_out}")
-        conv, bn = _LAYERS[dims][1:3]
-        self.conv_a = conv(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_b = conv(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.bn = bn(c_out, affine=affine)
+        layers = _LAYERS[dims]
+        self.conv_a = layers.conv(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_b = layers.conv(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.bn = layers.bn(c_out, affine=affine)
         self.dims = dims
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,13 +119,13 @@ class FactorizedReduce(nn.Module):
 
 
 def _pool(kind: str, c: int, stride: int, affine: bool, dims: int) -> nn.Sequential:
-    bn, max_pool, avg_pool = _LAYERS[dims][2:]
+    layers = _LAYERS[dims]
     pool = (
-        max_pool(3, stride, padding=1)
+        layers.max_pool(3, stride, padding=1)
         if kind == "max"
-        else avg_pool(3, stride, padding=1, count_include_pad=False)
+        else layers.avg_pool(3, stride, padding=1, count_include_pad=False)
     )
-    return nn.Sequential(pool, bn(c, affine=affine))
+    return nn.Sequential(pool, layers.bn(c, affine=affine))
 
 
 def _skip(c: int, stride: int, affine: bool, dims: int) -> nn.Module:

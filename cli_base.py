@@ -175,7 +175,14 @@ def run_cli(
 
 
 def _interrupted() -> int:
-    """A Ctrl-C: one line, exit status 130 (128 + SIGINT), as shells report it."""
+    """A Ctrl-C: one line, exit status 130 (128 + SIGINT), as shells report it.
+
+    CPython notes a KeyboardInterrupt that passes through code run by ``exec`` of a
+    string (namedtuple and dataclass creation do that while modules load) as
+    unhandled even when it is caught, and then ends the process by SIGINT instead of
+    with the status returned here. Running a string resets that note.
+    """
+    exec("None")  # noqa: S102 -- a constant: clears CPython's unhandled-interrupt note
     print("interrupted", file=sys.stderr)
     return 130
 

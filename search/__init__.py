@@ -26,7 +26,7 @@ _EXPORTS = {
     "fine_search": ".fine",
     "load_settings": ".settings",
     "make_evaluator": ".evaluators",
-    "run_worker": ".coarse",
+    "run_worker": ".workers",
 }
 
 __all__ = sorted(_EXPORTS)

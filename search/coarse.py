@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import time
 import warnings
@@ -42,6 +41,7 @@ from .schedule import BATCH
 from .settings import SearchSettings
 from .strategies.predictor_guided import PredictorGuided
 from .study import RunStore, pair_counts, trial_params
+from .workers import start_local_workers
 
 TARGET = "acc"  # samples.csv column the predictor learns: accuracy at the early-stop epoch
 
@@ -206,7 +206,7 @@ class CoarseSearch(AsyncMode):
         self._say_resumed(store)
         deadline = None if s.budget_hours is None else time.time() + s.budget_hours * 3600
         store.set_meta("deadline", deadline)
-        workers = self._start_workers() if s.workers else []
+        workers = start_local_workers(s.storage_url, s.name, s.workers)
         self._workers = workers
         try:
             if self.schedule.mode == BATCH:
@@ -486,30 +486,6 @@ class CoarseSearch(AsyncMode):
             )
         return pd.DataFrame(out)
 
-    def _start_workers(self) -> list:
-        ctx = multiprocessing.get_context("spawn")
-        procs = [
-            ctx.Process(
-                target=_local_worker, args=(self.settings.storage_url, self.settings.name), daemon=True
-            )
-            for _ in range(self.settings.workers)
-        ]
-        for p in procs:
-            p.start()
-        return procs
-
-
-def _local_worker(storage: str, study: str) -> None:
-    """A local worker process: Ctrl-C (sent to the whole terminal group) ends it quietly.
-
-    Its pair is marked interrupted by :meth:`RunStore.work`, and the coordinator, which
-    gets the same Ctrl-C, reports it; the next run of the command queues it again.
-    """
-    try:
-        run_worker(storage, study)
-    except KeyboardInterrupt:
-        pass
-
 
 def _curve(value: Any) -> list[float]:
     if isinstance(value, (list, tuple)):
@@ -524,35 +500,3 @@ def _plain_settings(settings: SearchSettings) -> dict[str, Any]:
         if data["evaluator"].get(key):
             data["evaluator"][key] = str(Path(data["evaluator"][key]).resolve())
     return data
-
-
-def run_worker(storage: str, study: str, poll: float = 0.5, progress: bool = False) -> int:
-    """Join a run from any machine: evaluate its queued pairs until the coordinator finishes.
-
-    Args:
-        storage, study: the run's storage URL and study name.
-        poll: seconds between looks at an empty queue.
-        progress: a bar counting the pairs this worker evaluated (on a terminal only).
-
-    Returns:
-        How many pairs this worker evaluated.
-
-    Raises:
-        SearchError: no such study, or the study is not a jointnas run.
-    """
-    store = RunStore(storage, study, create=False)
-    space_dict, settings = store.meta("space"), store.meta("settings")
-    if not space_dict or not settings:
-        raise SearchError(f"study {study!r} is not a jointnas coarse run (no space stored)")
-    space = SearchSpace.from_dict(space_dict)
-    evaluator = make_evaluator(space, settings["evaluator"])
-    evaluator.check()
-    with tqdm(desc=f"worker on {study}", unit="pair", disable=None if progress else True) as bar:
-
-        def evaluate(config, max_epochs, on_epoch) -> EvalResult:
-            result = evaluator.evaluate(config, max_epochs=max_epochs, on_epoch=on_epoch)
-            bar.update(1)
-            bar.set_postfix(acc=f"{result.val_acc:.3f}", status=result.status)
-            return result
-
-        return store.work(space, evaluate, stop=lambda: bool(store.meta("finished")), poll=poll)

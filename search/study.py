@@ -519,7 +519,13 @@ class RunStore:
             claimed.clear()
             try:
                 self.study.optimize(objective, n_trials=1, catch=(EvaluationFailed,), gc_after_trial=False)
-            except (UpdateFinishedTrialError, ValueError, AssertionError):
+            except Exception as exc:
+                if _during_interrupt(exc):
+                    # a Ctrl-C inside Optuna's own storage writes can surface as another
+                    # error raised while unwinding it (an UnboundLocalError in its finally)
+                    raise KeyboardInterrupt from exc
+                if not isinstance(exc, (UpdateFinishedTrialError, ValueError, AssertionError)):
+                    raise
                 # Optuna refuses to write a trial another process finished; depending on the
                 # moment it raises one of these (an AssertionError from its own bookkeeping)
                 trial = self._finished_elsewhere(claimed[0]) if claimed else None
@@ -575,6 +581,18 @@ class RunStore:
 
 
 REPORT_EVERY_S = 1.0  # live per-epoch accuracy is written at most this often per trial
+
+
+def _during_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a KeyboardInterrupt unwound (its context chain)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__context__ or cause.__cause__
+    return False
 
 
 def _throttled(report: Callable[[float, int], None]) -> Callable[[int, float], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -174,3 +175,26 @@ def test_dataset_defaults_to_the_embedded_one_that_fits_the_space():
     assert dataset_for(None, [1, 40]) == "mnist1d"
     assert dataset_for(None, (3, 32, 32)) == "digits"  # none fits: the old default
     assert dataset_for("mnist", (1, 28, 28)) == "mnist"  # a choice wins
+
+
+def test_an_interrupt_caught_inside_exec_still_exits_130(tmp_path):
+    """CPython ends a process by SIGINT when a KeyboardInterrupt passed through ``exec``
+    of a string (as while namedtuples and dataclasses are built during imports), even
+    though the command caught it; the interrupt handler must still exit with 130."""
+    script = tmp_path / "interrupted_exec.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from jointnas.cli_base import _interrupted\n"
+        "try:\n"
+        '    exec("os.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(10**6): pass")\n'
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(_interrupted())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", script.stem],  # as ``python -m``: a file run directly is spared
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert done.returncode == 130 and done.stderr == "interrupted\n", done.stderr

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -698,10 +699,17 @@ def test_worker_shows_a_bar_of_its_pairs_on_a_terminal_unless_quiet(tmp_path, mo
 
 
 def test_a_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(tmp_path):
-    """Torch and scipy take seconds to import: a Ctrl-C then is an ordinary interrupt."""
+    """Torch and scipy take seconds to import: a Ctrl-C then is an ordinary interrupt.
+
+    The signal is sent once the command's own modules are loading (``-X importtime``
+    reports each import on stderr), not after a fixed delay: on a cold machine the
+    interpreter itself may not be up yet after any delay short enough to hit the imports.
+    """
     proc = subprocess.Popen(
         [
             sys.executable,
+            "-X",
+            "importtime",
             "-m",
             "jointnas.search.cli",
             "worker",
@@ -715,7 +723,68 @@ def test_a_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(tmp_path
         text=True,
         preexec_fn=default_sigint,
     )
-    time.sleep(0.4)  # the interpreter is up, the command's modules are loading
+    loading = []
+    for line in proc.stderr:
+        loading.append(line)
+        if "jointnas.data" in line:  # imported by the command's loader, under its guard
+            break
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, rest = proc.communicate(timeout=60)
+    err = "".join(loading) + rest
+    assert any("jointnas.data" in line for line in loading), err[-2000:]
     assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+
+
+def test_a_ctrl_c_inside_optunas_own_write_is_an_interrupt_and_the_pair_counts_once(tmp_path, monkeypatch):
+    """Optuna's trial loop turns a KeyboardInterrupt in its final write into an
+    UnboundLocalError (its ``finally`` reads a variable the write never set); a worker
+    then printed that traceback on Ctrl-C. It is an interrupt, and after the silent trial
+    is failed the pair's stored result counts once."""
+    from optuna.study import _optimize
+
+    from jointnas.search import study as study_module
+
+    monkeypatch.setattr(study_module, "HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(study_module, "GRACE_S", 0.15)
+    space, store = _one_pair_store(tmp_path, "tell")
+
+    def interrupted_tell(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    real = _optimize._tell_with_warning
+    monkeypatch.setattr(_optimize, "_tell_with_warning", interrupted_tell)
+    with pytest.raises(KeyboardInterrupt):
+        store.work(space, _measure, stop=lambda: True, poll=0.01)
+    monkeypatch.setattr(_optimize, "_tell_with_warning", real)
+    (running,) = store.trials()
+    assert running.state == TrialState.RUNNING and running.user_attrs["status"] == "ok"
+    watcher = RunStore(f"sqlite:///{tmp_path / 'study.db'}", "tell", create=False)
+    watcher.fail_stale()
+    time.sleep(0.2)  # the beat stood still for a grace period: the trial is failed
+    assert watcher.fail_stale() == 0  # its result was stored in full: nothing to redo
+    seen = []
+    store.work(space, lambda c, m, cb: seen.append(c) or _measure(c, m, cb), stop=lambda: True, poll=0.01)
+    assert not seen and store.results(space)["val_acc"].tolist() == [0.5]
+
+
+def test_local_workers_start_with_ctrl_c_ignored_and_the_coordinator_keeps_it():
+    """A Ctrl-C while local workers load their modules printed a traceback from each;
+    they now start with SIGINT ignored, and a Ctrl-C to the coordinator meanwhile is
+    held and raised when the workers are started, not lost."""
+    from jointnas.search.workers import _children_ignore_sigint
+
+    probe = [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"]
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as a command has it
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _children_ignore_sigint():
+                child = subprocess.run(probe, capture_output=True, text=True)
+                # to the main thread, as a terminal's Ctrl-C reaches a command with one thread
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                time.sleep(0.05)  # no KeyboardInterrupt here: held until the block ends
+                held = True
+        assert held and child.stdout.strip() == "True"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert subprocess.run(probe, capture_output=True, text=True).stdout.strip() == "False"
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -9,9 +9,10 @@ from ...cli_base import DEVICE_DEFAULT, Command, add_device_argument, positive_f
 from ...data.datasets import DATASETS
 from ...data.tables import read_table
 from ...errors import ConfigError
-from ..coarse import TARGET, CoarseResult, CoarseSearch, run_worker
+from ..coarse import TARGET, CoarseResult, CoarseSearch
 from ..display import format_table
 from ..settings import SearchSettings, load_settings, parse_budget
+from ..workers import run_worker
 
 
 def _add_coarse_arguments(p: argparse.ArgumentParser) -> None:

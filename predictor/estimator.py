@@ -46,6 +46,7 @@ from .training import (
     standardize_labels,
     unstandardize_labels,
 )
+from .trees import TREE_MODELS, fit_trees, predict_trees
 
 # Rows per inference chunk. On a CPU, 4096 keeps a layer's activations (4096 x 96 floats)
 # in a core's cache: on the 2-core benchmark box 8192 scored 140-153k configs/s and 4096
@@ -92,6 +93,14 @@ class AccuracyPredictor:
             arch embedding is dropped, so the accuracy head learns recipe effects from
             the recipe rather than from architecture details (inference scales the
             embedding by ``1 - arch_dropout``; no effect on arch-only spaces).
+        tree_weight: weight of the tree models in the prediction, in [0, 1]: each
+            member's output becomes ``(1 - tree_weight) * network + tree_weight *
+            trees`` on the transformed scale (0, the default: networks only). On the
+            MNIST-1D table, trees on the same inputs rank better than the networks up
+            to N=200 (``benchmarks/results/predictor_mnist1d.md``); the blend is opt-in
+            until it is benchmarked on every table.
+        tree_models: the tree models blended (:data:`~jointnas.predictor.trees.TREE_MODELS`),
+            fit on the same inputs and transformed targets as the networks.
         features: extra numeric columns of the tables (e.g. zero-cost proxies) fed to
             the head beside the recipe; :meth:`fit` and :meth:`predict` then need them.
         valid_fraction: fraction of rows each member holds out for early stopping (a
@@ -122,6 +131,8 @@ class AccuracyPredictor:
         weight_decay: float = 1e-2,
         huber_delta: float = 0.1,
         arch_dropout: float = 0.5,
+        tree_weight: float = 0.0,
+        tree_models: Sequence[str] = ("gbr",),
         valid_fraction: float = 0.0,
         patience: int = 20,
         features: Sequence[str] = (),
@@ -145,6 +156,8 @@ class AccuracyPredictor:
         self.weight_decay = weight_decay
         self.huber_delta = huber_delta
         self.arch_dropout = arch_dropout
+        self.tree_weight = tree_weight
+        self.tree_models = tree_models
         self.valid_fraction = valid_fraction
         self.patience = patience
         self.features = features
@@ -245,7 +258,7 @@ class AccuracyPredictor:
             raise NotFittedError("the predictor has no pretrained proxy head: call pretrain() first")
         chunks = []
         with torch.inference_mode():
-            for a, _ in self._batches(configs, recipe=False):
+            for _, a, _ in self._batches(self.space.encode_arch(configs)):
                 chunks.append(self.proxy_(self.encoder_(a)).cpu().numpy())
         out = np.concatenate(chunks) if chunks else np.zeros((0, len(self.proxy_targets_)))
         values = unstandardize_labels(out, self.proxy_transforms_, self.proxy_mean_, self.proxy_std_)
@@ -280,15 +293,16 @@ class AccuracyPredictor:
         transform = TargetTransform(self.target_transform)
         y_np = transform.fit(values)
         dev = torch.device(self.device)
-        xa = torch.from_numpy(self.space.encode_arch(rows)).to(dev)
         self._fit_features(rows)
-        xr = torch.from_numpy(self._recipe_inputs(rows)).to(dev)
+        xa_np, xr_np = self._inputs(rows)
+        xa, xr = torch.from_numpy(xa_np).to(dev), torch.from_numpy(xr_np).to(dev)
         y = torch.from_numpy(y_np.astype(np.float32)).to(dev)
         bs = batch_size_for(len(y), self.batch_size)
         epochs = self.epochs + (self.frozen_epochs if self.is_pretrained else 0)
         with self._bar(self.n_models * epochs * -(-len(y) // bs), "fit") as bar:
             members = [self._fit_member(m, xa, xr, y, bs, bar.update) for m in range(self.n_models)]
         self.members_ = members
+        self._fit_trees(np.concatenate([xa_np, xr_np], axis=1), y_np)
         self.transform_ = transform
         self.target_ = target
         self.n_train_ = len(rows)
@@ -371,16 +385,30 @@ class AccuracyPredictor:
         return self.transform_.inverse(self._member_outputs(configs_or_table))
 
     def _member_outputs(self, configs: Configs) -> np.ndarray:
-        """Network outputs (transformed scale) of every member, ``(n_models, n)``."""
+        """Outputs (transformed scale) of every member, ``(n_models, n)``: the networks'
+        outputs blended with the trees' (``tree_weight``)."""
         members = self.check_fitted()
-        z = np.empty((len(members), len(configs)), dtype=np.float64)
-        start = 0
+        xa, xr = self._inputs(configs)
+        z = np.empty((len(members), len(xa)), dtype=np.float64)
         with torch.inference_mode():
-            for a, r in self._batches(configs, recipe=True):
+            for start, a, r in self._batches(xa, xr):
                 for j, member in enumerate(members):
                     z[j, start : start + len(a)] = member(a, r).cpu().numpy()
-                start += len(a)
+        trees = getattr(self, "trees_", None)
+        if trees and len(xa):
+            w = self.tree_weight
+            z = (1.0 - w) * z + w * predict_trees(trees, np.concatenate([xa, xr], axis=1))
         return z
+
+    def _fit_trees(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Fit the tree models on the inputs ``x`` (arch encoding, then recipe inputs) and
+        transformed targets ``y``; kept as ``tree_data_`` so a saved file can refit them
+        (:mod:`~jointnas.predictor.trees`). No trees when ``tree_weight`` is 0."""
+        if self.tree_weight == 0 or not self.tree_models:
+            self.trees_, self.tree_data_ = [], None
+            return
+        self.trees_ = fit_trees(self.tree_models, x, y, self._int_seed("trees", 0))
+        self.tree_data_ = (x, y)
 
     def score(
         self, table: pd.DataFrame, target: str | None = None, k: int | None = None, n_top: int = 10
@@ -483,6 +511,13 @@ class AccuracyPredictor:
             value = getattr(self, key)
             if not 0.0 <= value < 1.0:
                 raise PredictorError(f"{key}={value!r} must be in [0, 1)")
+        if not 0.0 <= self.tree_weight <= 1.0:
+            raise PredictorError(f"tree_weight={self.tree_weight!r} must be in [0, 1]")
+        unknown = [m for m in self.tree_models if m not in TREE_MODELS]
+        if isinstance(self.tree_models, str) or unknown:
+            raise PredictorError(
+                f"tree_models={self.tree_models!r}: a list of model names (allowed: {', '.join(TREE_MODELS)})"
+            )
 
     def _new_encoder(self) -> Encoder:
         return Encoder(self.space.arch_width, self.hidden, self.embed, self.depth)
@@ -538,16 +573,20 @@ class AccuracyPredictor:
     def _generator(self, purpose: str, index: int) -> torch.Generator:
         return torch.Generator().manual_seed(self._int_seed(purpose, index))
 
-    def _batches(self, configs: Configs, recipe: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        """Encode all configs at once, then yield tensor chunks for inference."""
-        xa = self.space.encode_arch(configs)
-        xr = self._recipe_inputs(configs) if recipe else None
+    def _inputs(self, configs: Configs) -> tuple[np.ndarray, np.ndarray]:
+        """The arch encoding and the recipe inputs of every config."""
+        return self.space.encode_arch(configs), self._recipe_inputs(configs)
+
+    def _batches(
+        self, xa: np.ndarray, xr: np.ndarray | None = None
+    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
+        """Yield ``(start, arch, recipe)`` tensor chunks of encoded configs for inference."""
         dev = torch.device(self.device)
         chunk = _CHUNK.get(dev.type, _CHUNK["cpu"])
         for start in range(0, len(xa), chunk):
             a = torch.from_numpy(xa[start : start + chunk]).to(dev)
-            r = torch.from_numpy(xr[start : start + chunk]).to(dev) if recipe else None
-            yield a, r
+            r = None if xr is None else torch.from_numpy(xr[start : start + chunk]).to(dev)
+            yield start, a, r
 
     def _bar(self, total: int, desc: str) -> tqdm:
         # progress=True shows bars on a terminal only (tqdm's disable=None)

@@ -2,8 +2,9 @@
 
 The file is a ``torch.save`` of a dict holding only tensors and plain Python values
 (state dicts, the space definition and fingerprint, scalers, hyperparameters, the
-package version), so :func:`torch.load` reads it with ``weights_only=True``: loading
-a file runs no pickled code. Writes are atomic (complete file or none).
+package version, the tree models' training inputs: loading refits the trees), so
+:func:`torch.load` reads it with ``weights_only=True``: loading a file runs no pickled
+code. Writes are atomic (complete file or none).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def save_predictor(est: Any, path: str | os.PathLike) -> None:
             "n_train": est.n_train_,
             "n_skipped": est.n_skipped_,
             "features": _scaling_blob(getattr(est, "feature_scaling_", None)),
+            "trees": _trees_blob(getattr(est, "tree_data_", None)),
         }
     if blob["encoder"] is None and blob["members"] is None:
         raise PredictorError("nothing to save: call pretrain() or fit() first")
@@ -110,7 +112,8 @@ def load_predictor(cls: type, path: str | os.PathLike, space: SearchSpace | None
                 f"{blob['fingerprint']}, given space {space.fingerprint()})",
                 where,
             )
-        params = {"arch_dropout": 0.0, **blob["params"]}  # files from before arch dropout
+        # files from before arch dropout and the tree blend
+        params = {"arch_dropout": 0.0, "tree_weight": 0.0, **blob["params"]}
         params.pop("recon_weight", None)  # files from before the reconstruction loss went
         est = cls(space if space is not None else saved_space, **params)
         _restore(est, blob)
@@ -153,6 +156,11 @@ def _restore(est: Any, blob: dict[str, Any]) -> None:
         est.target_ = fitted.get("target")  # None in files that did not store it
         est.n_train_ = int(fitted["n_train"])
         est.n_skipped_ = int(fitted["n_skipped"])
+        trees = fitted.get("trees")  # the trees are refitted on their stored data
+        if trees:
+            est._fit_trees(trees["x"].numpy(), trees["y"].numpy())
+        else:
+            est.trees_, est.tree_data_ = [], None
         scaling = fitted.get("features")  # absent in files from before features
         est.feature_scaling_ = (
             None
@@ -163,6 +171,13 @@ def _restore(est: Any, blob: dict[str, Any]) -> None:
                 scaling["std"].numpy().astype(np.float64),
             )
         )
+
+
+def _trees_blob(data: Any) -> dict[str, torch.Tensor] | None:
+    if data is None:
+        return None
+    x, y = data
+    return {"x": torch.from_numpy(np.ascontiguousarray(x)), "y": torch.from_numpy(np.asarray(y, np.float64))}
 
 
 def _scaling_blob(scaling: Any) -> dict[str, Any] | None:

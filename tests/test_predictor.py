@@ -224,6 +224,28 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, small, tmp_pat
     assert loaded.get_params() == {**fitted.get_params(), "space": loaded.space}
 
 
+def test_tree_blend_moves_predictions_and_is_refitted_identically_on_load(small, tmp_path):
+    """With tree_weight > 0 each member's output mixes in the trees'; the file stores
+    their training inputs and loading refits them to the same predictions."""
+    table, pool = synthetic(small, 120, 0), small.sample(300, seed=2, frame=True)
+    plain = AccuracyPredictor(small, seed=0, **{**FAST, "n_models": 2}).fit(table)
+    blend = AccuracyPredictor(small, seed=0, **{**FAST, "n_models": 2}, tree_weight=0.5).fit(table)
+    assert not plain.trees_ and len(blend.trees_) == 1
+    assert np.abs(plain.predict(pool) - blend.predict(pool)).max() > 1e-4
+    path = tmp_path / "blend.pt"
+    blend.save(path)
+    loaded = AccuracyPredictor.load(path, space=small)
+    for a, b in zip(blend.predict(pool, return_std=True), loaded.predict(pool, return_std=True)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [{"tree_weight": 1.5}, {"tree_weight": -0.1}, {"tree_models": ["svm"]}])
+def test_bad_tree_settings_name_the_parameter(small, bad):
+    name = next(iter(bad))
+    with pytest.raises(PredictorError, match=name):
+        AccuracyPredictor(small, seed=0, **FAST, **bad).fit(synthetic(small, 40, 0))
+
+
 def test_a_file_from_before_arch_dropout_loads_without_it(fitted, small, tmp_path):
     path = tmp_path / "pred.pt"
     fitted.save(path)

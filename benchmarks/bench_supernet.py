@@ -132,10 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         lines.append(text)
 
+    r = ranking.settings["recipe"]  # the recipe the run trained with
     say(
-        f"\n{space.name}: {len(ranking.architectures)} architectures; supernet {args.epochs} epochs "
+        f"{space.name}: {len(ranking.architectures)} architectures; supernet {args.epochs} epochs "
         f"x {args.seeds} seeds per sampler; standalone {args.standalone_epochs} epochs x "
-        f"{args.standalone_seeds} seeds; SGD lr 0.05 cosine, batch 64; BN recalibration "
+        f"{args.standalone_seeds} seeds; {r['optimizer']} lr {r['lr']:g} {r['schedule']}, batch "
+        f"{r['batch_size']}; BN recalibration "
         f"{args.recalibrate_bn} batches; {args.threads} thread(s); total {total:.0f} s\n"
     )
     say("## Per architecture (val accuracy; supernet = mean over seeds)\n")

@@ -186,3 +186,15 @@ def test_unknown_selection_lists_allowed():
 
     with pytest.raises(ConfigError, match="allowed: thompson, mean"):
         create_strategy("predictor", CandidateSet(synthetic_space()), selection="greedy")
+
+
+def test_searches_fit_networks_only_unless_asked_for_the_tree_blend():
+    """The estimator's default blends trees in; a search's predictor does not (shared trees
+    shrink the member disagreement Thompson selection uses), unless its settings say so."""
+    from jointnas.predictor import AccuracyPredictor
+
+    space = synthetic_space()
+    assert AccuracyPredictor(space).tree_weight > 0
+    plain = create_strategy("predictor", CandidateSet(space), seed=0)
+    asked = create_strategy("predictor", CandidateSet(space), seed=0, predictor_params={"tree_weight": 0.5})
+    assert plain.prepare().tree_weight == 0.0 and asked.prepare().tree_weight == 0.5

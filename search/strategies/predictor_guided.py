@@ -48,6 +48,14 @@ def round_robin(scores: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(picked, dtype=np.int64)
 
 
+SEARCH_PREDICTOR: dict[str, Any] = {"tree_weight": 0.0}
+"""Predictor defaults of a search, over :class:`AccuracyPredictor`'s: no tree blend. The
+trees are shared by every member, so they shrink the members' disagreement that Thompson
+selection spreads a batch over; on the MNIST-1D table a blend of 0.5 took coarse search
+from 87.5 to 146.5 median queries to the best pair
+(``benchmarks/results/search_tree_blend.md``)."""
+
+
 @register
 class PredictorGuided(Strategy):
     """Propose the configs with the best predicted accuracy.
@@ -67,9 +75,10 @@ class PredictorGuided(Strategy):
         pretrain_targets: cost columns the encoder is pretrained on (``flops, params``
             computed analytically on model spaces; pool columns such as ``params_m``
             on tabular pools); empty to skip pretraining.
-        predictor_params: keyword arguments of :class:`AccuracyPredictor`. Its
-            ``features`` (e.g. zero-cost proxies) are read from the finite pool's columns,
-            for the pairs scored and the pairs measured alike.
+        predictor_params: keyword arguments of :class:`AccuracyPredictor`, over
+            :data:`SEARCH_PREDICTOR`. Its ``features`` (e.g. zero-cost proxies) are read
+            from the finite pool's columns, for the pairs scored and the pairs measured
+            alike.
     """
 
     name = "predictor"
@@ -95,7 +104,7 @@ class PredictorGuided(Strategy):
         if pretrain_targets is None:
             pretrain_targets = ("flops", "params") if self.space.model is not None else ()
         self.pretrain_targets = tuple(pretrain_targets)
-        self.predictor_params = dict(predictor_params or {})
+        self.predictor_params = {**SEARCH_PREDICTOR, **(predictor_params or {})}
         self.features = tuple(self.predictor_params.get("features", ()))
         pool = candidates.pool
         missing = [f for f in self.features if pool is None or f not in pool.columns]
